@@ -1,0 +1,168 @@
+"""Command line: a thin layer over `loganalyze.engine.analyze`.
+
+    loganalyze runs/ --html report.html          # analyze (the default command)
+    loganalyze logs/ --fail-on warning --format github
+    loganalyze rules | loganalyze explain PD001 | loganalyze train --list
+
+Exit codes: 0 nothing at/above --fail-on, 1 findings at/above it, 2 usage error or no readable log.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .cards import CardError, find_card, load_cards
+from .config import FAIL_LEVELS, Config, ConfigError, check_selectors, discover, load_file
+from .model import SEVERITY_RANK, Report
+
+
+class _DefaultGroup(click.Group):
+    """`loganalyze PATH...` means `loganalyze analyze PATH...`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["analyze", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="loganalyze")
+def cli() -> None:
+    """Find what is wrong with a training curve, and why.
+
+    loganalyze PATH... analyzes TensorBoard event files and CSV/JSON step logs
+    (see `loganalyze analyze --help`).
+    """
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def _open_out(target: str):
+    return sys.stdout if target == "-" else open(target, "w", encoding="utf-8", newline="\n")
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(target).write_text(text, encoding="utf-8", newline="\n")
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    threshold = SEVERITY_RANK[fail_on]
+    return 1 if any(SEVERITY_RANK[f.severity] >= threshold for f in report.findings) else 0
+
+
+@cli.command("analyze")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "json_out", metavar="FILE|-", help="Write the JSON report (schema_version 1).")
+@click.option("--html", "html_out", metavar="FILE", help="Write a self-contained interactive HTML report.")
+@click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML: one test case per run × rule.")
+@click.option("--sarif", "sarif_out", metavar="FILE", help="Write SARIF 2.1.0.")
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "none"]), default="text", show_default=True,
+              help="What to print: a terminal summary, GitHub Actions annotations, or nothing.")
+@click.option("--fail-on", type=click.Choice(FAIL_LEVELS), default=None,
+              help="Exit 1 when a finding at or above this severity exists  [default: error].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config file (loganalyze.toml or pyproject.toml); default: found upward from here.")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Steps per epoch, when the logs don't say.")
+@click.option("--select", multiple=True, metavar="IDS", help="Only these rules (ids, prefixes, families, names).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules.")
+@click.option("-v", "--verbose", is_flag=True, help="List every tag and the top three causes.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes for sweeps [default: all cores].")
+def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, config_path, steps_per_epoch,
+                select, ignore, verbose, jobs) -> None:
+    """Analyze the logs under PATH... (event-file directories, CSV/JSON logs, or trees of them)."""
+    from .engine import analyze
+    from .report import ci, jsonout, text
+
+    try:
+        config = load_file(config_path) if config_path else discover()
+        if select:
+            check_selectors(_split(select), "--select")
+            config = replace(config, select=_split(select))
+        if ignore:
+            check_selectors(_split(ignore), "--ignore")
+            config = replace(config, ignore=config.ignore + _split(ignore))
+        if steps_per_epoch:
+            config = replace(config, steps_per_epoch=steps_per_epoch)
+        if fail_on:
+            config = replace(config, fail_on=fail_on)
+    except (ConfigError, CardError) as e:
+        click.echo(f"loganalyze: {e}", err=True)
+        sys.exit(2)
+
+    report = analyze(paths, config, jobs=jobs)
+
+    if json_out:
+        _write(json_out, jsonout.dumps(report))
+    if html_out:
+        from .report.html import write_html
+
+        write_html(report, html_out)
+    if junit_out:
+        _write(junit_out, ci.junit(report, config.fail_on))
+    if sarif_out:
+        _write(sarif_out, ci.sarif(report))
+    to_stdout = "-" in (json_out, junit_out, sarif_out)
+    if fmt == "github":
+        click.echo(ci.github(report), nl=False)
+    elif fmt == "text":
+        click.echo(text.report_text(report, verbose), nl=False, err=to_stdout)
+
+    readable = [rr for rr in report.runs if rr.run.series]
+    if not readable:
+        problems = [p for rr in report.runs for p in rr.run.problems] + list(report.problems)
+        reasons = "; ".join(f"{p.file}: {p.detail}" for p in problems[:5]) or "no log files found"
+        click.echo(f"loganalyze: no readable log under {', '.join(paths)} ({reasons})", err=True)
+        sys.exit(2)
+    sys.exit(exit_code(report, config.fail_on))
+
+
+@cli.command("rules")
+def rules_cmd() -> None:
+    """List the rules: id, name, family, default severity, title."""
+    try:
+        cards = load_cards()
+    except CardError as e:
+        click.echo(f"loganalyze: {e}", err=True)
+        sys.exit(2)
+    for card in cards.values():
+        click.echo(f"{card.id:6} {card.name:28} {card.family:16} {card.severity:8} {card.title}")
+
+
+@cli.command("explain")
+@click.argument("rule")
+def explain_cmd(rule: str) -> None:
+    """Print a rule's card: what it detects, why, causes and their evidence, fixes, parameters."""
+    card = find_card(rule)
+    if card is None:
+        click.echo(f"loganalyze: no rule {rule!r}; `loganalyze rules` lists them", err=True)
+        sys.exit(2)
+    click.echo(card.text(), nl=False)
+
+
+def _add_train() -> None:
+    try:
+        from .trainer.cli import train_command
+    except ImportError:  # the trainer module itself imports torch lazily; this is only a safety net
+        return
+    cli.add_command(train_command)
+
+
+_add_train()
+
+
+def main() -> None:
+    cli(prog_name="loganalyze")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Outputs for CI systems: GitHub Actions annotations, JUnit XML, SARIF. Deterministic."""
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+from .. import __version__
+from ..cards import load_cards
+from ..model import SEVERITY_RANK, Finding, Report, RunReport
+
+_GH_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _gh_escape(s: str, prop: bool = False) -> str:
+    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        s = s.replace(":", "%3A").replace(",", "%2C")
+    return s
+
+
+def _anchor_file(rr: RunReport) -> str:
+    sources = sorted({s for r in rr.run.runs for s in r.sources})
+    return sources[0] if sources else rr.run.name
+
+
+def github(report: Report) -> str:
+    """`::warning file=…,title=…::message` lines; GitHub shows them on the PR."""
+    lines = []
+    for rr in sorted(report.runs, key=lambda r: r.run.name):
+        for f in rr.findings:
+            title = f"{f.rule} {f.name} ({rr.run.name})"
+            msg = f"{f.summary} [steps {f.step_range[0]}–{f.step_range[1]}; {', '.join(f.tags)}]"
+            if f.causes:
+                msg += f" Likely cause: {f.causes[0].cause} ({f.causes[0].confidence:.0%})."
+            lines.append(f"::{_GH_LEVEL[f.severity]} file={_gh_escape(_anchor_file(rr), True)},"
+                         f"title={_gh_escape(title, True)}::{_gh_escape(msg)}")
+    for p in report.problems:
+        lines.append(f"::warning file={_gh_escape(p.file, True)},title={_gh_escape('loganalyze ' + p.kind, True)}::"
+                     f"{_gh_escape(p.detail)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def junit(report: Report, fail_on: str = "error") -> str:
+    """One testsuite per run, one testcase per selected rule; a failure per finding at/above `fail_on`."""
+    threshold = SEVERITY_RANK[fail_on]
+    cards = load_cards()
+    config = report.config
+    selected = [c for c in cards.values() if config is None or config.is_selected(c)]
+    suites = ET.Element("testsuites", name="loganalyze")
+    total = failures = 0
+    for rr in sorted(report.runs, key=lambda r: r.run.name):
+        suite = ET.SubElement(suites, "testsuite", name=rr.run.name)
+        n_fail = 0
+        for card in selected:
+            case = ET.SubElement(suite, "testcase", classname=rr.run.name, name=f"{card.id} {card.name}")
+            found = [f for f in rr.findings if f.rule == card.id]
+            failing = [f for f in found if SEVERITY_RANK[f.severity] >= threshold]
+            if failing:
+                n_fail += 1
+                fail = ET.SubElement(case, "failure", message=failing[0].summary, type=failing[0].severity)
+                fail.text = "\n".join(_finding_line(f) for f in failing)
+            rest = [f for f in found if f not in failing]
+            if rest:
+                ET.SubElement(case, "system-out").text = "\n".join(_finding_line(f) for f in rest)
+        suite.set("tests", str(len(selected)))
+        suite.set("failures", str(n_fail))
+        total += len(selected)
+        failures += n_fail
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _finding_line(f: Finding) -> str:
+    cause = f" likely cause: {f.causes[0].cause} ({f.causes[0].confidence:.0%}): {f.causes[0].evidence}" if f.causes else ""
+    return f"[{f.severity}] {f.rule} {', '.join(f.tags)} steps {f.step_range[0]}–{f.step_range[1]}: {f.summary}{cause}"
+
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def sarif(report: Report) -> str:
+    """SARIF 2.1.0 for code-scanning UIs: a result per finding, located at the run's first log file."""
+    cards = load_cards()
+    used = sorted({f.rule for f in report.findings})
+    rules = [{
+        "id": rid,
+        "name": cards[rid].name if rid in cards else rid,
+        "shortDescription": {"text": cards[rid].title if rid in cards else rid},
+        "fullDescription": {"text": cards[rid].what.strip() if rid in cards else ""},
+        "help": {"text": cards[rid].text() if rid in cards else ""},
+    } for rid in used]
+    results = []
+    for rr in sorted(report.runs, key=lambda r: r.run.name):
+        for f in rr.findings:
+            results.append({
+                "ruleId": f.rule,
+                "level": _SARIF_LEVEL[f.severity],
+                "message": {"text": f"{rr.run.name}: {f.summary}"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _anchor_file(rr)}}}],
+                "properties": {"run": rr.run.name, "tags": list(f.tags), "step_range": list(f.step_range),
+                               "causes": [{"cause": c.cause, "confidence": round(c.confidence, 3)} for c in f.causes]},
+            })
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "loganalyze", "version": __version__, "rules": rules}},
+                  "results": results}],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,137 @@
+"""The JSON view of a Report: the contract for tooling. Versioned; byte-identical for the same logs.
+
+Schema (version 1):
+    {"schema_version": 1, "tool": {"name", "version"},
+     "summary": {"runs", "findings": {"error", "warning", "info"}},
+     "runs": [{"name", "format", "sources": [path], "members": [run name],
+               "series": [{"tag", "points", "first_step", "last_step", "nonfinite", "role"}],
+               "problems": [{"kind", "file", "detail", ...data}],
+               "hparams": {}, "epochs": {"provenance", "detail", "count", "starts", "evals_per_epoch"},
+               "roles": {"train_loss", "val_loss", "lr", "grad_norm", "epoch", "pairs": [...]},
+               "findings": [{"rule", "name", "family", "severity", "tags", "step_range", "ranges",
+                             "summary", "stats", "causes": [{"cause", "confidence", "evidence"}]}],
+               "notes": [str]}],
+     "problems": [...]}   # ingest problems that belong to no run
+Runs are sorted by name, series by tag, findings by severity then rule then step.
+Non-finite numbers appear as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..model import SEVERITIES, AlignedRun, Finding, Problem, Report, RunReport
+
+SCHEMA_VERSION = 1
+
+
+def clean(x: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, non-finite floats to strings, tuples to lists."""
+    if isinstance(x, dict):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [clean(v) for v in x.tolist()]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        if math.isnan(f):
+            return "NaN"
+        if math.isinf(f):
+            return "Infinity" if f > 0 else "-Infinity"
+        return f
+    return x
+
+
+def problem_json(p: Problem) -> dict:
+    return {"kind": p.kind, "file": p.file, "detail": p.detail, **clean(dict(p.data))}
+
+
+def _role_of(run: AlignedRun, tag: str) -> str | None:
+    r = run.roles
+    for role in ("train_loss", "val_loss", "lr", "grad_norm", "epoch"):
+        if getattr(r, role) == tag:
+            return role
+    return None
+
+
+def finding_json(f: Finding) -> dict:
+    return {
+        "rule": f.rule,
+        "name": f.name,
+        "family": f.family,
+        "severity": f.severity,
+        "tags": list(f.tags),
+        "step_range": [int(f.step_range[0]), int(f.step_range[1])],
+        "ranges": [[int(a), int(b)] for a, b in f.ranges],
+        "summary": f.summary,
+        "stats": clean(dict(f.stats)),
+        "causes": [{"cause": c.cause, "confidence": round(float(c.confidence), 3), "evidence": c.evidence}
+                   for c in f.causes],
+    }
+
+
+def run_json(rr: RunReport) -> dict:
+    run = rr.run
+    series = []
+    for tag, s in sorted(run.series.items()):
+        series.append({
+            "tag": tag,
+            "points": s.points,
+            "first_step": int(s.step.min()) if s.points else None,
+            "last_step": int(s.step.max()) if s.points else None,
+            "nonfinite": s.nonfinite,
+            "role": _role_of(run, tag),
+        })
+    roles = run.roles
+    return {
+        "name": run.name,
+        "format": "+".join(sorted({r.format for r in run.runs if r.format})),
+        "sources": sorted({src for r in run.runs for src in r.sources}),
+        "members": [r.name for r in run.runs],
+        "series": series,
+        "problems": sorted((problem_json(p) for p in run.problems),
+                           key=lambda d: (d["file"], d["kind"], d["detail"])),
+        "hparams": clean(dict(sorted(run.hparams.items()))),
+        "epochs": {
+            "provenance": run.epochs.provenance,
+            "detail": run.epochs.detail,
+            "count": run.epochs.count,
+            "starts": clean(run.epochs.starts),
+            "evals_per_epoch": run.epochs.evals_per_epoch,
+        },
+        "roles": {
+            "train_loss": roles.train_loss, "val_loss": roles.val_loss, "lr": roles.lr,
+            "grad_norm": roles.grad_norm, "epoch": roles.epoch,
+            "pairs": [{"quantity": p.quantity, "train": p.train, "val": p.val,
+                       "higher_is_better": p.higher_is_better} for p in roles.pairs],
+        },
+        "findings": [finding_json(f) for f in rr.findings],
+        "notes": list(rr.notes),
+    }
+
+
+def report_json(report: Report) -> dict:
+    counts = {s: 0 for s in SEVERITIES}
+    for f in report.findings:
+        counts[f.severity] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "loganalyze", "version": __version__},
+        "summary": {"runs": len(report.runs), "findings": counts},
+        "runs": [run_json(rr) for rr in sorted(report.runs, key=lambda r: r.run.name)],
+        "problems": sorted((problem_json(p) for p in report.problems),
+                           key=lambda d: (d["file"], d["kind"], d["detail"])),
+    }
+
+
+def dumps(report: Report) -> str:
+    return json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
