@@ -475,19 +475,33 @@ def read_event_files(paths: Sequence[Path | str]) -> EventData:
                 t = pts.names[int(pts.code[group[0]])]
                 chunks.setdefault(t, []).append((pts.step[group], pts.value[group], pts.wall[group], str(path)))
     series: dict[str, Series] = {}
+    rewinds: dict[tuple[str, int, int], list] = {}
     for tag in sorted(chunks):
-        s, probs = _merge_tag(tag, chunks[tag])
+        s, probs, tag_rewinds = _merge_tag(tag, chunks[tag])
         series[tag] = s
         problems += probs
+        for file, frm, to, n in tag_rewinds:
+            r = rewinds.setdefault((file, frm, to), [0, []])
+            r[0] += n
+            r[1].append(tag)
+    for (file, frm, to), (n, tags) in rewinds.items():
+        problems.append(Problem(
+            "step_rewind", file,
+            f"the step goes back from {frm} to {to} in {len(tags)} tag(s) (a resumed or restarted run); "
+            f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later write",
+            {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm],
+             "tags": tags[:20]}))
     return EventData(series, problems, hparams)
 
 
-def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]) -> tuple[Series, list[Problem]]:
+def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]):
+    """One tag's points across files; (series, duplicate problems, rewinds as (file, from, to, superseded))."""
     step = np.concatenate([c[0] for c in chunks])
     value = np.concatenate([c[1] for c in chunks])
     wall = np.concatenate([c[2] for c in chunks])
     file_of = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(chunks)])
     problems: list[Problem] = []
+    rewinds: list[tuple[str, int, int, int]] = []
     prior_max = np.maximum.accumulate(step)
     back = np.nonzero(step[1:] < prior_max[:-1])[0] + 1
     if len(back):
@@ -501,13 +515,7 @@ def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, 
             if len(over) == 0:
                 continue
             keep[over] = False
-            problems.append(Problem(
-                "step_rewind", chunks[file_of[i]][3],
-                f"'{tag}' goes back from step {int(step[over].max())} to {int(s)}: a resumed run; "
-                f"the {len(over)} earlier point(s) at steps {int(step[over].min())}–{int(step[over].max())} "
-                "are superseded by the later write",
-                {"tag": tag, "from_step": int(step[over].max()), "to_step": int(s), "superseded_points": int(len(over)),
-                 "superseded_steps": [int(step[over].min()), int(step[over].max())]}))
+            rewinds.append((chunks[file_of[i]][3], int(step[over].max()), int(s), int(len(over))))
         step, value, wall = step[keep], value[keep], wall[keep]
     dup = np.nonzero(step[1:] == step[:-1])[0] + 1
     if len(dup):
@@ -515,4 +523,4 @@ def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, 
             "duplicate_steps", chunks[-1][3],
             f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
             {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]}))
-    return Series(tag, step.astype(np.int64), value.astype(np.float64), wall.astype(np.float64)), problems
+    return Series(tag, step.astype(np.int64), value.astype(np.float64), wall.astype(np.float64)), problems, rewinds
