@@ -1,0 +1,41 @@
+"""Curve preparation shared by the trend rules: the right scale and the right granularity."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..model import AlignedRun, Series
+
+
+def scaled(s: Series) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Finite (step, value) with log applied when the values are all positive (losses move by factors)."""
+    ok = np.isfinite(s.value)
+    step, value = s.step[ok], s.value[ok]
+    order = np.argsort(step, kind="stable")
+    step, value = step[order], value[order]
+    if len(value) and value.min() > 0:
+        return step, np.log(value), True
+    return step, value, False
+
+
+def aggregate(run: AlignedRun, step: np.ndarray, y: np.ndarray, max_buckets: int = 60) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-epoch medians when epochs are known and hold several points; else medians of even buckets.
+
+    Aggregating at epoch scale keeps an intra-epoch saw-tooth from looking like a trend.
+    """
+    if run.epochs.known and len(step):
+        ep = run.epochs.epoch_of(step)
+        ids, counts = np.unique(ep[ep >= 0], return_counts=True)
+        if len(ids) >= 4 and np.median(counts) >= 2:
+            xs, ys = [], []
+            for e in ids:
+                m = ep == e
+                xs.append(step[m][0])
+                ys.append(np.median(y[m]))
+            return np.asarray(xs), np.asarray(ys), "epoch"
+    n = len(y)
+    if n <= max_buckets:
+        return step, y, "point"
+    edges = np.linspace(0, n, max_buckets + 1).astype(int)
+    xs = np.asarray([step[a] for a in edges[:-1]])
+    ys = np.asarray([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    return xs, ys, "bucket"

@@ -1,0 +1,155 @@
+"""AC001 overfitting and AC002 train-val-anticorrelation: validation moving against training."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from scipy import stats as sps
+
+from ..model import AlignedRun, Cause, Finding, MetricPair, Series
+from ..stats import mad
+from . import detector
+
+
+def _finite_sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(s.value)
+    order = np.argsort(s.step[ok], kind="stable")
+    return s.step[ok][order], s.value[ok][order]
+
+
+def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
+    """The train metric averaged over each evaluation interval (prev eval, eval]."""
+    ts, tv = _finite_sorted(train)
+    out = np.full(len(at_steps), np.nan)
+    lo = -np.inf
+    for i, s in enumerate(at_steps):
+        m = (ts > lo) & (ts <= s)
+        if m.any():
+            out[i] = tv[m].mean()
+        lo = s
+    return out
+
+
+def _pair(run: AlignedRun) -> MetricPair | None:
+    r = run.roles
+    if r.train_loss and r.val_loss:
+        return MetricPair("loss", r.train_loss, r.val_loss, False)
+    return next((p for p in r.pairs if p.train and p.val), None)
+
+
+@detector("AC001")
+def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    pair = _pair(run)
+    if pair is None:
+        return []
+    val, train = run.series[pair.val], run.series[pair.train]
+    vs, vv = _finite_sorted(val)
+    if len(vv) < int(params["min_evals"]):
+        return []
+    sign = -1.0 if pair.higher_is_better else 1.0  # work on "lower is better"
+    y = sign * vv
+    best = int(np.argmin(y))
+    after = len(y) - 1 - best
+    if after < int(params["min_evals_after_best"]):
+        return []
+    end = float(np.median(y[-min(3, after):]))
+    scale = max(abs(float(y[best])), 1e-12)
+    rise_rel = (end - y[best]) / scale
+    noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
+    worse = int(np.count_nonzero(y[best + 1:] > y[best]))
+    tau, p = sps.kendalltau(np.arange(after + 1), y[best:]) if after >= 3 else (0.0, 1.0)
+    if not (rise_rel >= float(params["min_rise"]) and rise_rel >= 3 * noise and tau > 0.3):
+        return []
+    tr = _train_at(train, vs) * sign
+    t_best = float(tr[best]) if np.isfinite(tr[best]) else np.nan
+    t_end = float(np.nanmedian(tr[-min(3, after):]))
+    if not (np.isfinite(t_best) and np.isfinite(t_end)):
+        return []
+    train_fall = (t_best - t_end) / max(abs(t_best), 1e-12)
+    if train_fall < float(params["min_train_improvement"]):
+        return []
+    best_step = int(vs[best])
+    gap_best = float(sign * (y[best] - t_best))
+    gap_end = float(sign * (end - t_end))
+    word = "falls" if not pair.higher_is_better else "drops"
+    summary = (f"'{val.tag}' is best at step {best_step:,} ({sign * y[best]:.4g}) and worse at {worse} of the {after} "
+               f"evaluations after it ({rise_rel:+.0%} by the end) while '{train.tag}' keeps improving "
+               f"({train_fall:.0%} better): stop at step {best_step:,}")
+    return [Finding(
+        rule="", family="anticorrelation", severity="", tags=(val.tag, train.tag),
+        step_range=(best_step, int(vs[-1])), summary=summary,
+        stats={"best_step": best_step, "best_value": float(sign * y[best]), "end_value": float(sign * end),
+               "evals_after_best": after, "worse_than_best": worse, "val_change_since_best": round(float(rise_rel), 4),
+               "train_improvement_since_best": round(float(train_fall), 4), "kendall_tau_after_best": round(float(tau), 4),
+               "gap_at_best": round(gap_best, 6), "gap_at_end": round(gap_end, 6),
+               "val_noise_relative": round(float(noise), 4), "higher_is_better": pair.higher_is_better,
+               "thresholds": {"min_rise": params["min_rise"], "min_train_improvement": params["min_train_improvement"]}},
+        causes=(Cause("overfitting", 0.85,
+                      f"validation worsens over {after} evaluations after step {best_step:,} while training "
+                      f"improves {train_fall:.0%}; the train/val gap grows from {gap_best:.3g} to {gap_end:.3g}. "
+                      f"Training {word} on what it memorizes, not on what generalizes."),))]
+
+
+@detector("AC002")
+def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    out = []
+    pairs = [p for p in run.roles.pairs if p.train and p.val]
+    for pair in pairs:
+        val, train = run.series[pair.val], run.series[pair.train]
+        vs, vv = _finite_sorted(val)
+        if len(vv) < int(params["min_evals"]):
+            continue
+        ts, _ = _finite_sorted(train)
+        # the train metric must be logged more often than validation to be averaged between evals
+        if len(ts) < 2 * len(vs):
+            continue
+        tr = _train_at(train, vs)
+        ok = np.isfinite(tr)
+        if ok.sum() < int(params["min_evals"]):
+            continue
+        dt, dv = np.diff(tr[ok]), np.diff(vv[ok])
+        dt, dv = dt - np.median(dt), dv - np.median(dv)
+        if np.std(dt) == 0 or np.std(dv) == 0:
+            continue
+        rho, p = sps.spearmanr(dt, dv)
+        if not (rho <= -float(params["min_anticorrelation"]) and p <= float(params["max_p"])):
+            continue
+        against = int(np.count_nonzero(np.sign(dt) == -np.sign(dv)))
+        steps = vs[ok]
+        # does the train metric shift right after each evaluation?
+        tsv, tvv = _finite_sorted(train)
+        k = max(2, int(np.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
+        jumps = []
+        for s in steps[:-1]:
+            before = tvv[(tsv > s - k) & (tsv <= s)]
+            after = tvv[(tsv > s) & (tsv <= s + k)]
+            if len(before) and len(after):
+                jumps.append(after.mean() - before.mean())
+        jumps = np.asarray(jumps)
+        spread = mad(np.diff(tvv)) or 1e-12
+        consistent = len(jumps) >= 4 and max(np.mean(jumps > 0), np.mean(jumps < 0)) >= 0.75
+        size = float(np.median(np.abs(jumps))) / spread if len(jumps) else 0.0
+        causes = []
+        if consistent and size >= 1.0:
+            direction = "up" if np.mean(jumps > 0) >= 0.75 else "down"
+            causes.append(Cause("eval_side_effect", 0.7,
+                                f"the train metric shifts {direction} right after {max(np.mean(jumps > 0), np.mean(jumps < 0)):.0%} "
+                                f"of the evaluations (median shift {size:.1f}× its step-to-step spread): evaluation "
+                                "changes the model or its statistics (model.eval()/train() not restored, BatchNorm "
+                                "statistics updated on validation data)"))
+        evpe = run.epochs.evals_per_epoch
+        causes.append(Cause("unknown", 0.4,
+                            f"train and validation move in opposite directions at {against} of {len(dt)} evaluations "
+                            + (f"(validation runs {evpe}× per epoch; " if evpe else "(")
+                            + "a train metric that jumps at the first evaluation of each epoch while validation dips "
+                              "points to per-epoch memorization or a too-high learning rate)"))
+        out.append(Finding(
+            rule="", family="anticorrelation", severity="", tags=(pair.train, pair.val),
+            step_range=(int(steps[0]), int(steps[-1])), ranges=(),
+            summary=(f"'{pair.train}' and '{pair.val}' move against each other from one evaluation to the next "
+                     f"(Spearman ρ = {rho:.2f} over {len(dt)} evaluations, opposite at {against})"),
+            stats={"spearman_rho": round(float(rho), 4), "p_value": float(f"{p:.3g}"), "evaluations": int(len(dt) + 1),
+                   "opposite_moves": against, "evals_per_epoch": evpe,
+                   "thresholds": {"min_anticorrelation": params["min_anticorrelation"], "max_p": params["max_p"]}},
+            causes=tuple(sorted(causes, key=lambda c: -c.confidence))))
+    return out

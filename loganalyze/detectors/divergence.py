@@ -1,0 +1,91 @@
+"""DV001 loss-divergence: the loss trends upward after its best, or explodes."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..model import AlignedRun, Cause, Finding
+from ..stats import mad, mann_kendall, theil_sen
+from . import detector
+from ._curves import aggregate, scaled
+
+
+@detector("DV001")
+def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    tag = run.roles.train_loss or run.roles.val_loss
+    s = run.get(tag)
+    if s is None:
+        return []
+    step, y, is_log = scaled(s)
+    if len(y) < int(params["min_points"]):
+        return []
+    xs, ys, unit = aggregate(run, step, y)
+    if len(ys) < 6:
+        return []
+    best = int(np.argmin(ys))
+    seg_x, seg_y = xs[best:], ys[best:]
+    if len(seg_y) < max(4, int(params["min_rise_fraction"] * len(ys))):
+        return []
+    tau, p = mann_kendall(seg_y)
+    end_level = float(np.median(seg_y[-3:]))
+    rise = end_level - float(ys[best])
+    noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
+    min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(ys[best])
+    if not (tau >= float(params["min_tau"]) and p <= float(params["max_p"]) and rise >= min_rise and rise >= 3 * noise):
+        return []
+    slope, _ = theil_sen(seg_x.astype(float), seg_y)
+    factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
+    tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
+    exploding = tail_nonfinite or (is_log and factor >= float(params["explode_factor"]))
+    start_step, end_step = int(seg_x[0]), int(step[-1])
+
+    causes = []
+    lr = run.get(run.roles.lr)
+    lr_ev = None
+    if lr is not None and lr.points >= 3:
+        lr_ok = np.isfinite(lr.value)
+        lsteps, lvals = lr.step[lr_ok], lr.value[lr_ok]
+        before = lvals[lsteps <= start_step]
+        during = lvals[(lsteps >= start_step) & (lsteps <= end_step)]
+        if len(before) and len(during):
+            lr_at = float(before[-1])
+            lr_peak = float(lvals.max())
+            rising_into = len(before) >= 2 and before[-1] > before[0] * 1.5
+            high = lr_at >= 0.5 * lr_peak
+            if rising_into or (high and during.max() >= lr_at):
+                lr_ev = (f"the rise starts at step {start_step:,} with the LR at {lr_at:.3g}"
+                         + (f" after rising from {before[0]:.3g}" if rising_into else "")
+                         + f" (peak {lr_peak:.3g}) and the LR does not come down while the loss climbs")
+    grad = run.get(run.roles.grad_norm)
+    grad_ev = None
+    if grad is not None:
+        g_ok = np.isfinite(grad.value) & (grad.step >= start_step)
+        if g_ok.sum() >= 6:
+            gt, gp = mann_kendall(grad.value[g_ok])
+            if gt > 0.3 and gp < 0.01:
+                grad_ev = f"the gradient norm grows alongside (Kendall τ = {gt:.2f})"
+    if lr_ev or grad_ev:
+        causes.append(Cause("lr_too_high", 0.75 if lr_ev else 0.55, "; ".join(x for x in (lr_ev, grad_ev) if x)
+                            + ". Updates too large for the curvature push the loss uphill."))
+    causes.append(Cause("unknown", 0.3 if causes else 0.4,
+                        ("no learning rate logged to tie it to" if lr is None else "the LR does not explain it alone")
+                        + "; also check for a data-pipeline change, label noise, or a bug in a loss term"))
+    severity = "error" if exploding else ""
+    per_k = slope * 1000
+    summary = (f"'{s.tag}' climbs from its best at step {start_step:,} to the end: "
+               f"{factor:.2f}× {'higher' if factor >= 1 else ''} (Mann–Kendall τ = {tau:.2f}, p = {p:.1e})")
+    if exploding:
+        summary = f"'{s.tag}' explodes after step {start_step:,}: {factor:.3g}× its best" + (
+            ", ending non-finite" if tail_nonfinite else "")
+    return [Finding(
+        rule="", family="divergence", severity=severity, tags=(s.tag,), step_range=(start_step, end_step),
+        summary=summary,
+        stats={"best_step": start_step, "best_value": round(float(np.exp(ys[best]) if is_log else ys[best]), 6),
+               "end_value": round(float(np.exp(end_level) if is_log else end_level), 6),
+               "rise_factor": round(factor, 4), "kendall_tau": round(tau, 4), "p_value": float(f"{p:.3g}"),
+               "theil_sen_slope_per_1k_steps": round(per_k, 6), "scale": "log" if is_log else "linear",
+               "aggregated_by": unit, "points_in_rise": int(len(seg_y)),
+               "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
+                              "min_rise_factor": params["min_rise_factor"]}},
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))]
