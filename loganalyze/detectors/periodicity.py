@@ -1,0 +1,468 @@
+"""PD001 epoch-periodicity and PD002 schedule-periodicity: cycles locked to the epoch or the LR.
+
+The statistics: remove the trend with a centered moving average exactly one epoch wide (it
+cancels any component with the epoch's period and keeps the trend), fold the residual by the
+position within the epoch, and ask (1) how much of the residual variance the phase explains,
+(2) whether odd and even epochs show the same profile. Then the shape of the profile, where its
+extremes sit, how it grows, and what else is logged (LR, evaluation steps) rank the causes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from scipy import ndimage
+from scipy import stats as sps
+
+from ..model import AlignedRun, Cause, EpochAxis, Finding, Series
+from ..stats import mad
+from . import detector
+from ._curves import scaled
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A series folded by position within the epoch."""
+
+    step: np.ndarray  # the folded points' steps (those inside the epoch axis)
+    value: np.ndarray  # their (log-)values before detrending
+    epoch: np.ndarray  # epoch index per point
+    phase: np.ndarray  # 0..1 position within its epoch per point
+    last_in_epoch: np.ndarray  # bool: the last point of its epoch
+    residual: np.ndarray  # detrended value per point
+    bins: int
+    profile: np.ndarray  # mean residual per phase bin
+    per_epoch: np.ndarray  # (epochs, bins) mean residual, NaN where empty
+    eta2: float  # variance explained by phase
+    f_p: float  # one-way ANOVA p-value of residual by phase bin
+    split_half: float  # correlation of odd-epoch and even-epoch profiles
+    points_per_epoch: float
+    within_noise: float  # robust spread of the residual around the profile
+
+
+def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
+    starts = epochs.starts
+    if len(starts) < 3 or len(y) < 24:
+        return None
+    lengths = np.diff(starts)
+    typical = float(np.median(lengths))
+    bounds = np.concatenate([starts, [starts[-1] + typical]])
+    ep = np.searchsorted(bounds, step, side="right") - 1
+    inside = (ep >= 0) & (ep < len(starts))
+    step, y, ep = step[inside], y[inside], ep[inside]
+    counts = np.bincount(ep, minlength=len(starts))
+    full = counts >= max(4, 0.5 * np.median(counts[counts > 0])) if counts.any() else counts > 0
+    ppe = float(np.median(counts[full])) if full.any() else 0.0
+    if full.sum() < 3 or ppe < 6:
+        return None
+    width = max(3, int(round(ppe)))
+    trend = ndimage.uniform_filter1d(y, size=width, mode="nearest")
+    resid = y - trend
+    half = width // 2  # the moving average is biased at the ends
+    core = np.zeros(len(y), dtype=bool)
+    core[half: len(y) - half] = True
+    core &= full[ep]
+    phase = (step - bounds[ep]) / (bounds[ep + 1] - bounds[ep])
+    phase = np.clip(phase, 0, 0.999999)
+    last = np.zeros(len(y), dtype=bool)
+    last[:-1] = ep[1:] != ep[:-1]
+    last[-1] = True
+    bins = int(min(max_bins, max(4, width)))
+    b = np.minimum((phase * bins).astype(int), bins - 1)
+    r, bb, ee = resid[core], b[core], ep[core]
+    if len(r) < 3 * bins or len(np.unique(ee)) < 3:
+        return None
+    sums = np.bincount(bb, weights=r, minlength=bins)
+    cnt = np.bincount(bb, minlength=bins)
+    profile = np.where(cnt > 0, sums / np.maximum(cnt, 1), 0.0)
+    total = float(np.sum((r - r.mean()) ** 2))
+    between = float(np.sum(cnt * (profile - r.mean()) ** 2))
+    eta2 = between / total if total > 0 else 0.0
+    k = int(np.count_nonzero(cnt))
+    df1, df2 = max(k - 1, 1), max(len(r) - k, 1)
+    f = (between / df1) / ((total - between) / df2) if total > between else np.inf
+    f_p = float(sps.f.sf(f, df1, df2)) if np.isfinite(f) else 0.0
+    n_ep = len(starts)
+    per = np.full((n_ep, bins), np.nan)
+    key = ee * bins + bb
+    s2 = np.bincount(key, weights=r, minlength=n_ep * bins)
+    c2 = np.bincount(key, minlength=n_ep * bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = (s2 / c2).reshape(n_ep, bins)
+    used = np.unique(ee)
+    per = per[used.min(): used.max() + 1]
+    odd = np.nanmean(per[1::2], axis=0)
+    even = np.nanmean(per[0::2], axis=0)
+    ok = np.isfinite(odd) & np.isfinite(even)
+    split = float(np.corrcoef(odd[ok], even[ok])[0, 1]) if ok.sum() >= 3 and np.std(odd[ok]) > 0 and np.std(even[ok]) > 0 else 0.0
+    noise = mad(r - profile[bb])
+    return Fold(step, y, ep, phase, last, resid, bins, profile, per, eta2, f_p, split, ppe, noise)
+
+
+def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) -> np.ndarray:
+    """For each step, whether its offset from its epoch's end recurs in at least half the epochs.
+
+    The spikes rule asks this so that an outlier at the end of every epoch is reported once, by
+    PD001 as a small last batch, and not again as a string of spikes.
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    if not epochs.known or len(steps) == 0 or epochs.count < 3:
+        return np.zeros(len(steps), dtype=bool)
+    starts = epochs.starts
+    ep = epochs.epoch_of(steps)
+    nxt = np.append(starts[1:], starts[-1] + int(np.median(np.diff(starts))))
+    from_end = nxt[np.maximum(ep, 0)] - steps
+    from_start = steps - starts[np.maximum(ep, 0)]
+    locked = np.zeros(len(steps), dtype=bool)
+    for offsets in (from_end, from_start):
+        for i, off in enumerate(offsets):
+            near = np.abs(offsets - off) <= tolerance
+            if len(np.unique(ep[near])) >= max(3, epochs.count // 2):
+                locked[i] = True
+    return locked
+
+
+def last_point_outlier(f: Fold) -> tuple[float, float]:
+    """How far the last point of each epoch sits from the rest (in robust spreads), and in how many epochs."""
+    last_r = f.residual[f.last_in_epoch][:-1]  # the run's final point may be a partial epoch
+    other = f.residual[~f.last_in_epoch]
+    if len(last_r) < 3 or len(other) < 3:
+        return 0.0, 0.0
+    spread = mad(other) or 1e-12
+    z = float(np.median(last_r) / spread)
+    return z, float(np.mean(np.sign(last_r) == np.sign(np.median(last_r))))
+
+
+def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
+    """(early/late step-to-step change, boundary jump/late change) within epochs.
+
+    A running mean reset each epoch moves by ~1/k at the k-th step of the epoch: big moves
+    early, almost none late, and a jump at every boundary. A per-step loss moves the same
+    amount everywhere.
+    """
+    ep, y = f.epoch, f.value
+    same = ep[1:] == ep[:-1]
+    d = np.abs(np.diff(y))
+    k = np.zeros(len(y), dtype=np.int64)
+    starts = np.concatenate([[0], np.nonzero(~same)[0] + 1])
+    for a, b in zip(starts, np.append(starts[1:], len(y))):
+        k[a:b] = np.arange(b - a)
+    kd = k[1:][same]
+    dd = d[same]
+    ppe = f.points_per_epoch
+    early = dd[(kd >= 1) & (kd <= max(2, int(0.1 * ppe)))]
+    late = dd[kd >= 0.5 * ppe]
+    bound = d[~same]
+    if len(early) < 3 or len(late) < 3 or len(bound) < 2:
+        return 1.0, 1.0
+    late_m = float(np.median(late)) or 1e-12
+    return float(np.median(early) / late_m), float(np.median(bound) / late_m)
+
+
+def _repeated_detail(f: Fold) -> float:
+    """Odd/even agreement of the profile's bin-to-bin detail (profile minus its 3-bin smooth)."""
+    per = f.per_epoch
+    odd, even = np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0)
+    if not (np.isfinite(odd).all() and np.isfinite(even).all()) or len(odd) < 6:
+        return 0.0
+    hp_o = odd - ndimage.uniform_filter1d(odd, 3, mode="nearest")
+    hp_e = even - ndimage.uniform_filter1d(even, 3, mode="nearest")
+    if np.std(hp_o) == 0 or np.std(hp_e) == 0:
+        return 0.0
+    return float(np.corrcoef(hp_o, hp_e)[0, 1])
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return 0.0
+    return float(sps.spearmanr(x, y)[0])
+
+
+def _amplitude_growth(per: np.ndarray, profile: np.ndarray) -> tuple[float, list[float]]:
+    """Each epoch's profile projected on the mean profile: >1 stronger than average."""
+    denom = float(np.dot(profile, profile))
+    if denom == 0:
+        return 1.0, []
+    amps = []
+    for row in per:
+        ok = np.isfinite(row)
+        amps.append(float(np.dot(np.where(ok, row, 0), profile) / denom) if ok.sum() >= len(row) // 2 else np.nan)
+    a = np.asarray(amps)
+    a_ok = a[np.isfinite(a)]
+    if len(a_ok) < 4:
+        return 1.0, amps
+    h = len(a_ok) // 2
+    first, second = np.mean(a_ok[:h]), np.mean(a_ok[h:])
+    return (float(second / first) if first > 1e-9 else 1.0), amps
+
+
+def _lr_locked(run: AlignedRun, max_bins: int) -> float:
+    """Variance of the (log) LR explained by the epoch phase: high for per-epoch cyclic schedules."""
+    lr = run.get(run.roles.lr)
+    if lr is None or lr.points < 24:
+        return 0.0
+    step, y, _ = scaled(lr)
+    f = fold(step, y, run.epochs, max_bins)
+    return f.eta2 if f is not None and np.std(y) > 1e-9 else 0.0
+
+
+def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray, growth: float,
+            lr_eta: float) -> list[Cause]:
+    p = f.profile
+    bins = f.bins
+    amp = float(p.max() - p.min())
+    x = (np.arange(bins) + 0.5) / bins
+    rho = _spearman(x, p)
+    argmin, argmax = int(np.argmin(p)), int(np.argmax(p))
+    noise_ratio = f.within_noise / amp if amp > 0 else np.inf
+    causes: list[Cause] = []
+
+    # small last batch: an outlier at the last point of each epoch, the rest flat
+    last_z, last_consistent = last_point_outlier(f)
+    rest = np.delete(p, [bins - 1])
+    if abs(last_z) >= 4 and last_consistent >= 0.75:
+        flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - np.median(rest))
+        causes.append(Cause("small_last_batch", 0.85 if flat_rest else 0.6,
+                            f"the last point of each epoch sits {abs(last_z):.1f} spreads "
+                            f"{'above' if last_z > 0 else 'below'} the rest in {last_consistent:.0%} of epochs"
+                            + (" while the rest of the epoch is flat" if flat_rest else "")
+                            + ": the final, smaller batch has a noisier (or differently weighted) loss"))
+
+    # running mean reset each epoch: big moves early in the epoch, almost none late, a jump at the boundary
+    decay, jump = cumulative_mean_shape(f)
+    if decay >= 4 and jump >= 4:
+        causes.append(Cause("running_mean_reset", min(0.95, 0.6 + 0.05 * min(decay, 7)),
+                            f"inside each epoch the step-to-step change shrinks from early to late by {decay:.0f}× and "
+                            f"the value jumps {jump:.0f}× the late-epoch change at every boundary: the shape of a "
+                            "cumulative mean reset each epoch (running_loss / (i + 1)), not of the per-step loss"))
+
+    # memorization: drop at epoch start, slow rise, growing amplitude
+    if decay < 4 and (argmin <= max(1, bins // 4) and rho >= 0.5 or argmin <= 1 and rho >= 0.6):
+        conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
+        ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
+              f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "
+              f"{growth:.2f}× from the first to the second half of training")
+        gap = _gap_trend(run)
+        if gap is not None:
+            ev += f"; the train/val gap {'widens' if gap > 0 else 'does not widen'} ({gap:+.2g} per epoch)"
+            conf += 0.1 if gap > 0 else -0.1
+        ev += ": after an epoch the model has memorized samples it sees again at the start of the next"
+        causes.append(Cause("memorization", min(conf, 0.9), ev))
+
+    # unshuffled data: a jagged profile repeated nearly identically every epoch
+    if f.bins >= 8:
+        d = np.diff(p)
+        turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
+        detail = _repeated_detail(f)
+        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7:
+            causes.append(Cause("unshuffled_data", 0.5 + 0.4 * min(1.0, (detail - 0.7) / 0.25),
+                                f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction) and its "
+                                f"bin-to-bin detail repeats in odd and even epochs (r = {detail:.2f}; whole profile "
+                                f"r = {f.split_half:.2f}): the batches come in the same order every epoch"))
+
+    # evaluation side effects: a jump right after each evaluation step
+    val = run.get(run.roles.val_loss)
+    if val is not None and val.points >= 3:
+        ev_steps = np.unique(val.step)
+        k = max(1, int(f.points_per_epoch) // 20)
+        jumps = []
+        st, yy = f.step, f.residual
+        for e in ev_steps:
+            i = int(np.searchsorted(st, e, side="right"))
+            if k <= i <= len(st) - k:
+                jumps.append(float(np.mean(yy[i: i + k]) - np.mean(yy[i - k: i])))
+        jumps = np.asarray(jumps)
+        if len(jumps) >= 3:
+            jz = float(np.median(jumps) / (mad(np.diff(yy)) or 1e-12))
+            share = float(max(np.mean(jumps > 0), np.mean(jumps < 0)))
+            mid_epoch = (run.epochs.evals_per_epoch or 1) > 1
+            if abs(jz) >= 3 and share >= 0.8:
+                causes.append(Cause("eval_side_effect", 0.75 if mid_epoch else 0.45,
+                                    f"right after {share:.0%} of the {len(jumps)} evaluation steps the loss jumps "
+                                    f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} step-to-step spreads"
+                                    + ("" if mid_epoch else " (evaluations fall on epoch ends, so this overlaps with "
+                                       "the epoch boundary itself)")
+                                    + ": evaluation leaves the model changed (model.eval() not undone, BatchNorm "
+                                      "statistics updated on validation data)"))
+
+    if lr_eta >= 0.5:
+        causes.append(Cause("lr_schedule", 0.9, f"the logged learning rate cycles with the same period: the epoch "
+                                                f"phase explains {lr_eta:.0%} of its variance (a per-epoch schedule "
+                                                "such as cyclic LR or warm restarts)"))
+    if not causes:
+        causes.append(Cause("unknown", 0.3, "the cycle is significant, but its shape matches none of the known "
+                                            "signatures clearly"))
+    causes.sort(key=lambda c: -c.confidence)
+    if len(causes) >= 2 and causes[0].confidence - causes[1].confidence < 0.1 and causes[0].cause != "lr_schedule":
+        top = causes[0]
+        causes[0] = Cause(top.cause, top.confidence, top.evidence + f" (but the evidence for {causes[1].cause} is "
+                                                                   "nearly as strong: insufficient to tell them apart)")
+    return causes
+
+
+def _gap_trend(run: AlignedRun) -> float | None:
+    """Slope per epoch of (val − train) at the evaluation steps, in the loss's own units."""
+    tr, va = run.get(run.roles.train_loss), run.get(run.roles.val_loss)
+    if tr is None or va is None or va.points < 4:
+        return None
+    ok = np.isfinite(va.value)
+    vs, vv = va.step[ok], va.value[ok]
+    t_ok = np.isfinite(tr.value)
+    ts, tv = tr.step[t_ok], tr.value[t_ok]
+    if len(ts) < 4:
+        return None
+    t_at = np.interp(vs, ts, ndimage.uniform_filter1d(tv, size=max(1, len(tv) // max(len(vs), 1))))
+    gap = vv - t_at
+    return float(sps.theilslopes(gap, np.arange(len(gap)))[0])
+
+
+def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding | None, Fold | None]:
+    s = run.get(run.roles.train_loss)
+    if s is None or not run.epochs.known:
+        return None, None
+    step, y, is_log = scaled(s)
+    if run.epochs.count < int(params["min_epochs"]):
+        return None, None
+    f = fold(step, y, run.epochs, int(params["bins"]))
+    if f is None:
+        return None, None
+    amp = float(f.profile.max() - f.profile.min())
+    significant = f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"]) \
+        and f.f_p <= float(params["max_p"])
+    last_z, last_share = last_point_outlier(f)
+    decay, jump = cumulative_mean_shape(f)
+    signature = (abs(last_z) >= 6 and last_share >= 0.8) or (decay >= 4 and jump >= 4)
+    if not (significant or signature) or amp <= 0:
+        return None, f
+    rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(np.median(s.value[np.isfinite(s.value)]))), 1e-12)
+    if rel_amp < float(params["min_relative_amplitude"]) and not signature:
+        return None, f
+    growth, amps = _amplitude_growth(f.per_epoch, f.profile)
+    lr_eta = _lr_locked(run, int(params["bins"]))
+    causes = _causes(run, s, f, step, y, growth, lr_eta)
+    ppe = int(round(float(np.median(np.diff(run.epochs.starts)))))
+    lo, hi = int(np.argmin(f.profile)), int(np.argmax(f.profile))
+    where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "
+             f"{hi / f.bins:.0%}–{(hi + 1) / f.bins:.0%}")
+    # the trend's change over one epoch, to compare the cycle against
+    ep_means = np.array([np.mean(y[f.epoch == e]) for e in np.unique(f.epoch)])
+    trend_per_epoch = float(np.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
+    severity = "info" if causes[0].cause == "lr_schedule" else ""
+    per_epoch = f.per_epoch[-50:]
+    summary = (f"'{s.tag}' cycles with every epoch ({ppe:,} steps): a {rel_amp:.0%} swing, {where}; "
+               f"the phase explains {f.eta2:.0%} of the detrended variance and odd/even epochs agree (r = {f.split_half:.2f})")
+    return Finding(
+        rule="", family="periodicity", severity=severity, tags=(s.tag,),
+        step_range=(int(run.epochs.starts[0]), int(step[-1])),
+        ranges=tuple((int(a), int(a)) for a in run.epochs.starts[1:200]),
+        summary=summary,
+        stats={"period_steps": ppe, "epochs": int(run.epochs.count), "epoch_provenance": run.epochs.provenance,
+               "points_per_epoch": round(f.points_per_epoch, 1), "variance_explained": round(f.eta2, 4),
+               "anova_p": float(f"{f.f_p:.3g}"), "split_half_r": round(f.split_half, 4),
+               "relative_amplitude": round(rel_amp, 4), "trend_change_per_epoch": round(trend_per_epoch, 5),
+               "amplitude_vs_trend": round(amp / trend_per_epoch, 3) if trend_per_epoch > 0 else None,
+               "phase_of_min": round((lo + 0.5) / f.bins, 3), "phase_of_max": round((hi + 0.5) / f.bins, 3),
+               "amplitude_growth": round(growth, 3), "lr_phase_variance_explained": round(lr_eta, 4),
+               "scale": "log" if is_log else "linear",
+               "phase_profile": [round(float(v), 5) for v in f.profile],
+               "epoch_profiles": [[None if not np.isfinite(v) else round(float(v), 5) for v in row] for row in per_epoch],
+               "epoch_profiles_first_epoch": int(len(f.per_epoch) - len(per_epoch)),
+               "epoch_amplitudes": [None if not np.isfinite(a) else round(a, 3) for a in amps[-50:]],
+               "thresholds": {k: params[k] for k in ("min_variance_explained", "min_split_half", "max_p",
+                                                      "min_relative_amplitude")}},
+        causes=tuple(causes)), f
+
+
+@detector("PD001")
+def epoch_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    finding, _ = _epoch_finding(run, params)
+    return [finding] if finding else []
+
+
+def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
+    """The strongest period (in points) of a detrended series and its power over the median power."""
+    n = len(y)
+    if n < 4 * min_period:
+        return 0, 0.0
+    trend = ndimage.uniform_filter1d(y, size=max(3, n // 8), mode="nearest")
+    r = y - trend
+    r = r - r.mean()
+    spec = np.abs(np.fft.rfft(r * np.hanning(n))) ** 2
+    freqs = np.fft.rfftfreq(n)
+    valid = (freqs > 0) & (freqs <= 1.0 / min_period) & (freqs >= 3.0 / n)
+    if not valid.any():
+        return 0, 0.0
+    idx = np.nonzero(valid)[0]
+    k = idx[int(np.argmax(spec[idx]))]
+    ratio = float(spec[k] / (np.median(spec[idx]) or 1e-300))
+    return int(round(1.0 / freqs[k])), ratio
+
+
+@detector("PD002")
+def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    """A cycle with a period other than the epoch, or any cycle when the epoch axis is unknown."""
+    s = run.get(run.roles.train_loss)
+    if s is None:
+        return []
+    step, y, is_log = scaled(s)
+    if len(y) < int(params["min_points"]):
+        return []
+    period_pts, power = dominant_period(y)
+    if period_pts == 0 or power < float(params["min_peak_ratio"]):
+        return []
+    spacing = float(np.median(np.diff(step))) if len(step) > 1 else 1.0
+    period_steps = int(round(period_pts * spacing))
+    n_cycles = len(y) / period_pts
+    if n_cycles < float(params["min_cycles"]):
+        return []
+    starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
+    f = fold(step, y, EpochAxis(starts, "config"), 20)
+    if f is None or f.eta2 < float(params["min_variance_explained"]) or f.split_half < float(params["min_split_half"]):
+        return []
+    if run.epochs.known and run.epochs.count >= 2:
+        epoch_len = float(np.median(np.diff(run.epochs.starts)))
+        ratio = period_steps / epoch_len
+        if abs(ratio - round(ratio)) < 0.1 and round(ratio) == 1:
+            return []  # the epoch's own period: PD001's
+    lr = run.get(run.roles.lr)
+    lr_match = None
+    if lr is not None and lr.points >= 24:
+        ls, ly, _ = scaled(lr)
+        lp, lpow = dominant_period(ly)
+        lr_spacing = float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0
+        if lp and lpow >= 5 and abs(lp * lr_spacing - period_steps) <= 0.1 * period_steps:
+            lr_match = int(round(lp * lr_spacing))
+    val = run.get(run.roles.val_loss)
+    cadence = None
+    if val is not None and val.points >= 3:
+        cadence = int(np.median(np.diff(np.unique(val.step))))
+    matches_val = cadence is not None and abs(cadence - period_steps) <= 0.1 * period_steps
+    causes = []
+    if lr_match:
+        causes.append(Cause("lr_schedule", 0.9, f"the logged learning rate has the same period ({lr_match:,} steps): "
+                                                "warm restarts or a cyclic schedule; expected, not a problem"))
+    if matches_val:
+        causes.append(Cause("eval_side_effect", 0.5, f"the period matches the validation cadence ({cadence:,} steps): "
+                                                     "something at each evaluation changes the training loss"))
+    if not run.epochs.known:
+        causes.append(Cause("unknown", 0.35, "the epoch length is unknown: if it is "
+                                             f"{period_steps:,} steps this is an epoch-locked cycle (set "
+                                             "steps_per_epoch to get its causes ranked)"))
+    if not causes:
+        causes.append(Cause("unknown", 0.3, "a regular cycle that matches neither the epoch, the LR, nor validation"))
+    amp = float(f.profile.max() - f.profile.min())
+    rel_amp = float(np.exp(amp) - 1) if is_log else amp
+    severity = "info" if lr_match else ""
+    return [Finding(
+        rule="", family="periodicity", severity=severity, tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
+        summary=(f"'{s.tag}' repeats every {period_steps:,} steps ({n_cycles:.0f} cycles, {rel_amp:.0%} swing)"
+                 + (", in step with the learning rate" if lr_match else "")
+                 + (f", matching the validation cadence" if matches_val else "")),
+        stats={"period_steps": period_steps, "cycles": round(n_cycles, 1), "peak_power_ratio": round(power, 2),
+               "variance_explained": round(f.eta2, 4), "split_half_r": round(f.split_half, 4),
+               "relative_amplitude": round(rel_amp, 4), "lr_period_steps": lr_match, "validation_cadence": cadence,
+               "phase_profile": [round(float(v), 5) for v in f.profile],
+               "epoch_profiles": [[None if not np.isfinite(v) else round(float(v), 5) for v in row] for row in f.per_epoch[-50:]],
+               "thresholds": {k: params[k] for k in ("min_peak_ratio", "min_variance_explained", "min_split_half")}},
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))]
