@@ -30,7 +30,7 @@ def mad(x: np.ndarray) -> float:
 
 def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
     window = max(1, int(window) | 1)
-    return ndimage.median_filter(x, size=window, mode="nearest")
+    return ndimage.median_filter(x, size=window, mode="reflect")
 
 
 def rolling_mad(x: np.ndarray, window: int) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""OS001 loss-oscillation: sustained up-and-down swings, large against the trend and the noise."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from scipy import ndimage
+
+from ..model import AlignedRun, Cause, Finding
+from . import detector
+from ._curves import scaled
+
+
+def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
+    """Sample autocorrelation at lags 1..max_lag."""
+    r = r - r.mean()
+    n = len(r)
+    f = np.fft.rfft(r, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[: max_lag + 1]
+    return acf[1:] / acf[0] if acf[0] > 0 else np.zeros(max_lag)
+
+
+@detector("OS001")
+def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    out = []
+    for tag in dict.fromkeys(t for t in (run.roles.train_loss, run.roles.val_loss) if t):
+        s = run.series[tag]
+        step, y, is_log = scaled(s)
+        n = len(y)
+        if n < int(params["min_points"]):
+            continue
+        # a wide moving average: a narrow one would eat the noise and fake an alternation
+        window = min(max(7, n // 4), 501) | 1
+        trend = ndimage.uniform_filter1d(y, size=window, mode="nearest")
+        r = y - trend
+        max_lag = max(2, n // 4)
+        acf = autocorrelation(r, max_lag)
+        lag = int(np.argmin(acf)) + 1
+        trough = float(acf[lag - 1])
+        bound = max(float(params["min_anticorrelation"]), 3.5 / np.sqrt(n))  # the minimum over many lags
+        d = np.diff(y)
+        swing = float(np.median(np.abs(d)))
+        progress = abs(float(np.median(y[: max(2, n // 10)]) - np.median(y[-max(2, n // 10):]))) / n
+        third = max(2, n // 3)
+        early, late = np.median(np.abs(d[:third])), np.median(np.abs(d[-third:]))
+        sustained = late >= float(params["min_sustain"]) * early if early > 0 else True
+        scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(np.median(y))), 1e-12)
+        if not (trough <= -bound and scale_ok and swing >= 3 * progress and sustained):
+            continue
+        sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
+        period = 2 * lag
+        ratio = float(np.exp(swing)) if is_log else None
+        causes = [Cause("lr_too_high", 0.6,
+                        f"the curve swings {'±' + format(ratio - 1, '.0%') if ratio else format(swing, '.3g')} from one "
+                        f"point to the next around a trend that moves far less (swing {swing / max(progress, 1e-12):.0f}× "
+                        f"the average progress per point), with a regular period of ~{period} points: the optimizer "
+                        "overshoots back and forth across a valley")]
+        lr = run.get(run.roles.lr)
+        if lr is not None and lr.points >= 3:
+            ok = np.isfinite(lr.value)
+            if np.nanmax(lr.value) > 1.5 * np.nanmin(lr.value[ok]):
+                lr_at = np.interp(step[1:], lr.step[ok], lr.value[ok])
+                hi = np.abs(d)[lr_at >= np.median(lr_at)]
+                lo = np.abs(d)[lr_at < np.median(lr_at)]
+                if len(hi) > 3 and len(lo) > 3 and np.median(hi) > 1.5 * np.median(lo):
+                    causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
+                                      f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")
+        causes.append(Cause("unknown", 0.3, "a noisy or alternating data stream (e.g. alternating data sources, "
+                                            "validation on a tiny or shifting set) can swing the same way"))
+        out.append(Finding(
+            rule="", family="oscillation", severity="", tags=(tag,), step_range=(int(step[0]), int(step[-1])),
+            summary=(f"'{tag}' oscillates: a typical move of {'±' + format(ratio - 1, '.0%') if ratio else format(swing, '.3g')} "
+                     f"per point with period ~{period} points (autocorrelation {trough:.2f} at lag {lag}), "
+                     f"sustained to the end"),
+            stats={"median_swing": round(swing, 5), "swing_factor": round(ratio, 4) if ratio else None,
+                   "acf_min": round(trough, 4), "acf_lag": lag, "period_points": period,
+                   "sign_change_rate": round(sign_changes, 4),
+                   "swing_vs_progress": round(swing / max(progress, 1e-12), 2),
+                   "late_vs_early_swing": round(float(late / early), 3) if early > 0 else None,
+                   "points": n, "scale": "log" if is_log else "linear",
+                   "thresholds": {"min_anticorrelation": bound, "min_swing": params["min_swing"],
+                                  "min_sustain": params["min_sustain"]}},
+            causes=tuple(causes)))
+    return out

@@ -1,0 +1,107 @@
+"""SP001 loss-spikes: isolated jumps far outside the local spread that recover within a few steps."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..model import AlignedRun, Cause, Finding
+from ..stats import rolling_mad, rolling_median
+from . import detector
+from ._curves import scaled
+from .periodicity import is_epoch_locked
+
+
+def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
+                recovery: int) -> list[tuple[int, int, float, float, int]]:
+    """(first index, width, robust z, jump above the local median, recovery points) for each spike."""
+    n = len(y)
+    if n < window:
+        return []
+    med = rolling_median(y, window)
+    spread = rolling_mad(y, window)
+    floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
+    spread = np.maximum(spread, 0.25 * floor) if floor > 0 else spread
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 0, (y - med) / spread, 0.0)
+    # heavy-tailed noise is symmetric in log space; spikes go up only: they must stand out from the
+    # deepest dips too, or they are just the tail of the noise
+    threshold = max(min_z, 2.0 * float(np.max(-z)))
+    hot = (z >= threshold) & ((y - med) >= min_jump)
+    out = []
+    i = 0
+    while i < n:
+        if not hot[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and hot[j + 1]:
+            j += 1
+        width = j - i + 1
+        after = y[j + 1: j + 1 + recovery]
+        back = np.nonzero(after <= med[j] + 3 * spread[j])[0]
+        if width <= max_width and len(back):
+            peak = i + int(np.argmax(z[i: j + 1]))
+            out.append((i, width, float(z[peak]), float(y[peak] - med[peak]), int(back[0]) + 1))
+        i = j + 1
+    return out
+
+
+@detector("SP001")
+def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    s = run.get(run.roles.train_loss)
+    if s is None:
+        return []
+    step, y, is_log = scaled(s)
+    window = int(params["window"])
+    if len(y) < 3 * window:
+        return []
+    min_jump = float(np.log(params["min_ratio"])) if is_log else 0.0
+    spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
+                         int(params["recovery_points"]))
+    if not spikes:
+        return []
+    spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
+    locked = is_epoch_locked(spike_steps, run.epochs)
+    spikes = [sp for sp, lk in zip(spikes, locked) if not lk]
+    if len(spikes) < int(params["min_spikes"]):
+        return []
+    steps_ = [int(step[i]) for i, *_ in spikes]
+    ratios = [float(np.exp(j)) if is_log else None for *_, j, _ in [(a, b, c, d, e) for a, b, c, d, e in spikes]]
+    heights = [round(z, 1) for _, _, z, _, _ in spikes]
+    recov = [r for *_, r in spikes]
+
+    causes = []
+    lr = run.get(run.roles.lr)
+    if lr is not None and lr.points >= 3 and len(spikes) >= 2:
+        ok = np.isfinite(lr.value)
+        lr_at = np.interp(steps_, lr.step[ok], lr.value[ok])
+        q75 = float(np.quantile(lr.value[ok], 0.75))
+        at_high = float(np.mean(lr_at >= q75)) if q75 > np.min(lr.value[ok]) else 0.0
+        if at_high >= 0.75:
+            causes.append(Cause("lr_too_high", 0.7, f"{at_high:.0%} of the spikes happen while the LR is in its top "
+                                                    f"quarter (≥ {q75:.3g}): steps too large for the loss surface"))
+    grad = run.get(run.roles.grad_norm)
+    if grad is not None and grad.points >= 3 * window:
+        gs, gy, _ = scaled(grad)
+        g_spikes = {int(gs[i]) for i, *_ in find_spikes(gy, window, float(params["min_z"]), 0.0, 5, len(gy))}
+        with_grad = sum(1 for st in steps_ if any(abs(st - g) <= 2 for g in g_spikes))
+        if with_grad >= max(1, len(steps_) // 2):
+            causes.append(Cause("lr_too_high", 0.6, f"{with_grad} of {len(steps_)} spikes coincide with a gradient-norm "
+                                                    "spike: unstable updates (Adam with a high LR or a small epsilon)"))
+    causes.append(Cause("unknown", 0.45 if not causes else 0.3,
+                        f"{len(spikes)} isolated spike(s) that recover within {max(recov)} point(s): outlier or "
+                        "corrupted batches if they are rare and unrelated to the LR"))
+    causes = sorted({c.cause: c for c in sorted(causes, key=lambda c: c.confidence)}.values(), key=lambda c: -c.confidence)
+    big = max(ratios) if is_log else None
+    summary = (f"'{s.tag}' spikes {len(spikes)} time(s), up to {max(heights):.0f} local spreads"
+               + (f" ({big:.1f}× the local median)" if big else "")
+               + f", first at step {steps_[0]:,}, recovering within {max(recov)} point(s)")
+    return [Finding(
+        rule="", family="spikes", severity="", tags=(s.tag,), step_range=(steps_[0], steps_[-1]),
+        ranges=tuple((st, st) for st in steps_[:100]), summary=summary,
+        stats={"count": len(spikes), "steps": steps_[:100], "heights_in_spreads": heights[:100],
+               "ratios_to_local_median": [round(r, 3) for r in ratios[:100]] if is_log else None,
+               "recovery_points": recov[:100], "epoch_locked_dropped": int(np.count_nonzero(locked)),
+               "thresholds": {k: params[k] for k in ("window", "min_z", "min_ratio", "max_width")}},
+        causes=tuple(causes))]
