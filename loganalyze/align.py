@@ -79,6 +79,7 @@ def _loss_score(tag: str, series: Series, want: str) -> float | None:
     score += 2.0 if not rest else 0.0  # the loss itself, not a component like loss_cls
     score += 1.0 if "total" in toks else 0.0
     score -= 0.5 if "epoch" in toks and want == "train" else 0.0  # prefer per-step over epoch means
+    score -= 5.0 if series.points < 3 else 0.0  # a one-off summary value (HF's final train_loss)
     score += min(series.points, 10**7) / 10**8  # tie-break: more points
     return score
 

@@ -18,21 +18,28 @@ def _all_steps(run: AlignedRun) -> tuple[int, int]:
 
 @detector("IN001")
 def step_rewind(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    out = []
-    for p in run.problems:
-        if p.kind != "step_rewind":
-            continue
-        d = p.data
-        out.append(Finding(
-            rule="", family="integrity", severity="", tags=tuple(d.get("tags", ())),
-            step_range=(int(d["to_step"]), int(d["from_step"])),
-            summary=f"The step goes back from {d['from_step']:,} to {d['to_step']:,} in {p.file}: "
-                    f"{d['superseded_points']} earlier point(s) are superseded by the later write",
-            stats={"file": p.file, **{k: d[k] for k in ("from_step", "to_step", "superseded_points")}},
-            causes=(Cause("resumed_run", 0.9,
-                          f"a later write restarts at step {d['to_step']:,} below the {d['from_step']:,} already "
-                          "logged: the run was resumed from an earlier checkpoint (or two runs share a directory)"),)))
-    return out
+    rewinds = sorted((p for p in run.problems if p.kind == "step_rewind"),
+                     key=lambda p: (p.file, p.data["to_step"], p.data["from_step"]))
+    if not rewinds:
+        return []
+    files = sorted({p.file for p in rewinds})
+    superseded = sum(int(p.data["superseded_points"]) for p in rewinds)
+    ranges = tuple((int(p.data["to_step"]), int(p.data["from_step"])) for p in rewinds)
+    tags = sorted({t for p in rewinds for t in p.data.get("tags", ())})
+    first = rewinds[0].data
+    summary = (f"The step goes back {len(rewinds)} time(s) in {len(files)} file(s) (first from "
+               f"{first['from_step']:,} to {first['to_step']:,}); {superseded} earlier point(s) are superseded "
+               "by the later writes")
+    return [Finding(
+        rule="", family="integrity", severity="", tags=tuple(tags[:20]),
+        step_range=(min(a for a, _ in ranges), max(b for _, b in ranges)), ranges=ranges[:100], summary=summary,
+        stats={"rewinds": len(rewinds), "files": files[:20], "superseded_points": superseded,
+               "each": [{"file": p.file, "from_step": p.data["from_step"], "to_step": p.data["to_step"],
+                         "superseded_points": p.data["superseded_points"]} for p in rewinds[:20]]},
+        causes=(Cause("resumed_run", 0.9,
+                      f"later writes restart below steps already logged ({first['from_step']:,} → {first['to_step']:,}"
+                      + (f", and {len(rewinds) - 1} more" if len(rewinds) > 1 else "")
+                      + "): the run was resumed from an earlier checkpoint, or several runs share one directory"),))]
 
 
 @detector("IN002")

@@ -40,7 +40,8 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     if not affected:
         return []
     loss_tags = {run.roles.train_loss, run.roles.val_loss} - {None}
-    headline = min(affected, key=lambda s: (s.tag not in loss_tags, int(s.step[~np.isfinite(s.value)][0]), s.tag))
+    headline = min(affected, key=lambda s: (s.tag != run.roles.train_loss, s.tag not in loss_tags,
+                                            int(s.step[~np.isfinite(s.value)][0]), s.tag))
     bad = ~np.isfinite(headline.value)
     runs_ = bursts(bad)
     first_idx = runs_[0][0]

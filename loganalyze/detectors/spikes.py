@@ -40,7 +40,7 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
         width = j - i + 1
         after = y[j + 1: j + 1 + recovery]
         back = np.nonzero(after <= med[j] + 3 * spread[j])[0]
-        if width <= max_width and len(back):
+        if width <= max_width and len(back) and i >= window // 2:  # the first points have no baseline
             peak = i + int(np.argmax(z[i: j + 1]))
             out.append((i, width, float(z[peak]), float(y[peak] - med[peak]), int(back[0]) + 1))
         i = j + 1

@@ -34,7 +34,8 @@ def run_text(rr: RunReport, verbose: bool = False) -> list[str]:
     if not rr.findings:
         lines.append("  no findings")
     for f in rr.findings:
-        lines.append(f"  {MARK.get(f.severity, f.severity)} {f.rule} {f.name}  [{', '.join(f.tags)}] "
+        shown = ", ".join(f.tags[:3]) + (f", +{len(f.tags) - 3} more" if len(f.tags) > 3 else "")
+        lines.append(f"  {MARK.get(f.severity, f.severity)} {f.rule} {f.name}  [{shown}] "
                      f"steps {f.step_range[0]:,}–{f.step_range[1]:,}")
         lines += textwrap.wrap(f.summary, 100, initial_indent="      ", subsequent_indent="      ")
         for c in f.causes[: (3 if verbose else 1)]:
