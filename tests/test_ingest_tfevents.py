@@ -1,0 +1,221 @@
+"""Event files from real writers read back exactly; damaged files never raise and keep every valid record."""
+import math
+import struct
+
+import numpy as np
+import pytest
+from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+from loganalyze.ingest import load
+from loganalyze.ingest.tfevents import masked_crc, read_event_files
+
+VALUES = [0.5, -1.25, 3e-8, math.nan, math.inf, -math.inf, 1e30, 0.0]
+
+
+def frame(payload: bytes) -> bytes:
+    head = struct.pack("<Q", len(payload))
+    return head + struct.pack("<I", masked_crc(head)) + payload + struct.pack("<I", masked_crc(payload))
+
+
+def scalar_event(step, tag, value, wall=1.7e9):
+    return event_pb2.Event(wall_time=wall + step, step=step, summary=summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])).SerializeToString()
+
+
+def tf2_event(step, tag, tensor, first):
+    value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if first:
+        value.metadata.plugin_data.plugin_name = "scalars"
+    return event_pb2.Event(wall_time=1.7e9 + step, step=step,
+                           summary=summary_pb2.Summary(value=[value])).SerializeToString()
+
+
+def write(path, payloads):
+    path.write_bytes(b"".join(frame(p) for p in payloads))
+    return path
+
+
+def test_pytorch_summarywriter_every_point_exact(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path))
+    for i, v in enumerate(VALUES * 20):
+        w.add_scalar("train/loss", v, i)
+        if i % 7 == 0:
+            w.add_scalar("val/loss", v * 2, i)
+    last = len(VALUES) * 20 - 1
+    w.add_scalar("train/loss", 0.25, last)  # a duplicate step is kept, not de-duplicated
+    w.close()
+    data = read_event_files(sorted(tmp_path.glob("events*")))
+    s = data.series["train/loss"]
+    expect = np.array(VALUES * 20 + [0.25], dtype=np.float32).astype(np.float64)
+    assert s.points == len(expect)
+    np.testing.assert_array_equal(s.value, expect)  # NaN == NaN for assert_array_equal
+    assert s.step.tolist() == list(range(len(VALUES) * 20)) + [last]
+    assert [p.kind for p in data.problems] == ["duplicate_steps"]
+    assert np.all(np.diff(s.wall_time[:-1]) >= 0) and np.all(s.wall_time > 1e9)
+    assert data.series["val/loss"].step.tolist() == list(range(0, 160, 7))
+
+
+def test_tensorboardx_writer(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path))
+    for i in range(50):
+        w.add_scalar("loss", 1.0 / (i + 1), i)
+    w.add_scalar("loss", math.nan, 50)
+    w.close()
+    s = read_event_files(sorted(tmp_path.glob("events*"))).series["loss"]
+    assert s.points == 51 and s.nonfinite == 1
+    np.testing.assert_allclose(s.value[:50], [np.float32(1.0 / (i + 1)) for i in range(50)])
+
+
+@pytest.mark.parametrize("dtype, field", [
+    (types_pb2.DT_FLOAT, "float_val"), (types_pb2.DT_DOUBLE, "double_val"), (types_pb2.DT_HALF, "half_val"),
+    (types_pb2.DT_FLOAT, "tensor_content"), (types_pb2.DT_DOUBLE, "tensor_content"), (types_pb2.DT_HALF, "tensor_content"),
+])
+def test_tf2_tensor_scalars_of_every_dtype_and_encoding(tmp_path, dtype, field):
+    np_type = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64, types_pb2.DT_HALF: np.float16}[dtype]
+    values = np.array([0.5, -2.0, 1e-3, np.nan, np.inf, 65504.0 if np_type is np.float16 else 1e20], dtype=np_type)
+    payloads = [event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString()]
+    for i, v in enumerate(values):
+        t = tensor_pb2.TensorProto(dtype=dtype, tensor_shape=tensor_shape_pb2.TensorShapeProto())
+        if field == "tensor_content":
+            t.tensor_content = np.array([v], dtype=np_type).astype(np_type().dtype.newbyteorder("<")).tobytes()
+        elif field == "half_val":
+            t.half_val.append(int(np.array([v], dtype=np.float16).view(np.uint16)[0]))
+        else:
+            getattr(t, field).append(v)
+        payloads.append(tf2_event(i, "epoch_loss", t, first=(i == 0)))
+    path = write(tmp_path / "events.out.tfevents.1.host.v2", payloads)
+    s = read_event_files([path]).series["epoch_loss"]
+    np.testing.assert_array_equal(s.value, values.astype(np.float64))
+    assert s.step.tolist() == list(range(len(values)))
+
+
+def test_fast_path_and_protobuf_path_agree(tmp_path):
+    """Multi-value summaries take the protobuf path; single values the vectorized one. Same points."""
+    single = [scalar_event(i, f"t{i % 3}", float(i) / 7) for i in range(60)]
+    multi = [event_pb2.Event(wall_time=1.7e9 + i, step=i, summary=summary_pb2.Summary(value=[
+        summary_pb2.Summary.Value(tag=f"t{j}", simple_value=float(i * 3 + j) / 7) for j in range(3)
+        if (i * 3 + j) % 3 == j])).SerializeToString() for i in range(20)]
+    a = read_event_files([write(tmp_path / "events.out.tfevents.1.a", single)]).series
+    b = read_event_files([write(tmp_path / "events.out.tfevents.1.b", multi)]).series
+    for tag in ("t0", "t1", "t2"):
+        assert a[tag].points == 20 and b[tag].points == 20
+    np.testing.assert_array_equal(a["t0"].value, np.float32(np.arange(0, 60, 3) / 7))
+    np.testing.assert_array_equal(b["t0"].value, np.float32(np.arange(0, 60, 3) / 7))
+
+
+def test_agrees_with_tbparse(tmp_path):
+    tbparse = pytest.importorskip("tbparse")
+    from torch.utils.tensorboard import SummaryWriter
+
+    rng = np.random.default_rng(0)
+    w = SummaryWriter(str(tmp_path))
+    for i in range(300):
+        w.add_scalar("a", float(rng.standard_normal()), i)
+        w.add_scalar("b/c", float(rng.random()), i * 2)
+    w.close()
+    ours = read_event_files(sorted(tmp_path.glob("events*"))).series
+    df = tbparse.SummaryReader(str(tmp_path)).scalars
+    for tag, group in df.groupby("tag"):
+        np.testing.assert_array_equal(ours[tag].step, group["step"].to_numpy())
+        np.testing.assert_array_equal(ours[tag].value, group["value"].to_numpy().astype(np.float64))
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    return write(tmp_path / "events.out.tfevents.1.x", [scalar_event(i + 1, "loss", 1.0 / (i + 1)) for i in range(6)])
+
+
+def record_starts(data: bytes) -> list[int]:
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        pos += 16 + struct.unpack_from("<Q", data, pos)[0]
+    return starts
+
+
+def test_truncated_at_every_byte_keeps_the_complete_records(small_file, tmp_path):
+    data = small_file.read_bytes()
+    ends = [s for s in record_starts(data)[1:]] + [len(data)]
+    for cut in range(len(data) + 1):
+        p = tmp_path / f"events.out.tfevents.2.cut{cut}"
+        p.write_bytes(data[:cut])
+        got = read_event_files([p])
+        points = got.series["loss"].points if "loss" in got.series else 0
+        assert points == sum(e <= cut for e in ends), cut
+        if cut and cut not in ends:
+            assert any(pr.kind in ("truncated_record", "not_event_file") for pr in got.problems), cut
+
+
+def test_flipped_payload_byte_drops_only_that_record(small_file):
+    data = bytearray(small_file.read_bytes())
+    record = record_starts(bytes(data))[1]
+    data[2 * record + 14] ^= 0xFF
+    small_file.write_bytes(bytes(data))
+    got = read_event_files([small_file])
+    assert got.series["loss"].step.tolist() == [1, 2, 4, 5, 6]
+    crc = [p for p in got.problems if p.kind == "crc_mismatch"]
+    assert crc and crc[0].data["count"] == 1 and crc[0].data["offsets"] == [2 * record]
+
+
+def test_flipped_length_byte_resynchronizes(small_file):
+    data = bytearray(small_file.read_bytes())
+    record = record_starts(bytes(data))[1]
+    data[record + 1] ^= 0x40  # the length of the second record
+    small_file.write_bytes(bytes(data))
+    got = read_event_files([small_file])
+    assert got.series["loss"].step.tolist() == [1, 3, 4, 5, 6]
+    framing = [p for p in got.problems if p.kind == "corrupt_framing"]
+    assert framing and framing[0].data["offsets"] == [record]
+
+
+@pytest.mark.parametrize("content, kind", [
+    (b"", "empty_file"),
+    (bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8)), "not_event_file"),
+    (b"step,loss\n1,0.5\n", "not_event_file"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", "lfs_pointer"),
+])
+def test_bad_files_are_reported_not_raised(tmp_path, content, kind):
+    p = tmp_path / "events.out.tfevents.1.bad"
+    p.write_bytes(content)
+    got = read_event_files([p])
+    assert got.series == {} and [pr.kind for pr in got.problems] == [kind]
+
+
+def test_random_damage_never_raises(small_file, tmp_path):
+    rng = np.random.default_rng(7)
+    data = small_file.read_bytes()
+    for i in range(200):
+        b = bytearray(data)
+        for _ in range(rng.integers(1, 6)):
+            b[rng.integers(0, len(b))] = rng.integers(0, 256)
+        p = tmp_path / f"events.out.tfevents.3.f{i}"
+        p.write_bytes(bytes(b))
+        got = read_event_files([p])
+        assert sum(s.points for s in got.series.values()) <= 6
+
+
+def test_resumed_run_later_write_supersedes_overlap(tmp_path):
+    write(tmp_path / "events.out.tfevents.100.host", [scalar_event(i, "loss", 1.0) for i in range(100)])
+    write(tmp_path / "events.out.tfevents.200.host", [scalar_event(i, "loss", 2.0) for i in range(60, 151)])
+    got = read_event_files(sorted(tmp_path.glob("events*")))
+    s = got.series["loss"]
+    assert s.step.tolist() == list(range(151))
+    assert np.all(s.value[:60] == 1.0) and np.all(s.value[60:] == 2.0)
+    rewind = [p for p in got.problems if p.kind == "step_rewind"]
+    assert len(rewind) == 1 and rewind[0].file.endswith("tfevents.200.host")
+    assert rewind[0].data["from_step"] == 99 and rewind[0].data["to_step"] == 60
+    assert rewind[0].data["superseded_points"] == 40
+
+
+def test_hparams_from_the_hparams_plugin(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path))
+    w.add_hparams({"lr": 0.01, "batch_size": 32, "optim": "adam"}, {"hp/loss": 0.5}, run_name=".")
+    w.close()
+    run = load([tmp_path]).runs[0]
+    assert run.hparams["lr"] == pytest.approx(0.01) and run.hparams["optim"] == "adam"
