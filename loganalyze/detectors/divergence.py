@@ -38,7 +38,7 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
     tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
     exploding = tail_nonfinite or (is_log and factor >= float(params["explode_factor"]))
-    start_step, end_step = int(seg_x[0]), int(step[-1])
+    start_step, end_step = int(seg_x[0]), int(s.step.max())
 
     causes = []
     lr = run.get(run.roles.lr)

@@ -160,17 +160,20 @@ def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
     return float(np.median(early) / late_m), float(np.median(bound) / late_m)
 
 
-def _repeated_detail(f: Fold) -> float:
-    """Odd/even agreement of the profile's bin-to-bin detail (profile minus its 3-bin smooth)."""
+def _repeated_detail(f: Fold) -> tuple[float, float]:
+    """Odd/even agreement of the profile's bin-to-bin detail (profile minus its 3-bin smooth),
+    and the detail's share of the profile's variance (a smooth shape with one kink has little)."""
     per = f.per_epoch
     odd, even = np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0)
     if not (np.isfinite(odd).all() and np.isfinite(even).all()) or len(odd) < 6:
-        return 0.0
+        return 0.0, 0.0
     hp_o = odd - ndimage.uniform_filter1d(odd, 3, mode="nearest")
     hp_e = even - ndimage.uniform_filter1d(even, 3, mode="nearest")
     if np.std(hp_o) == 0 or np.std(hp_e) == 0:
-        return 0.0
-    return float(np.corrcoef(hp_o, hp_e)[0, 1])
+        return 0.0, 0.0
+    hp = f.profile - ndimage.uniform_filter1d(f.profile, 3, mode="nearest")
+    share = float(np.var(hp) / np.var(f.profile)) if np.var(f.profile) > 0 else 0.0
+    return float(np.corrcoef(hp_o, hp_e)[0, 1]), share
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -238,7 +241,8 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
                             "cumulative mean reset each epoch (running_loss / (i + 1)), not of the per-step loss"))
 
     # memorization: drop at epoch start, slow rise, growing amplitude
-    if decay < 4 and (argmin <= max(1, bins // 4) and rho >= 0.5 or argmin <= 1 and rho >= 0.6):
+    start_low = float(np.mean(p[bins // 2:]) - p[argmin]) / amp if amp > 0 else 0.0
+    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3:
         conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
         ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
               f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "
@@ -254,8 +258,8 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
     if f.bins >= 8:
         d = np.diff(p)
         turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
-        detail = _repeated_detail(f)
-        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7:
+        detail, share = _repeated_detail(f)
+        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and share >= 0.2:
             causes.append(Cause("unshuffled_data", 0.5 + 0.4 * min(1.0, (detail - 0.7) / 0.25),
                                 f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction) and its "
                                 f"bin-to-bin detail repeats in odd and even epochs (r = {detail:.2f}; whole profile "

@@ -1,0 +1,64 @@
+"""AC001 overfitting and AC002 train/validation moving against each other."""
+import numpy as np
+
+from curves import false_positive_rate, findings
+
+
+def overfit(best_epoch=8, epochs=20, seed=0):
+    rng = np.random.default_rng(seed)
+    s = np.arange(epochs * 100)
+    train = 2.0 * np.exp(-s / 400) + 0.05 + 0.01 * rng.standard_normal(len(s))
+    ev = s[99::100]
+    e = np.arange(epochs)
+    val = 0.6 + 0.8 * np.exp(-e / 2.5) + 0.03 * np.maximum(e - best_epoch, 0) ** 1.3
+    return {"train/loss": (s, train), "val/loss": (ev, val), "epoch": (s, s // 100)}, ev
+
+
+def test_overfitting_names_the_best_evaluation():
+    curves, ev = overfit()
+    (f,) = findings(curves, "AC001")
+    val = curves["val/loss"][1]
+    best = int(np.argmin(val))
+    assert f.stats["best_step"] == ev[best] and f.step_range == (int(ev[best]), int(ev[-1]))
+    assert f.stats["evals_after_best"] == len(ev) - 1 - best
+    assert f.stats["gap_at_end"] > f.stats["gap_at_best"]
+    assert f.causes[0].cause == "overfitting"
+
+
+def test_a_single_noisy_bump_is_not_overfitting():
+    s = np.arange(2000)
+    ev = s[99::100]
+    val = 1.5 * np.exp(-np.arange(20) / 4) + 0.5
+    val[12] *= 1.08
+    curves = {"train/loss": (s, 2.0 * np.exp(-s / 400) + 0.1), "val/loss": (ev, val)}
+    assert findings(curves, "AC001") == ()
+
+
+def test_higher_is_better_validation_metric():
+    s = np.arange(2000)
+    ev = s[99::100]
+    e = np.arange(20)
+    acc = 0.9 - 0.4 * np.exp(-e / 2) - 0.01 * np.maximum(e - 8, 0)
+    curves = {"train/acc": (s, 1 - 0.5 * np.exp(-s / 300)), "val/acc": (ev, acc)}
+    (f,) = findings(curves, "AC001")
+    assert f.stats["higher_is_better"] and f.stats["best_step"] == ev[int(np.argmax(acc))]
+
+
+def test_train_jumps_at_each_eval_while_validation_dips():
+    rng = np.random.default_rng(2)
+    s = np.arange(4000)
+    ev = s[99::100]
+    shock = rng.choice([-1.0, 1.0], size=len(ev))
+    train = 1.0 + 0.01 * rng.standard_normal(len(s))
+    for i, e in enumerate(ev[:-1]):
+        train[e + 1: ev[i + 1] + 1] += 0.1 * shock[i + 1]
+    val = 1.0 - 0.1 * shock + 0.01 * rng.standard_normal(len(ev))
+    (f,) = findings({"train/loss": (s, train), "val/loss": (ev, val)}, "AC002")
+    assert f.stats["spearman_rho"] < -0.8 and f.stats["opposite_moves"] >= 0.6 * (len(ev) - 1)
+    # the shifts go both ways, so nothing points at the evaluation itself: the cause stays open
+    assert f.causes[0].cause == "unknown" and "opposite directions at" in f.causes[0].evidence
+
+
+def test_false_positive_rate_on_healthy_runs():
+    rate, hits = false_positive_rate("AC")
+    assert rate == 0, hits[:3]

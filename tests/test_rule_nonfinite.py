@@ -1,0 +1,49 @@
+"""NF001: when the loss turns NaN/Inf, whether it recovers, and what came before."""
+import numpy as np
+
+from curves import false_positive_rate, findings
+
+
+def steady_then(n=500, at=300, value=np.nan, seed=0):
+    rng = np.random.default_rng(seed)
+    s = np.arange(n)
+    y = 0.7 * np.exp(-s / 200) + 0.3 + 0.005 * rng.standard_normal(n)
+    y[at:] = value
+    return s, y
+
+
+def test_hand_written_log_loss_goes_nan_for_good():
+    s, y = steady_then()
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(500, 1e-3))}, "NF001")
+    assert f.severity == "error" and f.step_range[0] == 300
+    assert f.stats["first_nonfinite_step"] == 300 and f.stats["permanent"] and f.stats["nonfinite_points"] == 200
+    assert f.causes[0].cause == "unstable_loss"
+
+
+def test_short_inf_bursts_that_recover_look_like_fp16_overflow():
+    rng = np.random.default_rng(1)
+    s = np.arange(1000)
+    y = 0.5 + 0.01 * rng.standard_normal(1000)
+    for a in (200, 450, 700):
+        y[a:a + 2] = np.inf
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    assert f.severity == "warning" and not f.stats["permanent"]
+    assert f.stats["bursts"] == 3 and f.stats["longest_burst"] == 2
+    assert f.ranges == ((200, 201), (450, 451), (700, 701))
+    assert f.causes[0].cause == "fp16_overflow"
+
+
+def test_nan_after_a_learning_rate_rise_blames_the_lr():
+    s = np.arange(400)
+    lr = np.minimum(1e-3 * (1 + s / 20), 0.02)
+    y = 0.5 * np.exp(np.maximum(s - 300, 0) / 10.0)
+    y[350:] = np.nan
+    gn = 1.0 + np.maximum(s - 300, 0) ** 1.5
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr), "grad_norm": (s, gn)}, "NF001")
+    assert f.causes[0].cause == "lr_too_high"
+    assert f.stats["loss_rise_before"] >= 3 and f.stats["lr_ratio_since_start"] >= 2
+
+
+def test_false_positive_rate_on_healthy_runs():
+    rate, hits = false_positive_rate("NF")
+    assert rate == 0, hits[:3]

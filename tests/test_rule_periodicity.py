@@ -1,0 +1,89 @@
+"""PD001/PD002: cycles locked to the epoch or the LR, and the signature of each cause."""
+import numpy as np
+import pytest
+
+from curves import false_positive_rate, findings
+
+E, P = 12, 100
+S = np.arange(E * P)
+EPOCH = S // P
+PHASE = (S % P) / P
+TREND = 2.0 * np.exp(-S / 500) + 0.5
+
+
+def noisy(y, sigma=0.05, seed=0):
+    return y * np.exp(sigma * np.random.default_rng(seed).standard_normal(len(y)))
+
+
+def pd001(y, **extra):
+    found = findings({"train/loss": (S, y), "epoch": (S, EPOCH), **extra}, "PD")
+    return [f for f in found if f.rule == "PD001"]
+
+
+def test_memorization_drop_at_epoch_start_rising_and_growing():
+    amp = 0.04 + 0.02 * EPOCH
+    (f,) = pd001(noisy(TREND * np.exp(amp * np.minimum(3 * PHASE, 1))))
+    assert f.causes[0].cause == "memorization"
+    assert f.stats["period_steps"] == P and f.stats["phase_of_min"] < 0.25
+    assert f.stats["amplitude_growth"] > 1.2
+    assert len(f.stats["phase_profile"]) == 20 and len(f.stats["epoch_profiles"]) >= 10
+
+
+def test_running_mean_reset_each_epoch():
+    raw = noisy(TREND, 0.3, seed=1)
+    logged = np.array([raw[e * P: e * P + k + 1].mean() for e, k in zip(EPOCH, S % P)])
+    (f,) = pd001(logged)
+    assert f.causes[0].cause == "running_mean_reset"
+    assert "cumulative mean" in f.causes[0].evidence
+
+
+def test_unshuffled_data_repeats_a_jagged_profile():
+    profile = np.random.default_rng(5).normal(0, 0.1, P)
+    (f,) = pd001(noisy(TREND * np.exp(profile[S % P])))
+    assert f.causes[0].cause == "unshuffled_data" and f.stats["split_half_r"] > 0.9
+
+
+def test_small_last_batch_is_an_outlier_at_each_epoch_end():
+    y = noisy(TREND)
+    y[P - 1::P] *= 1.6
+    (f,) = pd001(y)
+    assert f.causes[0].cause == "small_last_batch"
+    spikes = findings({"train/loss": (S, y), "epoch": (S, EPOCH)}, "SP001")
+    assert spikes == ()  # the spikes rule leaves epoch-locked outliers to PD001
+
+
+def test_lr_cycling_with_the_epoch_is_info():
+    lr = 1e-3 * (0.5 + 0.5 * np.cos(np.pi * PHASE))
+    (f,) = pd001(noisy(TREND * np.exp(0.1 * (1 - np.cos(np.pi * PHASE)))), lr=(S, lr))
+    assert f.severity == "info" and f.causes[0].cause == "lr_schedule"
+
+
+def test_warm_restarts_with_another_period_and_the_lr_logged():
+    s = np.arange(3000)
+    lr = 1e-3 * (0.5 + 0.5 * np.cos(np.pi * (s % 250) / 250))
+    y = noisy(np.exp(-s / 1500) * np.exp(0.3 * (s % 250) / 250 - 0.3 * (lr / 1e-3)), seed=3)
+    found = [f for f in findings({"train/loss": (s, y), "lr": (s, lr)}, "PD") if f.rule == "PD002"]
+    (f,) = found
+    assert f.stats["period_steps"] == 250 and f.severity == "info" and f.causes[0].cause == "lr_schedule"
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_one_or_two_epochs_are_not_enough(epochs):
+    s = np.arange(epochs * P)
+    y = noisy(np.exp(-s / 300) * np.exp(0.2 * ((s % P) / P)))[: len(s)]
+    assert [f for f in findings({"train/loss": (s, y), "epoch": (s, s // P)}, "PD001")] == []
+
+
+def test_detection_power_grows_with_amplitude():
+    """Share of seeds on which a saw-tooth of a given relative amplitude is found (5% noise)."""
+    rates = {}
+    for amp in (0.0, 0.02, 0.05, 0.1):
+        hits = sum(bool(pd001(noisy(TREND * np.exp(amp * PHASE), seed=seed))) for seed in range(40))
+        rates[amp] = hits / 40
+    assert rates[0.0] == 0 and rates[0.1] >= 0.95
+    assert rates[0.02] <= rates[0.05] <= rates[0.1]
+
+
+def test_false_positive_rate_on_healthy_runs():
+    rate, hits = false_positive_rate("PD")
+    assert rate == 0, hits[:3]
