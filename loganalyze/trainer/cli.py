@@ -1,0 +1,82 @@
+"""`loganalyze train`: run a reference scenario and write its logs.
+
+torch is imported only once a scenario is to be trained, so `loganalyze` works without the
+`train` extra and this command can say how to get it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import click
+
+from .catalog import SCENARIOS
+
+INSTALL_HINT = "torch is not installed: pip install 'loganalyze[train]'"
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@click.command("train")
+@click.argument("scenario", required=False)
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Directory to write <out>/<scenario>/ into.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto picks CUDA when available.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the scenario's epoch count.")
+@click.option("--scale", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Multiply the dataset sizes (1 = the small test size of the fixtures).")
+@click.option("--amp", is_flag=True, help="Mixed precision (autocast + GradScaler); CUDA only.")
+@click.option("--csv/--no-csv", "csv", default=True, show_default=True,
+              help="Also write a Lightning-style <out>/<scenario>/csv/metrics.csv.")
+@click.option("--list", "list_", is_flag=True, help="List the scenarios and exit.")
+@click.option("--all", "all_", is_flag=True, help="Train every scenario (how fixtures/ is generated).")
+def train_command(scenario, out, device, seed, epochs, scale, amp, csv, list_, all_):
+    """Train a reference SCENARIO and write TensorBoard events (+ metrics.csv) to OUT/SCENARIO/.
+
+    Each scenario is a real model on generated data that shows one phenomenon the analyzer
+    must recognise; `--list` names them.
+    """
+    if list_:
+        width = max(map(len, SCENARIOS))
+        for name, text in SCENARIOS.items():
+            click.echo(f"{name:<{width}}  {text}")
+        return
+    names = list(SCENARIOS) if all_ else [scenario] if scenario else []
+    if not names:
+        raise click.UsageError("name a SCENARIO, or use --all or --list")
+    if all_ and scenario:
+        raise click.UsageError("give either a SCENARIO or --all, not both")
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise click.UsageError(f"unknown scenario {unknown[0]!r}; `loganalyze train --list` names them")
+    if not out:
+        raise click.UsageError("--out DIR is required")
+    if not _torch_available():
+        click.echo(INSTALL_HINT, err=True)
+        sys.exit(2)
+
+    from .core import Context, pick_device
+    from .scenarios import run_scenario
+
+    try:
+        dev = pick_device(device)
+    except RuntimeError as e:
+        click.echo(f"loganalyze train: {e}", err=True)
+        sys.exit(2)
+    if amp and dev.type != "cuda":
+        click.echo("note: --amp has no effect on CPU; training in float32", err=True)
+    for name in names:
+        ctx = Context(Path(out) / name, dev, seed=seed, scale=scale, epochs=epochs, amp=amp, csv=csv)
+        seconds = run_scenario(name, ctx)
+        click.echo(f"{name}: wrote {ctx.run_dir} on {dev.type} in {seconds:.1f}s")
+
+
+__all__ = ["train_command", "INSTALL_HINT"]
