@@ -30,6 +30,11 @@ def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
     return out
 
 
+def _detrend(y: np.ndarray) -> np.ndarray:
+    x = np.arange(len(y), dtype=float)
+    return y - np.polyval(np.polyfit(x, y, 2), x) if len(y) >= 5 else y - np.median(y)
+
+
 def _pair(run: AlignedRun) -> MetricPair | None:
     r = run.roles
     if r.train_loss and r.val_loss:
@@ -107,8 +112,9 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         ok = np.isfinite(tr)
         if ok.sum() < int(params["min_evals"]):
             continue
-        dt, dv = np.diff(tr[ok]), np.diff(vv[ok])
-        dt, dv = dt - np.median(dt), dv - np.median(dv)
+        # moves against each other around each curve's own trend: a quadratic takes out the
+        # train-falls-while-val-turns-up shape of plain overfitting (AC001's business)
+        dt, dv = np.diff(_detrend(tr[ok])), np.diff(_detrend(vv[ok]))
         if np.std(dt) == 0 or np.std(dv) == 0:
             continue
         rho, p = sps.spearmanr(dt, dv)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 from scipy import stats as sps
 
 from ..model import AlignedRun, Cause, EpochAxis, Finding, Series
@@ -123,15 +123,26 @@ def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) ->
     return locked
 
 
-def last_point_outlier(f: Fold) -> tuple[float, float]:
-    """How far the last point of each epoch sits from the rest (in robust spreads), and in how many epochs."""
+def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
+    """How far the last point of each epoch sits from the rest: (median |distance| in robust
+    spreads, share of epochs where it is over 3 spreads out, direction +1/-1 or 0 when mixed,
+    binomial p-value of that many epochs being over 3 spreads by chance).
+
+    Sign-agnostic on purpose: a tiny last batch gives a noisier loss, above the rest in some
+    epochs and below in others; a mis-weighted one (sum / nominal batch size) is always below.
+    """
     last_r = f.residual[f.last_in_epoch][:-1]  # the run's final point may be a partial epoch
     other = f.residual[~f.last_in_epoch]
     if len(last_r) < 3 or len(other) < 3:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0, 1.0
     spread = mad(other) or 1e-12
-    z = float(np.median(last_r) / spread)
-    return z, float(np.mean(np.sign(last_r) == np.sign(np.median(last_r))))
+    z = np.abs(last_r) / spread
+    outside = int(np.sum(z > 3))
+    chance = max(float(np.mean(np.abs(other) / spread > 3)), 0.05)  # the rest's own tail, at least 5%
+    p = float(sps.binom.sf(outside - 1, len(z), chance))
+    up = float(np.mean(last_r > 0))
+    direction = 1 if up >= 0.75 else -1 if up <= 0.25 else 0
+    return float(np.median(z)), outside / len(z), direction, p
 
 
 def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
@@ -222,13 +233,14 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
     causes: list[Cause] = []
 
     # small last batch: an outlier at the last point of each epoch, the rest flat
-    last_z, last_consistent = last_point_outlier(f)
+    last_z, last_share, last_dir, last_p = last_point_outlier(f)
     rest = np.delete(p, [bins - 1])
-    if abs(last_z) >= 4 and last_consistent >= 0.75:
+    if last_z >= 3 and last_p <= 1e-4:
         flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - np.median(rest))
         causes.append(Cause("small_last_batch", 0.85 if flat_rest else 0.6,
-                            f"the last point of each epoch sits {abs(last_z):.1f} spreads "
-                            f"{'above' if last_z > 0 else 'below'} the rest in {last_consistent:.0%} of epochs"
+                            f"the last point of each epoch sits a median {last_z:.1f} spreads "
+                            f"{dict([(1, 'above'), (-1, 'below')]).get(last_dir, 'away from')} the rest "
+                            f"(over 3 spreads in {last_share:.0%} of epochs, binomial p = {last_p:.1e})"
                             + (" while the rest of the epoch is flat" if flat_rest else "")
                             + ": the final, smaller batch has a noisier (or differently weighted) loss"))
 
@@ -242,7 +254,10 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
 
     # memorization: drop at epoch start, slow rise, growing amplitude
     start_low = float(np.mean(p[bins // 2:]) - p[argmin]) / amp if amp > 0 else 0.0
-    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3:
+    # interior turns that matter (a quarter of the swing or more): a memorization rise has none
+    extrema = (len(signal.find_peaks(p, prominence=0.25 * amp)[0])
+               + len(signal.find_peaks(-p, prominence=0.25 * amp)[0])) if amp > 0 else 0
+    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and extrema <= 1:
         conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
         ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
               f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "
@@ -259,9 +274,10 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
         d = np.diff(p)
         turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         detail, share = _repeated_detail(f)
-        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and share >= 0.2:
+        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and (share >= 0.2 or extrema >= 2):
             causes.append(Cause("unshuffled_data", 0.5 + 0.4 * min(1.0, (detail - 0.7) / 0.25),
-                                f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction) and its "
+                                f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction, {extrema} large "
+                                f"interior turns) and its "
                                 f"bin-to-bin detail repeats in odd and even epochs (r = {detail:.2f}; whole profile "
                                 f"r = {f.split_half:.2f}): the batches come in the same order every epoch"))
 
@@ -269,7 +285,15 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
     val = run.get(run.roles.val_loss)
     if val is not None and val.points >= 3:
         ev_steps = np.unique(val.step)
-        k = max(1, int(f.points_per_epoch) // 20)
+        k = max(2, int(f.points_per_epoch) // 8)
+        # an evaluation at an epoch's end is confounded with the boundary itself: judge the
+        # mid-epoch ones alone when there are enough of them
+        nxt = np.searchsorted(run.epochs.starts, ev_steps, side="right")
+        to_end = np.where(nxt < len(run.epochs.starts), run.epochs.starts[np.minimum(nxt, len(run.epochs.starts) - 1)]
+                          - ev_steps, np.inf)
+        mid = ev_steps[to_end > 2 * k]
+        if len(mid) >= 3:
+            ev_steps = mid
         jumps = []
         st, yy = f.step, f.residual
         for e in ev_steps:
@@ -278,13 +302,14 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
                 jumps.append(float(np.mean(yy[i: i + k]) - np.mean(yy[i - k: i])))
         jumps = np.asarray(jumps)
         if len(jumps) >= 3:
-            jz = float(np.median(jumps) / (mad(np.diff(yy)) or 1e-12))
+            # in standard errors of a difference of two k-point means
+            jz = float(np.median(jumps) / ((mad(np.diff(yy)) / np.sqrt(2) or 1e-12) * np.sqrt(2 / k)))
             share = float(max(np.mean(jumps > 0), np.mean(jumps < 0)))
-            mid_epoch = (run.epochs.evals_per_epoch or 1) > 1
+            mid_epoch = len(mid) >= 3
             if abs(jz) >= 3 and share >= 0.8:
                 causes.append(Cause("eval_side_effect", 0.75 if mid_epoch else 0.45,
                                     f"right after {share:.0%} of the {len(jumps)} evaluation steps the loss jumps "
-                                    f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} step-to-step spreads"
+                                    f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} standard errors ({k}-point means before/after)"
                                     + ("" if mid_epoch else " (evaluations fall on epoch ends, so this overlaps with "
                                        "the epoch boundary itself)")
                                     + ": evaluation leaves the model changed (model.eval() not undone, BatchNorm "
@@ -334,9 +359,9 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding 
     amp = float(f.profile.max() - f.profile.min())
     significant = f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"]) \
         and f.f_p <= float(params["max_p"])
-    last_z, last_share = last_point_outlier(f)
+    last_z, _, _, last_p = last_point_outlier(f)
     decay, jump = cumulative_mean_shape(f)
-    signature = (abs(last_z) >= 6 and last_share >= 0.8) or (decay >= 4 and jump >= 4)
+    signature = (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)
     if not (significant or signature) or amp <= 0:
         return None, f
     rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(np.median(s.value[np.isfinite(s.value)]))), 1e-12)
@@ -429,6 +454,12 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
         ratio = period_steps / epoch_len
         if abs(ratio - round(ratio)) < 0.1 and round(ratio) == 1:
             return []  # the epoch's own period: PD001's
+        harmonic = epoch_len / period_steps
+        if harmonic >= 1.5 and abs(harmonic - round(harmonic)) < 0.1:
+            ef = fold(step, y, run.epochs, 20)
+            if ef is not None and ef.eta2 >= float(params["min_variance_explained"]) \
+                    and ef.split_half >= float(params["min_split_half"]):
+                return []  # a sub-epoch part of a repeating epoch profile (e.g. class blocks): PD001's
     lr = run.get(run.roles.lr)
     lr_match = None
     if lr is not None and lr.points >= 24:
