@@ -20,6 +20,13 @@ def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
     return acf[1:] / acf[0] if acf[0] > 0 else np.zeros(max_lag)
 
 
+def _epoch_locked_period(run: AlignedRun, period_steps: float) -> bool:
+    if not run.epochs.known or run.epochs.count < 3:
+        return False
+    epoch_len = float(np.median(np.diff(run.epochs.starts)))
+    return abs(period_steps - epoch_len) <= 0.2 * epoch_len
+
+
 @detector("OS001")
 def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     out = []
@@ -49,6 +56,8 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         period = 2 * lag
+        if _epoch_locked_period(run, period * float(np.median(np.diff(step)))):
+            continue  # a cycle with the epoch's period is PD001's to report and explain
         ratio = float(np.exp(swing)) if is_log else None
         causes = [Cause("lr_too_high", 0.6,
                         f"the curve swings {'±' + format(ratio - 1, '.0%') if ratio else format(swing, '.3g')} from one "
