@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
+from scipy import ndimage
 
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
@@ -47,8 +48,10 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     level = float(np.median(v))
     tol = float(params["chance_tolerance"])
     match = chance_match(level, tol)
-    near = float(np.mean(np.abs(v - level) <= max(tol * abs(level), 1e-12))) if match else 0.0
-    flat = improvement < float(params["min_improvement"]) and abs(improvement) < 0.5
+    # judged on a running median: per-batch noise of a few percent must not hide a pinned level
+    sm = ndimage.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
+    near = float(np.mean(np.abs(sm - level) <= max(tol * abs(level), 1e-12))) if match else 0.0
+    flat = abs(improvement) < float(params["min_improvement"])  # a loss that got worse is DV001's
     pinned = match is not None and near >= float(params["min_fraction_at_chance"])
     if not (flat or pinned):
         return []
@@ -63,6 +66,16 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                     evid + (f", which is {match}: the model predicts the same thing for every input" if match else "")
                     + ". Check that the loss is connected to the trained parameters, that the LR is not 0 or far "
                       "too low, that labels match the outputs, and for dead ReLUs or vanishing gradients")]
+    if pinned:
+        # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
+        low_i = int(np.argmin(ndimage.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
+        low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
+        if low < level * (1 - 3 * tol) and low_i < n // 2:
+            causes.insert(0, Cause("lr_too_high", 0.7,
+                                   f"the loss first fell to {low:.4g} (step {int(step[low_i]):,}) and then returned "
+                                   f"to {match} and stayed: training collapsed rather than never started — updates "
+                                   "too large for the network (a too-high LR or unnormalized inputs) kill units or "
+                                   "saturate the outputs"))
     lr = run.get(run.roles.lr)
     if lr is not None and lr.points and np.nanmax(lr.value) <= 1e-7:
         causes.insert(0, Cause("unknown", 0.8, f"the logged learning rate never exceeds {np.nanmax(lr.value):.1g}"))
@@ -94,10 +107,12 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     best = float(med.min())
     noise = mad(np.diff(med)) / np.sqrt(2) + 1e-12
     gap = float(np.log(params["min_gap_factor"]))
-    # the longest stretch from the start whose buckets barely move, sitting far above the best
+    # the longest stretch from the start whose buckets barely move, sitting far above the best; noise widens
+    # "barely", but never to half the gap: a noisy curve that falls 2× in that stretch is descending, not stalled
+    tolerance = max(min(3 * noise, gap / 2), float(params["flat_tolerance"]))
     flat = 0
     for i in range(1, buckets):
-        if abs(med[i] - med[0]) <= max(3 * noise, float(params["flat_tolerance"])) and med[i] - best >= gap:
+        if abs(med[i] - med[0]) <= tolerance and med[i] - best >= gap:
             flat = i
         else:
             break

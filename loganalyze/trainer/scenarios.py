@@ -160,7 +160,9 @@ def _lr_plan(ctx: Context, lr: float) -> Plan:
 
 @scenario
 def lr_too_high(ctx: Context) -> Plan:
-    return _lr_plan(ctx, lr=0.6)
+    plan = _lr_plan(ctx, lr=0.6)
+    plan.epochs = ctx.n_epochs(12)  # long enough to see where it ends up after the collapse
+    return plan
 
 
 @scenario
