@@ -20,6 +20,20 @@ def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
     return acf[1:] / acf[0] if acf[0] > 0 else np.zeros(max_lag)
 
 
+def period_from_acf(acf: np.ndarray, trough_lag: int, n: int) -> int:
+    """The lag of the first positive peak after a negative lobe: one full cycle.
+
+    The deepest trough is a poor guide: a periodic residual has equally deep troughs at every odd
+    multiple of the half-period, and noise picks one of them at random.
+    """
+    se = 1.0 / np.sqrt(n)  # the standard error of an autocorrelation of independent noise
+    for k in range(2, len(acf)):
+        here, before, after = acf[k - 1], acf[k - 2], acf[k]
+        if here > se and here >= before and here >= after and np.min(acf[: k - 1]) < -se:
+            return k
+    return 2 * trough_lag
+
+
 def _epoch_locked_period(run: AlignedRun, period_steps: float) -> bool:
     if not run.epochs.known or run.epochs.count < 3:
         return False
@@ -55,7 +69,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         if not (trough <= -bound and scale_ok and swing >= 3 * progress and sustained):
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
-        period = 2 * lag
+        period = period_from_acf(acf, lag, n)
         if _epoch_locked_period(run, period * float(np.median(np.diff(step)))):
             continue  # a cycle with the epoch's period is PD001's to report and explain
         ratio = float(np.exp(swing)) if is_log else None
@@ -69,8 +83,11 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             ok = np.isfinite(lr.value)
             if np.nanmax(lr.value) > 1.5 * np.nanmin(lr.value[ok]):
                 lr_at = np.interp(step[1:], lr.step[ok], lr.value[ok])
-                hi = np.abs(d)[lr_at >= np.median(lr_at)]
-                lo = np.abs(d)[lr_at < np.median(lr_at)]
+                # split halfway between the lowest and highest LR: the median of a step schedule is one of
+                # its levels, which would leave one side empty
+                mid = 0.5 * (float(lr_at.min()) + float(lr_at.max()))
+                hi = np.abs(d)[lr_at > mid]
+                lo = np.abs(d)[lr_at <= mid]
                 if len(hi) > 3 and len(lo) > 3 and np.median(hi) > 1.5 * np.median(lo):
                     causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
                                       f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")

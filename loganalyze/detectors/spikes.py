@@ -35,8 +35,18 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
             i += 1
             continue
         j = i
-        while j + 1 < n and hot[j + 1]:
-            j += 1
+        while True:
+            while j + 1 < n and hot[j + 1]:
+                j += 1
+            # points over the threshold that the curve never came back down between belong to one
+            # excursion: noise on a wide hump must not split it into "isolated" spikes
+            k = j + 1
+            while k < n and not hot[k] and y[k] > med[j] + 3 * spread[j]:
+                k += 1
+            if k > j + 1 and k < n and hot[k]:
+                j = k
+                continue
+            break
         width = j - i + 1
         after = y[j + 1: j + 1 + recovery]
         back = np.nonzero(after <= med[j] + 3 * spread[j])[0]
@@ -62,7 +72,13 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     if not spikes:
         return []
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
-    locked = is_epoch_locked(spike_steps, run.epochs)
+    # an outlier at the end of every epoch crosses the full threshold in only some epochs when it is near
+    # min_ratio: the rest of the epochs' outliers, elevated by half the threshold, count towards the lock
+    med, spread = rolling_median(y, window), rolling_mad(y, window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 0, (y - med) / spread, 0.0)
+    elevated = step[z >= 0.5 * float(params["min_z"])].astype(np.int64)
+    locked = is_epoch_locked(np.concatenate([spike_steps, elevated]), run.epochs)[: len(spike_steps)]
     spikes = [sp for sp, lk in zip(spikes, locked) if not lk]
     if len(spikes) < int(params["min_spikes"]):
         return []

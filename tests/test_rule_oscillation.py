@@ -1,0 +1,148 @@
+"""OS001: sustained up-and-down swings of the loss, with their size, period and sign-change rate."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from curves import HEALTHY_KINDS, false_positive_rate, findings, healthy
+from loganalyze.engine import analyze
+
+S = np.arange(2000)
+BASE = 1.5 * np.exp(-S / 500) + 0.3
+
+
+def noise(sigma, seed=0, n=2000):
+    return sigma * np.random.default_rng(seed).standard_normal(n)
+
+
+def write_keras_log(path, val_loss, seed=0):
+    """A Keras CSVLogger file: one row per epoch, a smoothly falling training loss."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["epoch", "accuracy", "loss", "val_accuracy", "val_loss"])
+        for e, v in enumerate(val_loss):
+            w.writerow([e, 0.9 - 0.3 * np.exp(-e / 8), (0.3 + 0.6 * np.exp(-e / 8)) * np.exp(0.02 * rng.standard_normal()),
+                        0.85, v])
+
+
+def test_keras_val_loss_bouncing_between_two_levels(tmp_path):
+    rng = np.random.default_rng(1)
+    e = np.arange(30)
+    val = np.where(e % 2 == 0, 0.7, 1.0) * np.exp(0.03 * rng.standard_normal(30))
+    write_keras_log(tmp_path / "training.log", val)
+    found = [f for f in analyze([tmp_path]).findings if f.rule == "OS001"]
+    (f,) = found  # the smooth training loss is not reported
+    st = f.stats
+    assert f.tags == ("val_loss",) and f.severity == "warning" and f.step_range == (0, 29)
+    assert st["points"] == 30 and st["scale"] == "log"
+    assert st["median_swing"] == pytest.approx(np.log(1.0 / 0.7), abs=0.05)  # one jump between the levels
+    assert st["swing_factor"] == pytest.approx(1.0 / 0.7, rel=0.06)
+    assert st["sign_change_rate"] >= 0.95 and st["period_points"] == 2 and st["acf_lag"] % 2 == 1
+    assert st["acf_min"] <= -0.8 and 0.8 <= st["late_vs_early_swing"] <= 1.25
+    assert st["swing_vs_progress"] > 10
+    assert "period ~2 points" in f.summary and f.causes[0].cause == "lr_too_high"
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("period", [2, 3, 4, 6, 10, 20])
+def test_per_step_oscillation_reports_its_period(period, seed):
+    """The period is one full cycle: the residual's autocorrelation is as deep at every odd multiple of
+    the half-period, so the deepest trough alone would pick one of them by chance."""
+    y = BASE * np.exp(0.5 * np.sin(2 * np.pi * S / period + 0.5 + seed) + noise(0.05, seed))
+    (f,) = findings({"train/loss": (S, y)}, "OS001")
+    st = f.stats
+    assert st["period_points"] == period
+    # the derivative of a sine changes sign twice a period; independent noise adds flips in between
+    assert st["sign_change_rate"] >= 2 / period - 0.02
+    # a sampled sine's autocorrelation bottoms out at cos(2π·⌊P/2⌋/P): −1 for an even period, −0.5 for P = 3
+    assert st["acf_min"] <= 0.8 * np.cos(2 * np.pi * (period // 2) / period) and st["swing_vs_progress"] > 50
+    assert st["median_swing"] == pytest.approx(np.median(np.abs(np.diff(np.log(y)))), rel=1e-3)
+
+
+def test_swings_that_shrink_with_a_step_down_of_the_lr_blame_the_lr():
+    lr = np.where(S < 1000, 3e-3, 1e-3)
+    amp = np.where(S < 1000, 0.5, 0.3)  # still large after the step-down: sustained
+    y = BASE * np.exp(amp * np.sin(2 * np.pi * S / 10) + noise(0.05))
+    (f,) = findings({"train/loss": (S, y), "lr": (S, lr)}, "OS001")
+    assert f.stats["period_points"] == 10 and 0.5 <= f.stats["late_vs_early_swing"] < 0.8
+    assert f.causes[0].cause == "lr_too_high" and f.causes[0].confidence == 0.8
+    ratio = float(f.causes[0].evidence.split("swings at the higher LR are ")[1].split("×")[0])
+    assert ratio == pytest.approx(0.5 / 0.3, abs=0.2)
+
+
+def test_swings_that_die_out_are_not_sustained():
+    y = BASE * np.exp(0.5 * np.exp(-S / 200) * np.sin(2 * np.pi * S / 10) + noise(0.05))
+    assert findings({"train/loss": (S, y)}, "OS001") == ()
+
+
+def test_a_small_alternation_is_below_the_swing_threshold():
+    y = BASE * np.exp(0.03 * (-1.0) ** S + noise(0.01))  # ±3%, perfectly regular
+    assert findings({"train/loss": (S, y)}, "OS001") == ()
+
+
+def test_a_saw_tooth_with_the_epochs_period_is_left_to_pd001():
+    y = BASE * np.exp(0.4 * (S % 100) / 100 + noise(0.05))
+    found = findings({"train/loss": (S, y), "epoch": (S, S // 100)}, None)
+    assert [f for f in found if f.rule == "OS001"] == []
+    (pd,) = [f for f in found if f.rule == "PD001"]
+    assert pd.stats["period_steps"] == 100
+
+
+# --- healthy runs
+
+def test_false_positive_rate_on_healthy_runs():
+    rate, hits = false_positive_rate("OS001")
+    assert rate == 0, hits[:3]
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
+@pytest.mark.parametrize("n", [30, 100, 2000])
+def test_noisy_healthy_runs_do_not_oscillate(sigma, n):
+    """Independent noise swings as much as an oscillation but has no negative autocorrelation lobe.
+
+    n = 30 and 100 are one-row-per-epoch logs: the validation loss is logged at every point.
+    Measured over 200 seeds per cell: 1 of 1,800 runs (n = 100, 20% noise, seed 190) crosses the
+    autocorrelation bound; these 40 seeds per cell keep the file fast.
+    """
+    hits = [(seed, f.tags, f.summary) for seed in range(40)
+            for f in findings(healthy(HEALTHY_KINDS[seed % 5], seed, n=n, epochs=n if n < 2000 else 10,
+                                      noise=sigma), "OS001")]
+    assert hits == []
+
+
+def test_noisy_per_epoch_validation_does_not_oscillate():
+    """A small validation set: ±20% independent noise per epoch around a falling curve."""
+    hits = []
+    for seed in range(100):
+        e = np.arange(40)
+        rng = np.random.default_rng(seed)
+        val = (0.4 + 0.8 * np.exp(-e / 10)) * np.exp(0.2 * rng.standard_normal(40))
+        train = (0.3 + 0.8 * np.exp(-e / 10)) * np.exp(0.02 * rng.standard_normal(40))
+        hits += list(findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001"))
+    assert hits == [], [f.summary for f in hits]
+
+
+# --- real logs
+
+def test_whisper_loss_alternates_every_logging_step_real_log(realworld):
+    """Log 30: the logged training loss goes high, low, high, low (0.076, 0.105, 0.080, 0.104, …)."""
+    path = realworld / "30_hf_trainer_state_whisper_hi_overfit/trainer_state.json"
+    loss = np.array([e["loss"] for e in json.loads(path.read_text())["log_history"] if "loss" in e])
+    d = np.diff(np.log(loss))
+    report = analyze([realworld / "30_hf_trainer_state_whisper_hi_overfit"])
+    (f,) = [f for f in report.findings if f.rule == "OS001"]
+    st = f.stats
+    assert f.tags == ("loss",) and st["points"] == len(loss)
+    assert st["period_points"] == 2
+    assert st["sign_change_rate"] == pytest.approx(np.mean(np.sign(d[1:]) != np.sign(d[:-1])), abs=1e-3)
+    assert st["sign_change_rate"] > 0.8  # independent noise flips 2/3 of the time
+    assert st["swing_factor"] == pytest.approx(np.exp(np.median(np.abs(d))), rel=1e-3) and st["swing_factor"] > 1.3
+
+
+@pytest.mark.parametrize("name", ["04_keras_csvlogger_ecg", "26_keras_csvlogger_brats",
+                                  "27_keras_csvlogger_val_spike", "28_keras_csvlogger_brain_tumor"])
+def test_per_epoch_keras_logs_without_a_regular_swing_real_log(realworld, name):
+    """A single validation spike (27), a noisy converged loss (28) and smooth curves are not oscillation."""
+    assert [f.summary for f in analyze([realworld / name]).findings if f.rule == "OS001"] == []
