@@ -27,6 +27,18 @@ def test_lightning_metrics_csv_sparse_columns(tmp_path):
     assert np.isnan(run.series["val_loss"].wall_time).all()
 
 
+def test_csv_resumed_mid_file_follows_tensorboard_supersede(tmp_path):
+    p = tmp_path / "metrics.csv"
+    rows = [f"{s},{1.0 - s / 100}" for s in range(0, 8)] + [f"{s},{0.5 - s / 1000}" for s in range(5, 10)]
+    p.write_text("step,loss\n" + "\n".join(rows) + "\n")
+    run = one(p)
+    loss = run.series["loss"]
+    assert loss.step.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert loss.value[5] == 0.5 - 5 / 1000  # the later row wins
+    (rewind,) = [pr for pr in run.problems if pr.kind == "step_rewind"]
+    assert (rewind.data["from_step"], rewind.data["to_step"], rewind.data["superseded_points"]) == (7, 5, 3)
+
+
 def test_keras_csvlogger_one_row_per_epoch(tmp_path):
     p = tmp_path / "training.log"
     p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.5,1.2,0.48,1.3\n1,0.6,0.9,0.55,1.1\n2,0.7,inf,0.6,-inf\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import Problem, Run, Series
+from .rewind import supersede
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -105,6 +106,7 @@ def read_csv_log(path: str | Path, name: str) -> Run:
             cols[j].append(v)
             steps[j].append(step)
     series: dict[str, Series] = {}
+    rewinds: dict[tuple[int, int], list] = {}
     for j, tag in enumerate(header):
         if j == index_col or not tag:
             continue
@@ -119,11 +121,24 @@ def read_csv_log(path: str | Path, name: str) -> Run:
                                     f"column '{tag}': {len(lines)} cell(s) are not numbers (first on line {lines[0]}); "
                                     "those cells are skipped", {"column": tag, "count": len(lines), "lines": lines[:10]}))
         if cols[j]:
-            series[tag] = Series.from_lists(tag, steps[j], cols[j])
+            st, va = np.asarray(steps[j], dtype=np.int64), np.asarray(cols[j], dtype=np.float64)
+            keep, found = supersede(st)
+            for _, frm, to, n in found:
+                r = rewinds.setdefault((frm, to), [0, []])
+                r[0] += n
+                r[1].append(tag)
+            series[tag] = Series.from_lists(tag, st[keep], va[keep])
     if index_col is not None and index_col == epoch_col and "epoch" not in series:
         # Keras / YOLO: one row per epoch, the epoch is the step; keep it as a series too
         ep = sorted({s for st in steps for s in st})
         series["epoch"] = Series.from_lists("epoch", ep, ep)
+    for (frm, to), (n, tags) in rewinds.items():
+        problems.append(Problem(
+            "step_rewind", path,
+            f"the step goes back from {frm} to {to} in {len(tags)} column(s) (a resumed or restarted run); "
+            f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later rows",
+            {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm],
+             "tags": tags[:20]}))
     if ragged:
         problems.append(Problem("ragged_row", path,
                                 f"{len(ragged)} row(s) have a different number of cells than the header's {ncol} "

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model import Problem, Series
+from .rewind import supersede
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -501,21 +502,9 @@ def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, 
     wall = np.concatenate([c[2] for c in chunks])
     file_of = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(chunks)])
     problems: list[Problem] = []
-    rewinds: list[tuple[str, int, int, int]] = []
-    prior_max = np.maximum.accumulate(step)
-    back = np.nonzero(step[1:] < prior_max[:-1])[0] + 1
-    if len(back):
-        keep = np.ones(len(step), dtype=bool)
-        for i in back.tolist():
-            if not keep[i]:
-                continue
-            earlier = np.nonzero(keep[:i])[0]
-            s = step[i]
-            over = earlier[step[earlier] >= s]
-            if len(over) == 0:
-                continue
-            keep[over] = False
-            rewinds.append((chunks[file_of[i]][3], int(step[over].max()), int(s), int(len(over))))
+    keep, found = supersede(step)
+    rewinds = [(chunks[file_of[i]][3], frm, to, n) for i, frm, to, n in found]
+    if found:
         step, value, wall = step[keep], value[keep], wall[keep]
     dup = np.nonzero(step[1:] == step[:-1])[0] + 1
     if len(dup):
