@@ -247,7 +247,7 @@ def sequence_sums(n: int, length: int, gen: torch.Generator) -> TensorDataset:
 
 
 def _lstm_plan(ctx: Context, clip: float | None = None, plateau: bool = False,
-               warmup_cosine: bool = False, lr: float = 0.02) -> Plan:
+               warmup_cosine: bool = False, lr: float = 5e-3) -> Plan:
     train = sequence_sums(ctx.n(2560), 40, ctx.generator(1))
     val = sequence_sums(ctx.n(512), 40, ctx.generator(2))
     model = SeqRegressor(64)

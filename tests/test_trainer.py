@@ -1,0 +1,78 @@
+"""The reference trainer: a tiny real CPU run writes the logs real code writes."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from loganalyze.cli import cli
+from loganalyze.ingest import load
+from loganalyze.trainer import cli as train_cli
+from loganalyze.trainer.catalog import SCENARIOS
+
+torch = pytest.importorskip("torch")
+
+
+def train(tmp_path, *args):
+    result = CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
+    return result
+
+
+def test_a_tiny_scenario_writes_events_and_csv(tmp_path):
+    r = train(tmp_path, "healthy_mlp", "--out", str(tmp_path), "--epochs", "2", "--scale", "0.1", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    (run,) = load([tmp_path / "healthy_mlp"]).runs[:1]
+    s = run.series
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm", "epoch"} <= set(s)
+    steps_per_epoch = int(np.ceil(round(3200 * 0.1) / 64))
+    assert s["train/loss"].points == 2 * steps_per_epoch
+    assert s["epoch"].value.tolist() == [0] * steps_per_epoch + [1] * steps_per_epoch
+    assert s["val/loss"].step.tolist() == [steps_per_epoch - 1, 2 * steps_per_epoch - 1]  # one evaluation per epoch
+    assert np.isfinite(s["train/loss"].value).all() and s["lr"].value == pytest.approx(1e-3)
+    assert run.hparams.get("lr") == pytest.approx(1e-3) and run.hparams.get("device") == "cpu"
+    with open(tmp_path / "healthy_mlp" / "csv" / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0].keys() >= {"epoch", "step", "train/loss", "val/loss"}
+    assert [float(r["train/loss"]) for r in rows if r["train/loss"]] == pytest.approx(s["train/loss"].value.tolist())
+
+
+def test_same_seed_same_logs_other_seed_other_logs(tmp_path):
+    def losses(out, seed):
+        train(tmp_path, "lr_sane", "--out", str(out), "--epochs", "1", "--scale", "0.05", "--seed", str(seed),
+              "--device", "cpu", "--no-csv")
+        return load([out / "lr_sane"]).runs[0].series["train/loss"].value
+    a, b, c = losses(tmp_path / "a", 3), losses(tmp_path / "b", 3), losses(tmp_path / "c", 4)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_resume_rewinds_the_step_in_a_second_event_file(tmp_path):
+    train(tmp_path, "resume", "--out", str(tmp_path), "--scale", "0.1", "--device", "cpu", "--no-csv")
+    files = sorted((tmp_path / "resume").glob("events.out.tfevents.*"))
+    assert len(files) == 2
+    (rewind,) = [p for p in load([tmp_path / "resume"]).runs[0].problems if p.kind == "step_rewind"]
+    steps_per_epoch = int(np.ceil(round(3200 * 0.1) / 64))
+    assert rewind.data["to_step"] == 5 * steps_per_epoch  # back to the epoch-5 checkpoint
+
+
+def test_list_names_every_scenario():
+    r = CliRunner().invoke(cli, ["train", "--list"])
+    assert r.exit_code == 0
+    assert [line.split()[0] for line in r.output.splitlines()] == list(SCENARIOS)
+
+
+def test_without_torch_it_says_how_to_install_and_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_cli, "_torch_available", lambda: False)
+    r = CliRunner().invoke(cli, ["train", "healthy_mlp", "--out", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "pip install 'loganalyze[train]'" in r.output
+
+
+def test_unknown_scenario_and_cuda_without_gpu_are_usage_errors(tmp_path):
+    r = CliRunner().invoke(cli, ["train", "no_such", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown scenario" in r.output
+    if not torch.cuda.is_available():
+        r = CliRunner().invoke(cli, ["train", "healthy_mlp", "--out", str(tmp_path), "--device", "cuda"])
+        assert r.exit_code == 2 and "cuda" in r.output.lower()
