@@ -36,3 +36,33 @@ def test_sawtooth_with_a_flat_epoch_trend_is_not_divergence():
 def test_false_positive_rate_on_healthy_runs():
     rate, hits = false_positive_rate("DV")
     assert rate == 0, hits[:3]
+
+
+def test_a_jump_to_a_worse_level_that_stays_is_divergence_with_the_gradient_burst_as_evidence():
+    """The LSTM-without-clipping story: learning, one burst of huge gradients, a worse level for good."""
+    rng = np.random.default_rng(1)
+    s = np.arange(800)
+    ep = s // 80
+    y = np.where(s < 420, 12 * np.exp(-s / 150) + 10, 19.0) * np.exp(0.15 * rng.standard_normal(800))
+    g = 6 * np.exp(0.3 * rng.standard_normal(800))
+    g[434] = 875.0
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, ep), "grad_norm": (s, g)}, "DV001")
+    assert f.stats["shape"] == "level_shift" and f.stats["aggregated_by"] == "epoch"
+    assert 240 <= f.stats["best_step"] <= 400  # the best epoch, before the burst
+    assert 1.4 < f.stats["rise_factor"] < 1.9
+    assert f.causes[0].cause == "lr_too_high" and "875" in f.causes[0].evidence and "step 434" in f.causes[0].evidence
+
+
+def test_a_noisy_converged_plateau_does_not_stay_above_its_best():
+    rng = np.random.default_rng(2)
+    s = np.arange(1000)
+    y = (0.3 + 2 * np.exp(-s / 100)) * np.exp(0.15 * rng.standard_normal(1000))
+    assert findings({"train/loss": (s, y), "epoch": (s, s // 100)}, "DV001") == ()
+
+
+def test_a_linear_scale_loss_never_counts_as_a_level_shift(realworld):
+    """A WGAN generator loss (log 22) moves between negative levels: no 'N× worse' to speak of."""
+    from loganalyze.config import Config
+    from loganalyze.engine import analyze
+    rep = analyze([str(realworld / "22_lightning_csv_wgan_negative_losses")], Config(select=("DV001",)))
+    assert [f for r in rep.runs for f in r.findings] == []

@@ -32,7 +32,13 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     rise = end_level - float(ys[best])
     noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
     min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(ys[best])
-    if not (tau >= float(params["min_tau"]) and p <= float(params["max_p"]) and rise >= min_rise and rise >= 3 * noise):
+    trend = tau >= float(params["min_tau"]) and p <= float(params["max_p"])
+    # or a jump that stays: the last third of the points after the best all sit clearly above it
+    # (a burst of bad updates throws the model to a worse level it never leaves)
+    tail = max(3, len(seg_y) // 3)
+    # (on log-loss only: a linear-scale loss such as a GAN's has no "N× worse" level to stay at)
+    stays_up = is_log and len(seg_y) >= tail + 2 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
+    if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
         return []
     slope, _ = theil_sen(seg_x.astype(float), seg_y)
     factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
@@ -65,6 +71,16 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             gt, gp = mann_kendall(grad.value[g_ok])
             if gt > 0.3 and gp < 0.01:
                 grad_ev = f"the gradient norm grows alongside (Kendall τ = {gt:.2f})"
+    if grad is not None and grad_ev is None:
+        g_ok = np.isfinite(grad.value)
+        gs, gv = grad.step[g_ok], grad.value[g_ok]
+        if len(gv) >= 20:
+            inside = (gs >= start_step) & (gs <= end_step)
+            med = float(np.median(gv)) or 1e-12
+            if inside.any() and gv[inside].max() >= 10 * med:
+                at = int(gs[inside][np.argmax(gv[inside])])
+                grad_ev = (f"the gradient norm bursts to {gv[inside].max():.3g} ({gv[inside].max() / med:.0f}× its "
+                           f"median) at step {at:,}: exploding gradients — clip the gradient norm")
     if lr_ev or grad_ev:
         causes.append(Cause("lr_too_high", 0.75 if lr_ev else 0.55, "; ".join(x for x in (lr_ev, grad_ev) if x)
                             + ". Updates too large for the curvature push the loss uphill."))
@@ -75,6 +91,9 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     per_k = slope * 1000
     summary = (f"'{s.tag}' climbs from its best at step {start_step:,} to the end: "
                f"{factor:.2f}× {'higher' if factor >= 1 else ''} (Mann–Kendall τ = {tau:.2f}, p = {p:.1e})")
+    if not trend:
+        summary = (f"'{s.tag}' jumps from its best at step {start_step:,} to a level {factor:.2f}× higher and "
+                   f"stays there (the last {tail} {unit}s all above the best)")
     if exploding:
         summary = f"'{s.tag}' explodes after step {start_step:,}: {factor:.3g}× its best" + (
             ", ending non-finite" if tail_nonfinite else "")
@@ -86,6 +105,7 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
                "rise_factor": round(factor, 4), "kendall_tau": round(tau, 4), "p_value": float(f"{p:.3g}"),
                "theil_sen_slope_per_1k_steps": round(per_k, 6), "scale": "log" if is_log else "linear",
                "aggregated_by": unit, "points_in_rise": int(len(seg_y)),
+               "shape": "trend" if trend else "level_shift",
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))]
