@@ -80,28 +80,27 @@ def token_data(n: int, vocab: int, seq_len: int, classes: int, gen: torch.Genera
     return TensorDataset(x, y)
 
 
-@scenario
-def memorization(ctx: Context) -> Plan:
-    vocab, seq_len, classes = 5000, 16, 1000
-    train = token_data(ctx.n(2000), vocab, seq_len, classes, ctx.generator(1), keyword=False)
-    val = token_data(ctx.n(500), vocab, seq_len, classes, ctx.generator(2), keyword=False)
-    model = TextClassifier(vocab, 512, 512, classes)
+def _text_plan(ctx: Context, classes: int, keyword: bool, emb: int, hidden: int) -> Plan:
+    vocab, seq_len = 5000, 16
+    train = token_data(ctx.n(2000), vocab, seq_len, classes, ctx.generator(1), keyword=keyword)
+    val = token_data(ctx.n(500), vocab, seq_len, classes, ctx.generator(2), keyword=keyword)
+    model = TextClassifier(vocab, emb, hidden, classes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     return Plan(model, opt, nn.functional.cross_entropy, train, val, batch_size=32,
                 epochs=ctx.n_epochs(10), metrics={"acc": accuracy},
-                hparams=_hp(ctx, model="emb512-lstm512", classes=classes, lr=1e-3, optimizer="adam"))
+                hparams=_hp(ctx, model=f"emb{emb}-lstm{hidden}", classes=classes, lr=1e-3, optimizer="adam"))
+
+
+@scenario
+def memorization(ctx: Context) -> Plan:
+    """Random labels over 1000 classes and a model big enough to memorize each sample."""
+    return _text_plan(ctx, classes=1000, keyword=False, emb=512, hidden=512)
 
 
 @scenario
 def memorization_rightsized(ctx: Context) -> Plan:
-    vocab, seq_len, classes = 5000, 16, 20
-    train = token_data(ctx.n(2000), vocab, seq_len, classes, ctx.generator(1), keyword=True)
-    val = token_data(ctx.n(500), vocab, seq_len, classes, ctx.generator(2), keyword=True)
-    model = TextClassifier(vocab, 32, 64, classes)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    return Plan(model, opt, nn.functional.cross_entropy, train, val, batch_size=32,
-                epochs=ctx.n_epochs(10), metrics={"acc": accuracy},
-                hparams=_hp(ctx, model="emb32-lstm64", classes=classes, lr=1e-3, optimizer="adam"))
+    """Labels carried by a keyword token, 20 classes, a model sized to the task."""
+    return _text_plan(ctx, classes=20, keyword=True, emb=32, hidden=64)
 
 
 # ---- 2. GRU next-item prediction ---------------------------------------------------------------
