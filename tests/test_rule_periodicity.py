@@ -87,3 +87,34 @@ def test_detection_power_grows_with_amplitude():
 def test_false_positive_rate_on_healthy_runs():
     rate, hits = false_positive_rate("PD")
     assert rate == 0, hits[:3]
+
+
+def test_a_longer_last_epoch_and_a_late_epoch_tag_do_not_break_the_fold():
+    """Epochs may differ in length; points before the first logged epoch fall outside the fold."""
+    lengths = [50] * 5 + [90]
+    s = np.arange(sum(lengths))
+    ep = np.repeat(np.arange(len(lengths)), lengths)
+    phase = np.concatenate([np.arange(n) / n for n in lengths])
+    y = noisy((2.0 * np.exp(-s / 200) + 0.5) * np.exp(0.3 * np.minimum(3 * phase, 1)), seed=4)
+    from loganalyze.engine import run_rules  # a detector crash would only show as a run note
+    from loganalyze.align import from_arrays
+    from loganalyze.config import Config
+    for epoch_steps in (s, s[1:]):
+        run = from_arrays("run", {"train/loss": (s, y), "epoch": (epoch_steps, ep[len(s) - len(epoch_steps):])},
+                          Config(select=("PD",)))
+        rr = run_rules(run, Config(select=("PD",)))
+        assert not [n for n in rr.notes if "error" in n.lower()], rr.notes
+        (f,) = [f for f in rr.findings if f.rule == "PD001"]
+        assert f.causes[0].cause == "memorization" and f.stats["epochs"] == 6
+
+
+def test_duplicate_steps_do_not_make_a_zero_period():
+    s = np.repeat(np.arange(600), 2)
+    y = noisy((2.0 * np.exp(-s / 300) + 0.5) * np.exp(0.2 * np.sin(2 * np.pi * s / 40)), seed=5)  # a 40-step cycle
+    from loganalyze.engine import run_rules
+    from loganalyze.align import from_arrays
+    from loganalyze.config import Config
+    rr = run_rules(from_arrays("run", {"train/loss": (s, y)}, Config(select=("PD",))), Config(select=("PD",)))
+    assert not [n for n in rr.notes if "error" in n.lower()], rr.notes
+    (f,) = [f for f in rr.findings if f.rule == "PD002"]
+    assert f.stats["period_steps"] == 40

@@ -286,14 +286,12 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
     if val is not None and val.points >= 3:
         ev_steps = np.unique(val.step)
         k = max(2, int(f.points_per_epoch) // 8)
-        # an evaluation at an epoch's end is confounded with the boundary itself: judge the
-        # mid-epoch ones alone when there are enough of them
+        # an evaluation at an epoch's end is confounded with the boundary itself: only mid-epoch
+        # evaluations can show this cause
         nxt = np.searchsorted(run.epochs.starts, ev_steps, side="right")
         to_end = np.where(nxt < len(run.epochs.starts), run.epochs.starts[np.minimum(nxt, len(run.epochs.starts) - 1)]
                           - ev_steps, np.inf)
-        mid = ev_steps[to_end > 2 * k]
-        if len(mid) >= 3:
-            ev_steps = mid
+        ev_steps = ev_steps[to_end > 2 * k]  # at epoch ends a jump is the boundary's own
         jumps = []
         st, yy = f.step, f.residual
         for e in ev_steps:
@@ -305,13 +303,10 @@ def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray
             # in standard errors of a difference of two k-point means
             jz = float(np.median(jumps) / ((mad(np.diff(yy)) / np.sqrt(2) or 1e-12) * np.sqrt(2 / k)))
             share = float(max(np.mean(jumps > 0), np.mean(jumps < 0)))
-            mid_epoch = len(mid) >= 3
             if abs(jz) >= 3 and share >= 0.8:
-                causes.append(Cause("eval_side_effect", 0.75 if mid_epoch else 0.45,
+                causes.append(Cause("eval_side_effect", 0.75,
                                     f"right after {share:.0%} of the {len(jumps)} evaluation steps the loss jumps "
                                     f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} standard errors ({k}-point means before/after)"
-                                    + ("" if mid_epoch else " (evaluations fall on epoch ends, so this overlaps with "
-                                       "the epoch boundary itself)")
                                     + ": evaluation leaves the model changed (model.eval() not undone, BatchNorm "
                                       "statistics updated on validation data)"))
 
@@ -375,7 +370,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding 
     where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "
              f"{hi / f.bins:.0%}–{(hi + 1) / f.bins:.0%}")
     # the trend's change over one epoch, to compare the cycle against
-    ep_means = np.array([np.mean(y[f.epoch == e]) for e in np.unique(f.epoch)])
+    ep_means = np.array([np.mean(f.value[f.epoch == e]) for e in np.unique(f.epoch)])  # the fold's points only
     trend_per_epoch = float(np.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
     severity = "info" if causes[0].cause == "lr_schedule" else ""
     per_epoch = f.per_epoch[-50:]
@@ -440,8 +435,11 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
     period_pts, power = dominant_period(y)
     if period_pts == 0 or power < float(params["min_peak_ratio"]):
         return []
-    spacing = float(np.median(np.diff(step))) if len(step) > 1 else 1.0
+    # steps per point over the run: duplicate steps (several writers) make the median gap 0
+    spacing = float(step[-1] - step[0]) / (len(step) - 1) if len(step) > 1 and step[-1] > step[0] else 1.0
     period_steps = int(round(period_pts * spacing))
+    if period_steps < 2:
+        return []
     n_cycles = len(y) / period_pts
     if n_cycles < float(params["min_cycles"]):
         return []
