@@ -6,22 +6,35 @@ problem so IN001 can show it; nothing is dropped silently.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 
 
 def supersede(step: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """(keep mask, rewinds) for points in write order; a rewind is (index, from_step, to_step, superseded)."""
+    """(keep mask, rewinds) for points in write order; a rewind is (index, from_step, to_step, superseded).
+
+    Linear time: the kept points form a non-decreasing stack of steps, and a point below the
+    stack's top supersedes the stack's tail from its own step up (found by bisection).
+    """
     keep = np.ones(len(step), dtype=bool)
     rewinds: list[tuple[int, int, int, int]] = []
     if len(step) < 2:
         return keep, rewinds
-    prior_max = np.maximum.accumulate(step)
-    for i in (np.nonzero(step[1:] < prior_max[:-1])[0] + 1).tolist():
-        if not keep[i]:
-            continue
-        earlier = np.nonzero(keep[:i])[0]
-        over = earlier[step[earlier] >= step[i]]
-        if len(over):
-            keep[over] = False
-            rewinds.append((i, int(step[over].max()), int(step[i]), int(len(over))))
+    below = np.nonzero(step[1:] < np.maximum.accumulate(step)[:-1])[0] + 1
+    if len(below) == 0:
+        return keep, rewinds
+    first = int(below[0])
+    steps = step[:first].tolist()  # non-decreasing up to the first rewind
+    index = list(range(first))
+    for i in range(first, len(step)):
+        s = int(step[i])
+        if steps and s < steps[-1]:
+            cut = bisect_left(steps, s)
+            gone = index[cut:]
+            keep[gone] = False
+            rewinds.append((i, steps[-1], s, len(gone)))
+            del steps[cut:], index[cut:]
+        steps.append(s)
+        index.append(i)
     return keep, rewinds
