@@ -12,17 +12,18 @@ from loganalyze.ingest import load
 from loganalyze.trainer import cli as train_cli
 from loganalyze.trainer.catalog import SCENARIOS
 
-torch = pytest.importorskip("torch")
+needs_torch = pytest.mark.skipif(not train_cli._torch_available(), reason="the train extra (torch) is not installed")
 
 
-def train(tmp_path, *args):
+def train(*args):
     result = CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
     return result
 
 
+@needs_torch
 def test_a_tiny_scenario_writes_events_and_csv(tmp_path):
-    r = train(tmp_path, "healthy_mlp", "--out", str(tmp_path), "--epochs", "2", "--scale", "0.1", "--device", "cpu")
-    assert r.exit_code == 0, r.output
+    train("healthy_mlp", "--out", str(tmp_path), "--epochs", "2", "--scale", "0.1", "--device", "cpu")
     (run,) = load([tmp_path / "healthy_mlp"]).runs[:1]
     s = run.series
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm", "epoch"} <= set(s)
@@ -38,9 +39,10 @@ def test_a_tiny_scenario_writes_events_and_csv(tmp_path):
     assert [float(r["train/loss"]) for r in rows if r["train/loss"]] == pytest.approx(s["train/loss"].value.tolist())
 
 
+@needs_torch
 def test_same_seed_same_logs_other_seed_other_logs(tmp_path):
     def losses(out, seed):
-        train(tmp_path, "lr_sane", "--out", str(out), "--epochs", "1", "--scale", "0.05", "--seed", str(seed),
+        train("lr_sane", "--out", str(out), "--epochs", "1", "--scale", "0.05", "--seed", str(seed),
               "--device", "cpu", "--no-csv")
         return load([out / "lr_sane"]).runs[0].series["train/loss"].value
     a, b, c = losses(tmp_path / "a", 3), losses(tmp_path / "b", 3), losses(tmp_path / "c", 4)
@@ -48,13 +50,17 @@ def test_same_seed_same_logs_other_seed_other_logs(tmp_path):
     assert not np.array_equal(a, c)
 
 
-def test_resume_rewinds_the_step_in_a_second_event_file(tmp_path):
-    train(tmp_path, "resume", "--out", str(tmp_path), "--scale", "0.1", "--device", "cpu", "--no-csv")
+@needs_torch
+@pytest.mark.parametrize("epochs", [10, 2])
+def test_resume_rewinds_the_step_in_a_second_event_file(tmp_path, epochs):
+    train("resume", "--out", str(tmp_path), "--scale", "0.1", "--epochs", str(epochs), "--device", "cpu", "--no-csv")
     files = sorted((tmp_path / "resume").glob("events.out.tfevents.*"))
     assert len(files) == 2
     (rewind,) = [p for p in load([tmp_path / "resume"]).runs[0].problems if p.kind == "step_rewind"]
     steps_per_epoch = int(np.ceil(round(3200 * 0.1) / 64))
-    assert rewind.data["to_step"] == 5 * steps_per_epoch  # back to the epoch-5 checkpoint
+    crash_epoch = epochs // 2
+    assert rewind.data["to_step"] == crash_epoch * steps_per_epoch  # back to the last epoch-end checkpoint
+    assert rewind.data["from_step"] == crash_epoch * steps_per_epoch + steps_per_epoch * 3 // 5 - 1
 
 
 def test_list_names_every_scenario():
@@ -70,7 +76,9 @@ def test_without_torch_it_says_how_to_install_and_exits_2(tmp_path, monkeypatch)
     assert "pip install 'loganalyze[train]'" in r.output
 
 
+@needs_torch
 def test_unknown_scenario_and_cuda_without_gpu_are_usage_errors(tmp_path):
+    import torch
     r = CliRunner().invoke(cli, ["train", "no_such", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "unknown scenario" in r.output
     if not torch.cuda.is_available():

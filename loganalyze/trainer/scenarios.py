@@ -371,14 +371,18 @@ def _resume(ctx: Context, log: RunLog) -> None:
                           opt=copy.deepcopy(plan.optimizer.state_dict()),
                           state=State(state.epoch, state.step, list(state.history)))
 
+    plan.epochs = max(2, plan.epochs)  # a checkpoint needs one finished epoch before the crash
     steps_per_epoch = math.ceil(len(plan.train) / plan.batch_size)
-    crash_at = 5 * steps_per_epoch + steps_per_epoch * 3 // 5  # killed 60% into epoch 6
+    crash_epoch = plan.epochs // 2
+    crash_at = crash_epoch * steps_per_epoch + steps_per_epoch * 3 // 5  # killed 60% into the middle epoch
     try:
         fit(plan, ctx, log, crash_at_step=crash_at, on_epoch_end=save)
     except Crash:
         pass
     log.restart()
     plan = make()
+    plan.epochs = max(2, plan.epochs)
+    plan.model.to(ctx.device)  # before the optimizer state is loaded: it follows its parameters' device
     plan.model.load_state_dict(checkpoint["model"])
     plan.optimizer.load_state_dict(checkpoint["opt"])
     fit(plan, ctx, log, state=checkpoint["state"])
