@@ -66,3 +66,12 @@ def test_a_linear_scale_loss_never_counts_as_a_level_shift(realworld):
     from loganalyze.engine import analyze
     rep = analyze([str(realworld / "22_lightning_csv_wgan_negative_losses")], Config(select=("DV001",)))
     assert [f for r in rep.runs for f in r.findings] == []
+
+
+def test_a_constant_lr_is_not_evidence_of_a_too_high_lr():
+    rng = np.random.default_rng(0)
+    s = np.arange(3000)
+    y = np.where(s < 1200, 2.0 * np.exp(-s / 400), 2.0 * np.exp(-3) * np.exp((s - 1200) / 900))
+    y = y * np.exp(0.05 * rng.standard_normal(3000))
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(3000, 1e-6))}, "DV001")
+    assert f.causes[0].cause == "unknown"

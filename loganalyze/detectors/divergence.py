@@ -59,7 +59,8 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             lr_peak = float(lvals.max())
             rising_into = len(before) >= 2 and before[-1] > before[0] * 1.5
             high = lr_at >= 0.5 * lr_peak
-            if rising_into or (high and during.max() >= lr_at):
+            varies = lr_peak > 1.05 * float(lvals.min())  # a constant LR says nothing about being too high
+            if varies and (rising_into or (high and during.max() >= lr_at)):
                 lr_ev = (f"the rise starts at step {start_step:,} with the LR at {lr_at:.3g}"
                          + (f" after rising from {before[0]:.3g}" if rising_into else "")
                          + f" (peak {lr_peak:.3g}) and the LR does not come down while the loss climbs")
