@@ -48,14 +48,14 @@ def analysis(tmp_path_factory):
     return report, path
 
 
-def open_report(browser, path, scheme="light"):
+def open_report(browser, path, scheme="light", fragment=""):
     page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else problems.append(f"request: {r.url}"))
-    page.goto(path.as_uri())
+    page.goto(path.as_uri() + fragment)
     page.wait_for_function("document.documentElement.dataset.ready === '1'")
     return page, problems
 
@@ -164,3 +164,9 @@ def test_escaped_names_match_the_page_source(analysis):
     _, path = analysis
     text = path.read_text(encoding="utf-8")
     assert EVIL not in text and str(escape(EVIL)) in text
+
+
+def test_a_malformed_link_fragment_still_draws_every_chart(browser, analysis):
+    page, problems = open_report(browser, analysis[1], fragment="#50%")
+    assert page.locator("canvas.chart").first.evaluate(INK) > 500
+    assert not problems, problems

@@ -670,7 +670,8 @@
 
     // A link to a rule card opens it.
     const openTarget = () => {
-      const id = decodeURIComponent(location.hash.slice(1));
+      let id = "";
+      try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }  // e.g. "#50%"
       const t = id && document.getElementById(id);
       if (t && t.tagName === "DETAILS") t.open = true;
     };
