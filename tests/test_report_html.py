@@ -192,3 +192,36 @@ def test_short_series_are_not_decimated():
     d = decimate(Series.from_lists("x", [3, 1, 2], [0.5, math.inf, -1.0]))
     assert d["s"] == [1, 2, 3] and d["v"] == [None, -1.0, 0.5] and d["nf"] == [[1, 1, 1, "+inf"]]
     assert not d["decimated"]
+
+
+def _ema(values, w):
+    """TensorBoard's debiased EMA, as the page's script computes it."""
+    out, last, n = [], 0.0, 0
+    for x in values:
+        if x is None:
+            out.append(None)
+            continue
+        last = last * w + (1 - w) * x
+        n += 1
+        out.append(last / (1 - w ** n))
+    return out
+
+
+@pytest.mark.parametrize("w", [0.6, 0.9, 0.99])
+def test_smoothing_a_decimated_series_follows_the_raw_curve(w):
+    """Smoothing the kept min/max points would ride the top of the noise; bucket means do not."""
+    rng = np.random.default_rng(0)
+    step = np.arange(200_000)
+    value = (2 * np.exp(-step / 40_000) + 0.3) * np.exp(0.3 * rng.standard_normal(len(step)))
+    d = decimate(Series("loss", step, value, np.full(len(step), np.nan)))
+    assert d["decimated"] and len(d["m"]) == len(d["s"])
+    size = int(2 * d["k"])
+    full = np.asarray(_ema(value.tolist(), w))  # the smoothed line at full resolution...
+    per_bucket = full[: len(full) // size * size].reshape(-1, size).mean(axis=1)  # ...as a pixel column shows it
+    kept = np.asarray(d["s"])
+    ok = kept // size < len(per_bucket)
+    target = per_bucket[kept[ok] // size]
+    from_means = np.asarray(_ema(d["m"], w ** d["k"]))[ok]
+    from_extremes = np.asarray(_ema(d["v"], w))[ok]
+    assert np.median(np.abs(from_means / target - 1)) < 0.03
+    assert np.median(np.abs(from_extremes / target - 1)) > 0.05  # what the page drew before

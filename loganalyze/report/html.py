@@ -67,12 +67,16 @@ def _nonfinite_groups(step: np.ndarray, value: np.ndarray, limit: int) -> list[t
     return groups
 
 
+def _bucket_size(n: int, max_points: int) -> int:
+    return 1 if n <= max_points else math.ceil(n / (max_points // 2))
+
+
 def _min_max_indices(value: np.ndarray, max_points: int) -> np.ndarray:
     """Indices of the minimum and maximum of each index bucket, in order; all when few enough."""
     n = len(value)
     if n <= max_points:
         return np.arange(n)
-    size = math.ceil(n / (max_points // 2))
+    size = _bucket_size(n, max_points)
     buckets = math.ceil(n / size)
     padded = np.full(buckets * size, np.nan)
     padded[:n] = value
@@ -99,13 +103,25 @@ def decimate(series: Series, max_points: int = MAX_POINTS, max_groups: int = MAX
     gaps = np.array([g[0] for g in groups], dtype=np.int64)
     at = np.union1d(keep, gaps)
     is_gap = np.isin(at, gaps)
-    return {
+    out = {
         "s": [int(x) for x in step[at]],
         "v": [None if g else _round(float(v)) for v, g in zip(value[at], is_gap)],
         "nf": [[a, b, c, k] for _, a, b, c, k in groups],
         "n": int(len(step)),
         "decimated": bool(len(keep) < len(f_idx)),
     }
+    if out["decimated"]:
+        # what the smoothed line is drawn from: each bucket's mean at its min and max points, and
+        # how many raw points one element stands for, so the EMA weight can be raised to it
+        size = _bucket_size(len(f_idx), max_points)
+        finite_vals = value[f_idx]
+        sums = np.add.reduceat(finite_vals, np.arange(0, len(finite_vals), size))
+        counts = np.diff(np.append(np.arange(0, len(finite_vals), size), len(finite_vals)))
+        means = sums / counts
+        rank = np.searchsorted(f_idx, at)  # position among the finite points (gaps are not finite)
+        out["m"] = [None if g else _round(float(means[r // size])) for r, g in zip(rank, is_gap)]
+        out["k"] = size / 2
+    return out
 
 
 # ---------------------------------------------------------------- what goes on which chart

@@ -83,7 +83,11 @@
   }
 
   function smoothed(series) {
-    if (series._w !== smoothing) { series._sv = ema(series.v, smoothing); series._w = smoothing; }
+    if (series._w !== smoothing) {
+      // a decimated series is smoothed from its bucket means, with the weight of k raw points each
+      series._sv = series.m ? ema(series.m, Math.pow(smoothing, series.k)) : ema(series.v, smoothing);
+      series._w = smoothing;
+    }
     return series._sv;
   }
 
