@@ -12,9 +12,11 @@ SCENARIOS: dict[str, str] = {
     "memorization_rightsized": "same data pipeline, learnable labels and a right-sized model: smooth loss",
     "gru_next_item": "GRU next-item prediction from the last 10 items, Adam at a high LR, "
                      "evaluated 4x per epoch (HR@10 and cross-entropy, train and val)",
-    "lr_too_high": "MLP classifier, SGD+momentum at a far too high LR: loss oscillates and climbs",
+    "lr_too_high": "MLP classifier, SGD+momentum at lr 0.6: the loss falls, then the network collapses "
+                   "to chance level (ln 5) and stays there",
     "lr_sane": "the same MLP and data at a sane LR: converges",
-    "unnormalized_inputs": "MLP on features whose scales span 1e-3..1e4, no normalization: unstable loss",
+    "unnormalized_inputs": "MLP on features whose scales span 1e-3..1e4, no normalization: the loss explodes "
+                           "in the first steps, then sits at chance level",
     "bce_nan": "hand-written BCE -(y*log(p)+(1-y)*log(1-p)) on un-squashed outputs: NaN once an output leaves (0,1)",
     "bce_logits": "the same model and data with BCEWithLogitsLoss: fine",
     "lstm_regression": "LSTM regression on long sequences, Adam at a high LR, no clipping",

@@ -39,22 +39,17 @@ class RunLog:
         self.write_csv = write_csv
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
+        self.epoch: float | None = None
 
     def log(self, step: int, values: Mapping[str, float]) -> None:
-        """Log scalars at `step`; the `epoch` key goes to the CSV's epoch column as Lightning does."""
+        """Log scalars at `step`: one CSV row per call, as Lightning's CSVLogger writes one per log_metrics."""
         for tag, v in values.items():
             self.writer.add_scalar(tag, float(v), step)
         if not self.write_csv:
             return
-        last = self.rows[-1] if self.rows else None
-        # Lightning merges what is logged at one step into one row; a repeated key starts a new row
-        if last is not None and last["step"] == step and not (set(values) - {"epoch"}) & set(last):
-            row = last
-        else:
-            row = {"step": step}
-            self.rows.append(row)
-        for tag, v in values.items():
-            row[tag] = float(v)
+        self.epoch = values.get("epoch", self.epoch)  # Lightning stamps every row with the current epoch
+        self.rows.append({"step": step, "epoch": self.epoch, **{tag: float(v) for tag, v in values.items()}})
+        for tag in values:
             if tag not in self.columns and tag != "epoch":
                 self.columns.append(tag)
 
