@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import Problem, Run, Series
-from .rewind import supersede
+from .rewind import rewind_problems, supersede
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -132,13 +132,7 @@ def read_csv_log(path: str | Path, name: str) -> Run:
         # Keras / YOLO: one row per epoch, the epoch is the step; keep it as a series too
         ep = sorted({s for st in steps for s in st})
         series["epoch"] = Series.from_lists("epoch", ep, ep)
-    for (frm, to), (n, tags) in rewinds.items():
-        problems.append(Problem(
-            "step_rewind", path,
-            f"the step goes back from {frm} to {to} in {len(tags)} column(s) (a resumed or restarted run); "
-            f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later rows",
-            {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm],
-             "tags": tags[:20]}))
+    problems += rewind_problems(path, rewinds, unit="column")
     if ragged:
         problems.append(Problem("ragged_row", path,
                                 f"{len(ragged)} row(s) have a different number of cells than the header's {ncol} "

@@ -10,6 +10,8 @@ from bisect import bisect_left
 
 import numpy as np
 
+from ..model import Problem
+
 
 def supersede(step: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """(keep mask, rewinds) for points in write order; a rewind is (index, from_step, to_step, superseded).
@@ -38,3 +40,13 @@ def supersede(step: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, i
         steps.append(s)
         index.append(i)
     return keep, rewinds
+
+
+def rewind_problems(file: str, rewinds: dict[tuple[int, int], list], unit: str = "tag") -> list[Problem]:
+    """One `step_rewind` problem per (from, to), from {(from, to): [superseded points, [tags]]}."""
+    return [Problem(
+        "step_rewind", file,
+        f"the step goes back from {frm} to {to} in {len(tags)} {unit}(s) (a resumed or restarted run); "
+        f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later write",
+        {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm], "tags": tags[:20]})
+        for (frm, to), (n, tags) in rewinds.items()]
