@@ -4,6 +4,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
 from loganalyze.ingest import load
@@ -219,3 +221,149 @@ def test_hparams_from_the_hparams_plugin(tmp_path):
     w.close()
     run = load([tmp_path]).runs[0]
     assert run.hparams["lr"] == pytest.approx(0.01) and run.hparams["optim"] == "adam"
+
+
+# --- windowed reading: the file is read a window at a time; the window size changes nothing ---
+
+def snapshot(data):
+    """Everything a reader returns, in a form `==` compares exactly (NaN included)."""
+    series = {t: (s.step.tolist(), s.value.tobytes(), s.wall_time.tobytes()) for t, s in data.series.items()}
+    return series, [(p.kind, p.file, p.detail, dict(p.data)) for p in data.problems], data.hparams
+
+
+def same_for_every_window(paths, windows=(16, 64, 100, 333)):
+    """Read with one window larger than the file, then with tiny ones: identical results."""
+    whole = read_event_files(paths, window=1 << 30)
+    for w in windows:
+        assert snapshot(read_event_files(paths, window=w)) == snapshot(whole), w
+    return whole
+
+
+def synthetic(tmp_path, n=40, name="events.out.tfevents.1.syn"):
+    """n PyTorch-style records over three tags; returns (path, bytes, record start offsets)."""
+    path = write(tmp_path / name, [scalar_event(i + 1, f"t{i % 3}", VALUES[i % len(VALUES)]) for i in range(n)])
+    data = path.read_bytes()
+    return path, data, record_starts(data)
+
+
+def test_summarywriter_file_same_for_every_window(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path))
+    for i in range(300):
+        w.add_scalar("train/loss", VALUES[i % len(VALUES)], i)
+        w.add_scalar(f"val/acc_{i % 5}", i / 300, i)
+    w.add_hparams({"lr": 0.01, "batch_size": 32}, {"hp/loss": 0.5}, run_name=".")
+    w.close()
+    got = same_for_every_window(sorted(tmp_path.glob("events*")))
+    assert got.series["train/loss"].points == 300 and got.problems == []
+    assert got.hparams["lr"] == pytest.approx(0.01)
+
+
+def test_crc_damage_in_the_middle_same_for_every_window(tmp_path):
+    path, data, starts = synthetic(tmp_path)
+    b = bytearray(data)
+    b[starts[10] + 20] ^= 0x01  # payload of record 10: dropped, reported at its offset
+    b[starts[25] + 2] ^= 0x10  # length of record 25: resynchronized on record 26
+    path.write_bytes(bytes(b))
+    got = same_for_every_window([path])
+    assert sum(s.points for s in got.series.values()) == 38
+    crc = next(p for p in got.problems if p.kind == "crc_mismatch")
+    framing = next(p for p in got.problems if p.kind == "corrupt_framing")
+    assert crc.data == {"count": 1, "offsets": [starts[10]]}
+    assert framing.data == {"count": 1, "offsets": [starts[25]], "skipped_bytes": starts[26] - starts[25]}
+
+
+def test_truncated_file_reported_only_at_its_true_end(tmp_path):
+    path, data, starts = synthetic(tmp_path)
+    assert same_for_every_window([path]).problems == []  # records cut by a window boundary are no damage
+    path.write_bytes(data[: starts[-1] + 30])
+    got = same_for_every_window([path])
+    assert [p.kind for p in got.problems] == ["truncated_record"]
+    assert got.problems[0].data == {"offset": starts[-1], "expected_bytes": len(data) - starts[-1],
+                                    "available_bytes": 30}
+    path.write_bytes(data[: starts[-1] + 5])
+    assert same_for_every_window([path]).problems[0].data["offset"] == starts[-1]
+
+
+def test_garbage_between_records_same_for_every_window(tmp_path):
+    path, data, starts = synthetic(tmp_path)
+    rng = np.random.default_rng(3)
+    junk = [bytes(rng.integers(0, 256, 90, dtype=np.uint8)), bytes(200), b"\xff" * 7]
+    at = [starts[5], starts[17], starts[30]]
+    pieces, last = [], 0
+    for pos, j in zip(at, junk):
+        pieces += [data[last:pos], j]
+        last = pos
+    path.write_bytes(b"".join(pieces) + data[last:])
+    got = same_for_every_window([path])
+    assert sum(s.points for s in got.series.values()) == 40  # every record before and after survives
+    framing = [p for p in got.problems if p.kind == "corrupt_framing"]
+    shifted = [at[0], at[1] + len(junk[0]), at[2] + len(junk[0]) + len(junk[1])]
+    assert framing[0].data == {"count": 3, "offsets": shifted, "skipped_bytes": sum(map(len, junk))}
+
+
+def test_tf2_tensors_and_hparams_same_for_every_window(tmp_path):
+    """Records longer than the window (a 3 KB tensor, hparams) get a window of their own."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    payloads = [event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString()]
+    hp = plugin_data_pb2.HParamsPluginData(session_start_info=plugin_data_pb2.SessionStartInfo())
+    hp.session_start_info.hparams["lr"].number_value = 0.003
+    hp.session_start_info.hparams["optim"].string_value = "adam" * 200
+    value = summary_pb2.Summary.Value(tag="_hparams_/session_start_info", tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING))
+    value.metadata.plugin_data.plugin_name = "hparams"
+    value.metadata.plugin_data.content = hp.SerializeToString()
+    payloads.append(event_pb2.Event(wall_time=1.7e9, summary=summary_pb2.Summary(value=[value])).SerializeToString())
+    for i in range(30):
+        t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto())
+        t.float_val.append(float(i) / 3)
+        payloads.append(tf2_event(i, "epoch_loss", t, first=(i == 0)))
+        big = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_content=bytes(3000))  # not a scalar: skipped
+        payloads.append(tf2_event(i, "weights", big, first=False))
+        payloads.append(scalar_event(i, "lr", 0.1))  # a v1 simple_value in the same file
+    path = write(tmp_path / "events.out.tfevents.1.host.v2", payloads)
+    got = same_for_every_window([path])
+    assert got.series["epoch_loss"].points == 30 and got.series["lr"].points == 30
+    assert "weights" not in got.series and got.problems == []
+    assert got.hparams["lr"] == pytest.approx(0.003) and got.hparams["optim"] == "adam" * 200
+
+
+BASE = b"".join(frame(scalar_event(i + 1, f"t{i % 2}", 1.0 / (i + 1))) for i in range(12))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, len(BASE)), window=st.integers(16, 400), seed=st.integers(0, 2**32 - 1),
+       edits=st.lists(st.tuples(st.integers(0, len(BASE) - 1), st.sampled_from(["flip", "insert", "zeros", "delete"])),
+                      max_size=4))
+def test_any_damage_same_for_any_window(tmp_path, cut, window, seed, edits):
+    rng = np.random.default_rng(seed)
+    b = bytearray(BASE)
+    for pos, op in sorted(edits, reverse=True):  # from the end, so earlier positions stay valid
+        if pos >= len(b):
+            continue
+        if op == "flip":
+            b[pos] ^= 1 << int(rng.integers(8))
+        elif op == "insert":
+            b[pos:pos] = rng.integers(0, 256, int(rng.integers(1, 60)), dtype=np.uint8).tobytes()
+        elif op == "zeros":
+            b[pos:pos] = bytes(int(rng.integers(1, 60)))
+        else:
+            del b[pos : pos + int(rng.integers(1, 40))]
+    path = tmp_path / "events.out.tfevents.1.h"
+    path.write_bytes(bytes(b[:cut]))
+    whole = read_event_files([path], window=1 << 30)
+    assert snapshot(read_event_files([path], window=window)) == snapshot(whole)
+
+
+def test_tag_codes_survive_a_hash_collision():
+    """Two different 16-byte tags built to share the grouping hash still get two codes."""
+    from loganalyze.ingest.tfevents import _tag_codes
+
+    k, mask = 1099511628211, 2**64 - 1
+    a0, a1, b0 = 0x6161616161616161, 0x6262626262626262, 0x6161616161616162
+    b1 = ((a0 * k) & mask) ^ a1 ^ ((b0 * k) & mask)
+    tags = [struct.pack("<QQ", a0, a1), struct.pack("<QQ", b0, b1)] * 3
+    codes, names = _tag_codes(np.frombuffer(b"".join(tags), np.uint8), np.arange(6) * 16, np.full(6, 16))
+    assert [names[c] for c in codes] == [t.decode("utf-8", "replace") for t in tags]
+    assert len(set(codes.tolist())) == 2

@@ -6,32 +6,44 @@ value per event) is decoded for all records at once with numpy. Everything else 
 summaries, hparams, multi-value summaries) goes through the protobuf classes, record by record.
 Both paths give the same points; the tests check that.
 
+Memory stays bounded: the file is read in windows of `WINDOW` bytes, a record cut by a window
+boundary is carried into the next one, and only the decoded points (24 bytes each) are kept.
+The window size changes nothing in the result; the tests check that too.
+
 Damage never raises: a bad payload CRC drops that record, a bad length CRC resynchronizes
-on the next valid frame, a truncated tail keeps everything before it. All of it is reported.
+on the next valid frame, a truncated tail keeps everything before it. All of it is reported,
+with absolute byte offsets.
 """
 from __future__ import annotations
 
+import os
 import re
 import struct
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import getitem
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import google_crc32c
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model import Problem, Series
-from .rewind import supersede
+from .rewind import rewind_problems, supersede
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec"
 _MAX_RECORD = 1 << 31
 
+WINDOW = 1 << 20
+"""Bytes read at a time. Bigger saves nothing measurable; a record longer than this gets a window of its own."""
+
 DT_FLOAT, DT_DOUBLE, DT_HALF = 1, 2, 19
+
+Points = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""One file's scalars: tag -> (step int64, value float64, wall_time float64), in the order written."""
 
 
 @dataclass
@@ -44,13 +56,6 @@ class EventData:
 def masked_crc(data: bytes) -> int:
     crc = google_crc32c.value(data)
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _header_ok(buf: bytes, pos: int, n: int) -> bool:
-    if pos + 12 > n:
-        return False
-    head = buf[pos : pos + 8]
-    return masked_crc(head) == _U32.unpack_from(buf, pos + 8)[0]
 
 
 def _crc_table() -> np.ndarray:
@@ -78,116 +83,165 @@ def _mask(crc: np.ndarray) -> np.ndarray:
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
 
 
-def _walk(buf: bytes, n: int) -> tuple[list[int], int]:
-    """Header positions, trusting the lengths; stops where a length cannot be right."""
+def _headers_ok(heads: np.ndarray) -> np.ndarray:
+    """Which (n, 12) rows are a length field followed by its masked CRC."""
+    return _masked_crc_rows(heads[:, :8]) == np.ascontiguousarray(heads[:, 8:12]).view("<u4").ravel()
+
+
+def _walk(buf: bytes, pos: int, n: int) -> tuple[list[int], int]:
+    """Header positions from `pos`, trusting the lengths; stops where a length cannot be right."""
     starts: list[int] = []
     append = starts.append
     unpack = _U64.unpack_from
-    pos = 0
-    while pos + 12 <= n:
-        length = unpack(buf, pos)[0]
-        if length > _MAX_RECORD or pos + 16 + length > n:
+    while pos + 16 <= n:  # n <= _MAX_RECORD + 16 (see read_event_file): no length above _MAX_RECORD fits
+        end = pos + 16 + unpack(buf, pos)[0]
+        if end > n:
             break
         append(pos)
-        pos += 16 + length
+        pos = end
     return starts, pos
 
 
-def frame(buf: bytes, path: str) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
-    """Payload offsets and lengths of every valid record, and what was wrong with the rest.
+def _resync(buf: bytes, a: np.ndarray, pos: int, n: int, room: int) -> int:
+    """The first position from `pos` whose header checks out and whose record fits in the `room`
+    bytes the file has from the window start; when none does, the first position without a whole
+    header in the window (`n - 11`, or `pos` if beyond), where the next window must go on looking.
 
-    The common case — an undamaged file — is one tight walk over the length fields, the
-    header CRCs checked for all records at once, and one C call per payload CRC.
+    Checked 4096 positions at a time with the vectorized CRC: a damaged stretch of megabytes
+    costs milliseconds, not a Python step per byte.
     """
-    n = len(buf)
-    a = np.frombuffer(buf, dtype=np.uint8)
-    starts_l, stop = _walk(buf, n)
-    starts = np.asarray(starts_l, dtype=np.int64)
-    if len(starts):
-        heads = sliding_window_view(a, 12)[starts]
-        stored = np.ascontiguousarray(heads[:, 8:12]).view("<u4").ravel()
-        bad = np.nonzero(_masked_crc_rows(heads[:, :8]) != stored)[0]
+    if pos + 12 > n:
+        return pos
+    heads = sliding_window_view(a, 12)  # a view: row i is the 12 bytes at i
+    while pos + 12 <= n:
+        rows = heads[pos : pos + 4096]
+        for q in (np.nonzero(_headers_ok(rows))[0] + pos).tolist():
+            if q + 16 + _U64.unpack_from(buf, q)[0] <= room:
+                return q
+        pos += len(rows)
+    return pos
+
+
+class _Offsets:
+    """How many, and the first ten byte offsets: enough for the report, bounded for any file."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[int] = []
+
+    def add(self, count: int, offsets: Sequence[int]) -> None:
+        self.count += count
+        self.first += list(offsets[: 10 - len(self.first)])
+
+
+class _Framer:
+    """TFRecord framing over successive windows of one file.
+
+    State carries across windows (the offset reached, a resynchronization under way), so the
+    result is the same for any window size, and every offset it reports is a file offset.
+    """
+
+    def __init__(self, path: str, size: int):
+        self.path, self.size = path, size
+        self.pos = 0  # the first byte not framed yet
+        self.need = 0  # bytes the record at `pos` needs, when it did not fit in the window
+        self.done = False
+        self.records = 0  # records that passed both checksums
+        self.skip_from: int | None = None  # where the damaged bytes being skipped began
+        self.skips = _Offsets()
+        self.skipped_bytes = 0
+        self.bad_crc = _Offsets()
+        self.truncated: Problem | None = None
+
+    def frame(self, data: bytes, base: int, eof: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Payload offsets (into `data`, which holds the file from byte `base`) and lengths of the
+        good records that lie wholly in this window; leaves `pos` where the next window must start.
+        """
+        a = np.frombuffer(data, dtype=np.uint8)
+        n = len(data)
+        pos = self.pos - base
+        self.need = 0
+        offs: list[np.ndarray] = [np.zeros(0, np.int64)]
+        lens: list[np.ndarray] = [np.zeros(0, np.int64)]
+        while True:
+            if self.skip_from is not None:
+                pos = _resync(data, a, pos, n, self.size - base)
+                if pos + 12 > n:  # no header in this window: the damage may go on in the next
+                    if not eof:
+                        break
+                    pos = n
+                self.skips.add(1, [self.skip_from])
+                self.skipped_bytes += base + pos - self.skip_from
+                self.skip_from = None
+            o, ln, pos = self._run(data, a, pos, n, base)
+            offs.append(o)
+            lens.append(ln)
+            if pos + 12 > n:
+                if eof and pos < n:
+                    self.truncated = Problem(
+                        "truncated_record", self.path,
+                        f"{n - pos} stray bytes at the end (byte {base + pos}): a record header cut off",
+                        {"offset": base + pos, "expected_bytes": 12, "available_bytes": n - pos})
+                    pos = n
+                break
+            length = _U64.unpack_from(data, pos)[0]
+            if masked_crc(data[pos : pos + 8]) != _U32.unpack_from(data, pos + 8)[0] or length > _MAX_RECORD:
+                self.skip_from = base + pos
+                pos += 1
+                continue
+            at = base + pos
+            if at + 16 + length > self.size:
+                self.truncated = Problem(
+                    "truncated_record", self.path,
+                    f"the last record (at byte {at}) is cut off: {length + 16} bytes expected, "
+                    f"{self.size - at} present (the writer probably crashed or the file was copied while open)",
+                    {"offset": at, "expected_bytes": length + 16, "available_bytes": self.size - at})
+                self.done = True  # everything after it belongs to the cut record
+                break
+            self.need = 16 + length  # a sound record across the window's end: read on
+            break
+        self.pos = base + pos
+        self.done = self.done or eof
+        offsets, lengths = np.concatenate(offs), np.concatenate(lens)
+        self.records += len(offsets)
+        return offsets, lengths
+
+    def _run(self, data: bytes, a: np.ndarray, pos: int, n: int, base: int):
+        """The records from `pos` while lengths and header CRCs hold: (payload offsets and lengths of
+        those whose payload CRC is right, where the run stopped). One C call per payload CRC."""
+        starts_l, stop = _walk(data, pos, n)
+        starts = np.asarray(starts_l, dtype=np.int64)
+        bad = np.nonzero(~_headers_ok(_gather(a, starts, 12)))[0]
         if len(bad):
             stop = int(starts[bad[0]])
             starts = starts[: bad[0]]
-    lengths = np.ascontiguousarray(sliding_window_view(a, 8)[starts]).view("<u8").ravel().astype(np.int64) \
-        if len(starts) else np.zeros(0, np.int64)
-    offsets = starts + 12
-    ends = offsets + lengths
-    # one C-level pipeline, no Python bytecode per record
-    raw = np.fromiter(map(google_crc32c.value, map(getitem, repeat(buf), map(slice, offsets.tolist(), ends.tolist()))),
-                      dtype=np.uint32, count=len(offsets))
-    computed = _mask(raw)
-    stored = np.ascontiguousarray(sliding_window_view(a, 4)[ends]).view("<u4").ravel() \
-        if len(ends) else np.zeros(0, np.uint32)
-    good = computed == stored
-    bad_crc = starts[~good].tolist()
-    offsets, lengths = offsets[good], lengths[good]
-    problems: list[Problem] = []
-    if stop < n:
-        more_off, more_len, bad_more, problems = _careful(buf, stop, n, path)
-        offsets = np.concatenate([offsets, np.asarray(more_off, np.int64)])
-        lengths = np.concatenate([lengths, np.asarray(more_len, np.int64)])
-        bad_crc += bad_more
-    if bad_crc:
-        problems.append(Problem(
-            "crc_mismatch", path,
-            f"{len(bad_crc)} record(s) failed their payload checksum and were skipped (first at byte {bad_crc[0]})",
-            {"count": len(bad_crc), "offsets": bad_crc[:10]}))
-    return offsets, lengths, problems
+        if not len(starts):
+            return starts, starts, stop
+        offsets = starts + 12
+        ends = np.append(starts[1:], stop) - 4  # records lie back to back: a payload ends 4 bytes before the next
+        raw = np.fromiter(map(google_crc32c.value, map(getitem, repeat(data), map(slice, offsets.tolist(), ends.tolist()))),
+                          dtype=np.uint32, count=len(offsets))
+        good = _mask(raw) == _gather(a, ends, 4).view("<u4").ravel()
+        if not good.all():
+            bad_at = starts[~good] + base
+            self.bad_crc.add(len(bad_at), bad_at[:10].tolist())
+        return offsets[good], (ends - offsets)[good], stop
 
-
-def _careful(buf: bytes, pos: int, n: int, path: str) -> tuple[list[int], list[int], list[int], list[Problem]]:
-    """Frame by frame from `pos`, checking every header: resynchronize past damage, report a cut tail."""
-    offsets: list[int] = []
-    lengths: list[int] = []
-    problems: list[Problem] = []
-    bad_crc: list[int] = []
-    skipped: list[tuple[int, int]] = []
-    unpack_u64, unpack_u32, crc = _U64.unpack_from, _U32.unpack_from, masked_crc
-    while pos + 12 <= n:
-        length = unpack_u64(buf, pos)[0]
-        if crc(buf[pos : pos + 8]) != unpack_u32(buf, pos + 8)[0] or length > _MAX_RECORD:
-            start = pos
-            pos = _resync(buf, pos + 1, n)
-            skipped.append((start, pos - start))
-            continue
-        end = pos + 12 + length
-        if end + 4 > n:
+    def problems(self) -> list[Problem]:
+        problems = [self.truncated] if self.truncated else []
+        if self.skips.count:
             problems.append(Problem(
-                "truncated_record", path,
-                f"the last record (at byte {pos}) is cut off: {length + 16} bytes expected, {n - pos} present "
-                "(the writer probably crashed or the file was copied while open)",
-                {"offset": pos, "expected_bytes": length + 16, "available_bytes": n - pos}))
-            pos = n
-            break
-        if crc(buf[pos + 12 : end]) != unpack_u32(buf, end)[0]:
-            bad_crc.append(pos)
-        else:
-            offsets.append(pos + 12)
-            lengths.append(length)
-        pos = end + 4
-    if 0 < n - pos < 12:
-        problems.append(Problem(
-            "truncated_record", path, f"{n - pos} stray bytes at the end (byte {pos}): a record header cut off",
-            {"offset": pos, "expected_bytes": 12, "available_bytes": n - pos}))
-    if skipped:
-        total = sum(s for _, s in skipped)
-        problems.append(Problem(
-            "corrupt_framing", path,
-            f"record framing was damaged in {len(skipped)} place(s) (first at byte {skipped[0][0]}); "
-            f"{total} bytes skipped to the next valid record",
-            {"count": len(skipped), "offsets": [s for s, _ in skipped[:10]], "skipped_bytes": total}))
-    return offsets, lengths, bad_crc, problems
-
-
-def _resync(buf: bytes, pos: int, n: int) -> int:
-    """The next offset whose header checks out and whose length fits in the file."""
-    while pos + 12 <= n:
-        if _header_ok(buf, pos, n) and pos + 16 + _U64.unpack_from(buf, pos)[0] <= n:
-            return pos
-        pos += 1
-    return n
+                "corrupt_framing", self.path,
+                f"record framing was damaged in {self.skips.count} place(s) (first at byte {self.skips.first[0]}); "
+                f"{self.skipped_bytes} bytes skipped to the next valid record",
+                {"count": self.skips.count, "offsets": self.skips.first, "skipped_bytes": self.skipped_bytes}))
+        if self.bad_crc.count:
+            problems.append(Problem(
+                "crc_mismatch", self.path,
+                f"{self.bad_crc.count} record(s) failed their payload checksum and were skipped "
+                f"(first at byte {self.bad_crc.first[0]})",
+                {"count": self.bad_crc.count, "offsets": self.bad_crc.first}))
+        return problems
 
 
 def _varint(a: np.ndarray, pos: np.ndarray, max_bytes: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,12 +265,11 @@ def _varint(a: np.ndarray, pos: np.ndarray, max_bytes: int = 10) -> tuple[np.nda
     return value, length, done
 
 
-def _fast_simple_values(buf: bytes, offs: np.ndarray, lens: np.ndarray):
+def _fast_simple_values(a: np.ndarray, offs: np.ndarray, lens: np.ndarray):
     """Decode records laid out as `wall_time, step, summary{value{tag, simple_value}}` all at once.
 
     Returns (mask of records decoded, (record index, wall, step, value, tag code, tag names)).
     """
-    a = np.frombuffer(buf, dtype=np.uint8)
     n = len(offs)
     ok = (lens >= 16) & (a[offs] == 0x09) & (a[np.minimum(offs + 9, len(a) - 1)] == 0x10)
     idx = np.nonzero(ok)[0]
@@ -226,15 +279,15 @@ def _fast_simple_values(buf: bytes, offs: np.ndarray, lens: np.ndarray):
     end = o + ln
     step_u, k, good = _varint(a, o + 10)
     p = o + 10 + k  # summary field
-    safe = lambda x: np.minimum(x, len(a) - 1)  # noqa: E731
-    good &= (p + 6 < end) & (a[safe(p)] == 0x2A)
-    sum_len = a[safe(p + 1)].astype(np.int64)
-    val_len = a[safe(p + 3)].astype(np.int64)
-    tag_len = a[safe(p + 5)].astype(np.int64)
+    q = np.minimum(p, len(a) - 6)  # reads stay in the buffer; a clipped p fails `p + 6 < end` anyway
+    good &= (p + 6 < end) & (a[q] == 0x2A)
+    sum_len = a[q + 1].astype(np.int64)
+    val_len = a[q + 3].astype(np.int64)
+    tag_len = a[q + 5].astype(np.int64)
     good &= (sum_len < 0x80) & (val_len < 0x80) & (tag_len < 0x80)
-    good &= (a[safe(p + 2)] == 0x0A) & (a[safe(p + 4)] == 0x0A)
+    good &= (a[q + 2] == 0x0A) & (a[q + 4] == 0x0A)
     good &= (p + 2 + sum_len == end) & (sum_len == val_len + 2) & (val_len == tag_len + 7)
-    good &= a[safe(end - 5)] == 0x15
+    good &= a[end - 5] == 0x15  # end - 5 >= o + 11: inside the record
     sel = np.nonzero(good)[0]
     o, end, p, tag_len, step_u = o[sel], end[sel], p[sel], tag_len[sel], step_u[sel]
     wall = _gather(a, o + 1, 8).view("<f8").ravel()
@@ -247,30 +300,27 @@ def _fast_simple_values(buf: bytes, offs: np.ndarray, lens: np.ndarray):
 
 
 def _tag_codes(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Group the tag bytes of many records: an integer code per record and the distinct names."""
-    codes = np.full(len(starts), -1, dtype=np.int64)
+    """Group the tag bytes of many records: an integer code per record and the distinct names.
+
+    Rows of one length are packed into 8-byte words and hashed into one uint64 (exact up to
+    8 bytes); `np.unique` groups the hashes and a byte comparison rules out collisions.
+    """
+    codes = np.empty(len(starts), dtype=np.int32)
     names: list[str] = []
-    for L in np.unique(lengths).tolist():
+    for L in np.nonzero(np.bincount(lengths))[0].tolist():
         rows = np.nonzero(lengths == L)[0]
         raw = _gather(a, starts[rows], L)
-        h = np.zeros(len(rows), dtype=np.uint64)
-        for j in range(L):  # a polynomial hash; equal rows are verified below
-            h = h * np.uint64(1099511628211) + raw[:, j]
-        todo = np.ones(len(rows), dtype=bool)
-        while todo.any() and len(names) < 4096:
-            first = int(np.argmax(todo))
-            same = todo & (h == h[first])
-            if not (raw[same] == raw[first]).all():
-                break
-            codes[rows[same]] = len(names)
-            names.append(bytes(raw[first]).decode("utf-8", "replace"))
-            todo &= ~same
-        if todo.any():  # hash collision or very many tags: sort-based grouping
-            left = np.nonzero(todo)[0]
-            keys = raw[left].view(np.dtype((np.void, L))).ravel() if L else np.zeros(len(left))
-            uniq, inv = np.unique(keys, return_inverse=True)
-            codes[rows[left]] = len(names) + inv.ravel()
-            names += [bytes(u).decode("utf-8", "replace") if L else "" for u in uniq]
+        words = np.zeros((len(rows), -(-L // 8) * 8 or 8), dtype=np.uint8)
+        words[:, :L] = raw
+        words = words.view("<u8")
+        key = words[:, 0].copy()
+        for j in range(1, words.shape[1]):
+            key = key * np.uint64(1099511628211) ^ words[:, j]
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        if not (raw == raw[first][inv]).all():  # a hash collision: group the bytes themselves
+            _, first, inv = np.unique(raw.view(np.dtype((np.void, L))).ravel(), return_index=True, return_inverse=True)
+        codes[rows] = len(names) + inv.ravel()
+        names += [bytes(raw[i]).decode("utf-8", "replace") for i in first.tolist()]
     return codes, names
 
 
@@ -317,19 +367,31 @@ def _hparams(content: bytes) -> dict[str, Any]:
 
 
 class _Slow:
-    """Records the fast path could not take, decoded with the protobuf classes."""
+    """Records the fast path could not take, decoded with the protobuf classes.
+
+    One per file: what a TF2 file declares once (a tag's `scalars` plugin) holds for all windows.
+    """
 
     def __init__(self, path: str):
         self.path = path
+        self.hparams: dict[str, Any] = {}
+        self.scalar_tags: set[str] = set()
+        self.decode_errors = _Offsets()
+        self.file_version = ""
+        self._new_window()
+
+    def _new_window(self) -> None:
         self.rec: list[int] = []
         self.wall: list[float] = []
         self.step: list[int] = []
         self.value: list[float] = []
         self.tag: list[str] = []
-        self.hparams: dict[str, Any] = {}
-        self.scalar_tags: set[str] = set()
-        self.decode_errors: list[int] = []
-        self.file_version = ""
+
+    def take(self) -> tuple[list[int], list[float], list[int], list[float], list[str]]:
+        """The points decoded since the last call: (record index in the window, wall, step, value, tag)."""
+        out = self.rec, self.wall, self.step, self.value, self.tag
+        self._new_window()
+        return out
 
     def add(self, rec: int, payload: bytes, offset: int) -> None:
         from tensorboard.compat.proto import event_pb2
@@ -337,7 +399,7 @@ class _Slow:
         try:
             ev = event_pb2.Event.FromString(payload)
         except Exception:  # noqa: BLE001 — any protobuf failure is a damaged record, not a crash
-            self.decode_errors.append(offset)
+            self.decode_errors.add(1, [offset])
             return
         if ev.HasField("file_version"):
             self.file_version = ev.file_version
@@ -355,7 +417,7 @@ class _Slow:
                     try:
                         self.hparams.update(_hparams(v.metadata.plugin_data.content))
                     except Exception:  # noqa: BLE001
-                        self.decode_errors.append(offset)
+                        self.decode_errors.add(1, [offset])
                     continue
                 if v.tag not in self.scalar_tags:
                     continue
@@ -368,7 +430,7 @@ class _Slow:
                     try:
                         self.hparams.update(_hparams(v.metadata.plugin_data.content))
                     except Exception:  # noqa: BLE001
-                        self.decode_errors.append(offset)
+                        self.decode_errors.add(1, [offset])
                 continue
             self.rec.append(rec)
             self.wall.append(ev.wall_time)
@@ -377,69 +439,121 @@ class _Slow:
             self.tag.append(v.tag)
 
 
-@dataclass
-class _FilePoints:
-    """Every scalar point of one file in record order: parallel arrays, tags as codes into `names`."""
+class _Collect:
+    """Each tag's points, appended window by window to arrays that double when full.
 
-    wall: np.ndarray
-    step: np.ndarray
-    value: np.ndarray
-    code: np.ndarray
-    names: list[str]
+    Splitting per tag as each window is decoded means nothing is ever held twice: memory is
+    the points (24 bytes each; capacity not written yet is never touched, so not resident)
+    plus one window.
+    """
+
+    def __init__(self) -> None:
+        self.tags: dict[str, list] = {}  # tag -> [points, step, value, wall]
+
+    def add(self, names: list[str], code: np.ndarray, step: np.ndarray, value: np.ndarray, wall: np.ndarray) -> None:
+        if len(names) <= 64:
+            groups = zip(names, (np.flatnonzero(code == c) for c in range(len(names))))
+        else:
+            order = np.argsort(code, kind="stable")
+            groups = zip(names, np.split(order, np.cumsum(np.bincount(code, minlength=len(names)))[:-1]))
+        for name, rows in groups:
+            if len(rows):
+                col = self.tags.setdefault(name, [0, np.empty(0, np.int64), np.empty(0), np.empty(0)])
+                n, m = col[0], len(rows)
+                if n + m > len(col[1]):
+                    cap = max(2 * len(col[1]), n + m, 256)
+                    col[1:] = [_grown(a, n, cap) for a in col[1:]]
+                for a, src in zip(col[1:], (step, value, wall)):
+                    a[n : n + m] = src[rows]
+                col[0] = n + m
+
+    def by_tag(self) -> Points:
+        return {t: (s[:n], v[:n], w[:n]) for t, (n, s, v, w) in self.tags.items()}
 
 
-def _empty() -> _FilePoints:
-    return _FilePoints(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [])
+def _grown(a: np.ndarray, n: int, cap: int) -> np.ndarray:
+    out = np.empty(cap, a.dtype)
+    out[:n] = a[:n]
+    return out
 
 
-def read_event_file(path: Path | str) -> tuple[_FilePoints, list[Problem], dict[str, Any]]:
-    """All scalar points of one event file, in the order written, plus what was wrong with it."""
-    path = str(path)
-    try:
-        with open(path, "rb") as fh:
-            buf = fh.read()
-    except OSError as e:
-        return _empty(), [Problem("unreadable", path, f"cannot read: {e.strerror or e}")], {}
-    if not buf:
-        return _empty(), [Problem("empty_file", path, "the event file is empty (0 bytes)")], {}
-    if buf.startswith(_LFS_MAGIC):
-        return _empty(), [Problem("lfs_pointer", path,
-                                  "this is a Git LFS pointer, not event data: run `git lfs pull` to fetch the file",
-                                  {"bytes": len(buf)})], {}
-    offs, lens, problems = frame(buf, path)
-    if len(offs) == 0:
-        problems = [p for p in problems if p.kind != "corrupt_framing"]
-        problems.append(Problem("not_event_file", path,
-                                f"no valid TFRecord frame in {len(buf)} bytes: not a TensorBoard event file",
-                                {"bytes": len(buf)}))
-        return _empty(), problems, {}
-    decoded, fast = _fast_simple_values(buf, offs, lens)
-    slow = _Slow(path)
-    for rec in np.nonzero(~decoded)[0].tolist():
-        o = int(offs[rec])
-        slow.add(rec, buf[o : o + int(lens[rec])], o - 12)
-    if slow.decode_errors:
-        problems.append(Problem("decode_error", path,
-                                f"{len(slow.decode_errors)} record(s) passed their checksum but are not valid "
-                                f"Event protobufs (first at byte {slow.decode_errors[0]})",
-                                {"count": len(slow.decode_errors), "offsets": slow.decode_errors[:10]}))
+def _decode(data: bytes, offs: np.ndarray, lens: np.ndarray, base: int, slow: _Slow, out: _Collect) -> None:
+    """The points of one window's good records, fast path and protobuf path merged in record order."""
+    if not len(offs):
+        return
+    decoded, fast = _fast_simple_values(np.frombuffer(data, dtype=np.uint8), offs, lens)
+    rest = np.nonzero(~decoded)[0]
+    for rec, o, ln in zip(rest.tolist(), offs[rest].tolist(), lens[rest].tolist()):
+        slow.add(rec, data[o : o + ln], base + o - 12)
     if fast is None:
-        fast = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [])
+        fast = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int32), [])
     rec, wall, step, value, code, names = fast
-    if slow.rec:
+    s_rec, s_wall, s_step, s_value, s_tag = slow.take()
+    if s_rec:
         index = {name: i for i, name in enumerate(names)}
         names = list(names)
-        for t in slow.tag:
+        for t in s_tag:
             if t not in index:
                 index[t] = len(names)
                 names.append(t)
-        s_rec = np.asarray(slow.rec, np.int64)
-        at = np.searchsorted(rec, s_rec)  # both in record order: merge without a sort
-        wall = np.insert(wall, at, np.asarray(slow.wall, np.float64))
-        step = np.insert(step, at, np.asarray(slow.step, np.int64))
-        value = np.insert(value, at, np.asarray(slow.value, np.float64))
-        code = np.insert(code, at, np.asarray([index[t] for t in slow.tag], np.int64))
-    return _FilePoints(wall, step, value, code, names), problems, slow.hparams
+        at = np.searchsorted(rec, np.asarray(s_rec, np.int64))  # both in record order: merge without a sort
+        wall = np.insert(wall, at, np.asarray(s_wall, np.float64))
+        step = np.insert(step, at, np.asarray(s_step, np.int64))
+        value = np.insert(value, at, np.asarray(s_value, np.float64))
+        code = np.insert(code, at, np.asarray([index[t] for t in s_tag], np.int32))
+    out.add(names, code, step, value, wall)
+
+
+def read_event_file(path: Path | str, window: int | None = None) -> tuple[Points, list[Problem], dict[str, Any]]:
+    """All scalar points of one event file per tag, in the order written, plus what was wrong with it.
+
+    The file is read `window` bytes at a time (default `WINDOW`), so memory holds one window and
+    the decoded points, never the whole file.
+    """
+    path = str(path)
+    try:
+        with open(path, "rb") as fh:
+            return _read(fh, path, min(max(16, window or WINDOW), _MAX_RECORD))
+    except OSError as e:
+        return {}, [Problem("unreadable", path, f"cannot read: {e.strerror or e}")], {}
+
+
+def _read(fh: BinaryIO, path: str, window: int) -> tuple[Points, list[Problem], dict[str, Any]]:
+    size = os.fstat(fh.fileno()).st_size  # what is there now; a writer's later appends are not ours
+    data = fh.read(min(max(window, len(_LFS_MAGIC)), size))
+    if not data:
+        return {}, [Problem("empty_file", path, "the event file is empty (0 bytes)")], {}
+    if data.startswith(_LFS_MAGIC):
+        return {}, [Problem("lfs_pointer", path,
+                            "this is a Git LFS pointer, not event data: run `git lfs pull` to fetch the file",
+                            {"bytes": size})], {}
+    framer, slow, points = _Framer(path, size), _Slow(path), _Collect()
+    base = 0
+    while True:
+        offs, lens = framer.frame(data, base, eof=base + len(data) >= framer.size)
+        _decode(data, offs, lens, base, slow, points)
+        if framer.done:
+            break
+        base = framer.pos  # where framing stopped: a record cut by this window's end is read again, whole
+        data = b""  # let this window go before the next is read
+        fh.seek(base)
+        want = min(max(window, framer.need), framer.size - base)
+        data = fh.read(want)
+        if len(data) < want:  # the file shrank while we read it: what is there is all there is
+            framer.size = base + len(data)
+    problems = framer.problems()
+    if framer.records == 0:
+        problems = [p for p in problems if p.kind != "corrupt_framing"]
+        problems.append(Problem("not_event_file", path,
+                                f"no valid TFRecord frame in {framer.size} bytes: not a TensorBoard event file",
+                                {"bytes": framer.size}))
+        return {}, problems, {}
+    if slow.decode_errors.count:
+        problems.append(Problem("decode_error", path,
+                                f"{slow.decode_errors.count} record(s) passed their checksum but are not valid "
+                                f"Event protobufs (first at byte {slow.decode_errors.first[0]})",
+                                {"count": slow.decode_errors.count, "offsets": slow.decode_errors.first}))
+    return points.by_tag(), problems, slow.hparams
 
 
 _TS = re.compile(r"tfevents\.(\d+)")
@@ -450,60 +564,49 @@ def _file_order(path: Path) -> tuple:
     return (int(m.group(1)) if m else 0, path.name)
 
 
-def read_event_files(paths: Sequence[Path | str]) -> EventData:
+def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> EventData:
     """All event files of one run, merged into one series per tag.
 
     Files are taken in the order of the timestamp in their names. A tag whose step goes back
     (a resumed run) follows TensorBoard: the later write supersedes the points at or after
     the step it went back to; the rewind is reported. Duplicate steps are kept and reported.
+    `window` is the read size per file (see `read_event_file`).
     """
     problems: list[Problem] = []
     hparams: dict[str, Any] = {}
     chunks: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]] = {}
     for path in sorted((Path(p) for p in paths), key=_file_order):
-        pts, probs, hp = read_event_file(path)
+        points, probs, hp = read_event_file(path, window)
         problems += probs
         hparams.update(hp)
-        if len(pts.code) == 0:
-            continue
-        if len(pts.names) <= 64:
-            groups = [np.nonzero(pts.code == c)[0] for c in range(len(pts.names))]
-        else:
-            order = np.argsort(pts.code, kind="stable")
-            groups = np.split(order, np.nonzero(np.diff(pts.code[order]))[0] + 1)
-        for group in groups:
-            if len(group):
-                t = pts.names[int(pts.code[group[0]])]
-                chunks.setdefault(t, []).append((pts.step[group], pts.value[group], pts.wall[group], str(path)))
+        for tag, (step, value, wall) in points.items():
+            chunks.setdefault(tag, []).append((step, value, wall, str(path)))
+        del points
     series: dict[str, Series] = {}
-    rewinds: dict[tuple[str, int, int], list] = {}
+    rewinds: dict[str, dict[tuple[int, int], list]] = {}  # file -> (from, to) -> [superseded, tags]
     for tag in sorted(chunks):
-        s, probs, tag_rewinds = _merge_tag(tag, chunks[tag])
+        s, probs, tag_rewinds = _merge_tag(tag, chunks.pop(tag))  # pop: each tag's parts go as it is built
         series[tag] = s
         problems += probs
         for file, frm, to, n in tag_rewinds:
-            r = rewinds.setdefault((file, frm, to), [0, []])
+            r = rewinds.setdefault(file, {}).setdefault((frm, to), [0, []])
             r[0] += n
             r[1].append(tag)
-    for (file, frm, to), (n, tags) in rewinds.items():
-        problems.append(Problem(
-            "step_rewind", file,
-            f"the step goes back from {frm} to {to} in {len(tags)} tag(s) (a resumed or restarted run); "
-            f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later write",
-            {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm],
-             "tags": tags[:20]}))
+    for file, by_step in rewinds.items():
+        problems += rewind_problems(file, by_step)
     return EventData(series, problems, hparams)
 
 
 def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]):
     """One tag's points across files; (series, duplicate problems, rewinds as (file, from, to, superseded))."""
-    step = np.concatenate([c[0] for c in chunks])
-    value = np.concatenate([c[1] for c in chunks])
-    wall = np.concatenate([c[2] for c in chunks])
-    file_of = np.concatenate([np.full(len(c[0]), i) for i, c in enumerate(chunks)])
+    if len(chunks) == 1:  # one file: its arrays become the series as they are
+        step, value, wall = chunks[0][:3]
+    else:
+        step, value, wall = (np.concatenate([c[i] for c in chunks]) for i in range(3))
+    ends = np.cumsum([len(c[0]) for c in chunks])
     problems: list[Problem] = []
     keep, found = supersede(step)
-    rewinds = [(chunks[file_of[i]][3], frm, to, n) for i, frm, to, n in found]
+    rewinds = [(chunks[int(np.searchsorted(ends, i, side="right"))][3], frm, to, n) for i, frm, to, n in found]
     if found:
         step, value, wall = step[keep], value[keep], wall[keep]
     dup = np.nonzero(step[1:] == step[:-1])[0] + 1
@@ -512,4 +615,5 @@ def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, 
             "duplicate_steps", chunks[-1][3],
             f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
             {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]}))
-    return Series(tag, step.astype(np.int64), value.astype(np.float64), wall.astype(np.float64)), problems, rewinds
+    return Series(tag, np.asarray(step, np.int64), np.asarray(value, np.float64), np.asarray(wall, np.float64)), \
+        problems, rewinds
