@@ -221,8 +221,7 @@ def _lr_locked(run: AlignedRun, max_bins: int) -> float:
     return f.eta2 if f is not None and np.std(y) > 1e-9 else 0.0
 
 
-def _causes(run: AlignedRun, s: Series, f: Fold, step: np.ndarray, y: np.ndarray, growth: float,
-            lr_eta: float) -> list[Cause]:
+def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Cause]:
     p = f.profile
     bins = f.bins
     amp = float(p.max() - p.min())
@@ -364,7 +363,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding 
         return None, f
     growth, amps = _amplitude_growth(f.per_epoch, f.profile)
     lr_eta = _lr_locked(run, int(params["bins"]))
-    causes = _causes(run, s, f, step, y, growth, lr_eta)
+    causes = _causes(run, f, growth, lr_eta)
     ppe = int(round(float(np.median(np.diff(run.epochs.starts)))))
     lo, hi = int(np.argmin(f.profile)), int(np.argmax(f.profile))
     where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "

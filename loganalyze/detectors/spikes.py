@@ -12,18 +12,28 @@ from ._curves import scaled
 from .periodicity import is_epoch_locked
 
 
-def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
-                recovery: int) -> list[tuple[int, int, float, float, int]]:
-    """(first index, width, robust z, jump above the local median, recovery points) for each spike."""
-    n = len(y)
-    if n < window:
-        return []
+def robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, rolling median, rolling spread): distance from the local median in local spreads.
+
+    The spread is floored at a quarter of its typical value, so a locally flat stretch does not
+    turn a small step into a huge z.
+    """
     med = rolling_median(y, window)
     spread = rolling_mad(y, window)
     floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
     spread = np.maximum(spread, 0.25 * floor) if floor > 0 else spread
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(spread > 0, (y - med) / spread, 0.0)
+    return z, med, spread
+
+
+def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
+                recovery: int) -> list[tuple[int, int, float, float, int]]:
+    """(first index, width, robust z, jump above the local median, recovery points) for each spike."""
+    n = len(y)
+    if n < window:
+        return []
+    z, med, spread = robust_z(y, window)
     # heavy-tailed noise is symmetric in log space; spikes go up only: they must stand out from the
     # deepest dips too, or they are just the tail of the noise
     threshold = max(min_z, 2.0 * float(np.max(-z)))
@@ -74,16 +84,14 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
     # an outlier at the end of every epoch crosses the full threshold in only some epochs when it is near
     # min_ratio: the rest of the epochs' outliers, elevated by half the threshold, count towards the lock
-    med, spread = rolling_median(y, window), rolling_mad(y, window)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(spread > 0, (y - med) / spread, 0.0)
+    z, _, _ = robust_z(y, window)
     elevated = step[z >= 0.5 * float(params["min_z"])].astype(np.int64)
     locked = is_epoch_locked(np.concatenate([spike_steps, elevated]), run.epochs)[: len(spike_steps)]
     spikes = [sp for sp, lk in zip(spikes, locked) if not lk]
     if len(spikes) < int(params["min_spikes"]):
         return []
     steps_ = [int(step[i]) for i, *_ in spikes]
-    ratios = [float(np.exp(j)) if is_log else None for *_, j, _ in [(a, b, c, d, e) for a, b, c, d, e in spikes]]
+    ratios = [float(np.exp(jump)) if is_log else None for _, _, _, jump, _ in spikes]
     heights = [round(z, 1) for _, _, z, _, _ in spikes]
     recov = [r for *_, r in spikes]
 
