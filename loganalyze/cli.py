@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .cards import CardError, find_card, load_cards
-from .config import FAIL_LEVELS, Config, ConfigError, check_selectors, discover, load_file
+from .config import FAIL_LEVELS, ConfigError, check_selectors, discover, load_file
 from .model import SEVERITY_RANK, Report
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from loganalyze.align import direction, from_arrays, group_experiments, infer_roles
+from loganalyze.align import direction, from_arrays, group_experiments
 from loganalyze.config import Config
 from loganalyze.model import Run, Series
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage, signal
 from scipy import stats as sps
 
-from ..model import AlignedRun, Cause, EpochAxis, Finding, Series
+from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad
 from . import detector
 from ._curves import scaled
@@ -227,8 +227,7 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Caus
     amp = float(p.max() - p.min())
     x = (np.arange(bins) + 0.5) / bins
     rho = _spearman(x, p)
-    argmin, argmax = int(np.argmin(p)), int(np.argmax(p))
-    noise_ratio = f.within_noise / amp if amp > 0 else np.inf
+    argmin = int(np.argmin(p))
     causes: list[Cause] = []
 
     # small last batch: an outlier at the last point of each epoch, the rest flat
@@ -490,7 +489,7 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
         rule="", family="periodicity", severity=severity, tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
         summary=(f"'{s.tag}' repeats every {period_steps:,} steps ({n_cycles:.0f} cycles, {rel_amp:.0%} swing)"
                  + (", in step with the learning rate" if lr_match else "")
-                 + (f", matching the validation cadence" if matches_val else "")),
+                 + (", matching the validation cadence" if matches_val else "")),
         stats={"period_steps": period_steps, "cycles": round(n_cycles, 1), "peak_power_ratio": round(power, 2),
                "variance_explained": round(f.eta2, 4), "split_half_r": round(f.split_half, 4),
                "relative_amplitude": round(rel_amp, 4), "lr_period_steps": lr_match, "validation_cadence": cadence,

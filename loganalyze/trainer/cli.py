@@ -5,7 +5,6 @@ torch is imported only once a scenario is to be trained, so `loganalyze` works w
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 

@@ -13,7 +13,6 @@ imports. Not a test: timings on a shared machine are noisy.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import subprocess
 import sys
