@@ -443,7 +443,17 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
         return []
     starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
     f = fold(step, y, EpochAxis(starts, "config"), 20)
-    if f is None or f.eta2 < float(params["min_variance_explained"]) or f.split_half < float(params["min_split_half"]):
+    lr = run.get(run.roles.lr)
+    lr_match = None
+    if lr is not None and lr.points >= 24:
+        ls, ly, _ = scaled(lr)
+        lp, lpow = dominant_period(ly)
+        lr_spacing = float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0
+        if lp and lpow >= 5 and abs(lp * lr_spacing - period_steps) <= 0.1 * period_steps:
+            lr_match = int(round(lp * lr_spacing))
+    # a logged LR with the same period is independent evidence: odd and even cycles may then agree less
+    min_split = float(params["min_split_half_lr_locked" if lr_match else "min_split_half"])
+    if f is None or f.eta2 < float(params["min_variance_explained"]) or f.split_half < min_split:
         return []
     if run.epochs.known and run.epochs.count >= 2:
         epoch_len = float(np.median(np.diff(run.epochs.starts)))
@@ -456,14 +466,6 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
             if ef is not None and ef.eta2 >= float(params["min_variance_explained"]) \
                     and ef.split_half >= float(params["min_split_half"]):
                 return []  # a sub-epoch part of a repeating epoch profile (e.g. class blocks): PD001's
-    lr = run.get(run.roles.lr)
-    lr_match = None
-    if lr is not None and lr.points >= 24:
-        ls, ly, _ = scaled(lr)
-        lp, lpow = dominant_period(ly)
-        lr_spacing = float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0
-        if lp and lpow >= 5 and abs(lp * lr_spacing - period_steps) <= 0.1 * period_steps:
-            lr_match = int(round(lp * lr_spacing))
     val = run.get(run.roles.val_loss)
     cadence = None
     if val is not None and val.points >= 3:
@@ -495,5 +497,6 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
                "relative_amplitude": round(rel_amp, 4), "lr_period_steps": lr_match, "validation_cadence": cadence,
                "phase_profile": [round(float(v), 5) for v in f.profile],
                "epoch_profiles": [[None if not np.isfinite(v) else round(float(v), 5) for v in row] for row in f.per_epoch[-50:]],
-               "thresholds": {k: params[k] for k in ("min_peak_ratio", "min_variance_explained", "min_split_half")}},
+               "thresholds": {k: params[k] for k in ("min_peak_ratio", "min_variance_explained", "min_split_half",
+                                                      "min_split_half_lr_locked")}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))]
