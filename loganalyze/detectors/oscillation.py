@@ -9,6 +9,7 @@ from scipy import ndimage
 from ..model import AlignedRun, Cause, Finding
 from . import detector
 from ._curves import scaled
+from .periodicity import fold
 
 
 def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -41,6 +42,15 @@ def _epoch_locked_period(run: AlignedRun, period_steps: float) -> bool:
     return abs(period_steps - epoch_len) <= 0.2 * epoch_len
 
 
+def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray) -> bool:
+    """The swings are the epoch's own profile: the phase explains much of the detrended variance
+    and odd and even epochs agree (the ACF's period estimate can miss this on a noisy curve)."""
+    if not run.epochs.known or run.epochs.count < 3:
+        return False
+    f = fold(step, y, run.epochs)
+    return f is not None and f.eta2 >= 0.45 and f.split_half >= 0.85
+
+
 @detector("OS001")
 def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     out = []
@@ -70,7 +80,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         period = period_from_acf(acf, lag, n)
-        if _epoch_locked_period(run, period * float(np.median(np.diff(step)))):
+        if _epoch_locked_period(run, period * float(np.median(np.diff(step)))) or _epoch_profile_explains(run, step, y):
             continue  # a cycle with the epoch's period is PD001's to report and explain
         ratio = float(np.exp(swing)) if is_log else None
         causes = [Cause("lr_too_high", 0.6,
