@@ -339,16 +339,16 @@ def _gap_trend(run: AlignedRun) -> float | None:
     return float(sps.theilslopes(gap, np.arange(len(gap)))[0])
 
 
-def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding | None, Fold | None]:
+def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None:
     s = run.get(run.roles.train_loss)
     if s is None or not run.epochs.known:
-        return None, None
+        return None
     step, y, is_log = scaled(s)
     if run.epochs.count < int(params["min_epochs"]):
-        return None, None
+        return None
     f = fold(step, y, run.epochs, int(params["bins"]))
     if f is None:
-        return None, None
+        return None
     amp = float(f.profile.max() - f.profile.min())
     significant = f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"]) \
         and f.f_p <= float(params["max_p"])
@@ -356,10 +356,10 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding 
     decay, jump = cumulative_mean_shape(f)
     signature = (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)
     if not (significant or signature) or amp <= 0:
-        return None, f
+        return None
     rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(np.median(s.value[np.isfinite(s.value)]))), 1e-12)
     if rel_amp < float(params["min_relative_amplitude"]) and not signature:
-        return None, f
+        return None
     growth, amps = _amplitude_growth(f.per_epoch, f.profile)
     lr_eta = _lr_locked(run, int(params["bins"]))
     causes = _causes(run, f, growth, lr_eta)
@@ -393,12 +393,12 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> tuple[Finding 
                "epoch_amplitudes": [None if not np.isfinite(a) else round(a, 3) for a in amps[-50:]],
                "thresholds": {k: params[k] for k in ("min_variance_explained", "min_split_half", "max_p",
                                                       "min_relative_amplitude")}},
-        causes=tuple(causes)), f
+        causes=tuple(causes))
 
 
 @detector("PD001")
 def epoch_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    finding, _ = _epoch_finding(run, params)
+    finding = _epoch_finding(run, params)
     return [finding] if finding else []
 
 

@@ -40,10 +40,6 @@ def _round(v: float) -> float:
     return float(f"{v:.7g}")
 
 
-def _nonfinite_kind(v: float) -> str:
-    return "nan" if math.isnan(v) else ("+inf" if v > 0 else "-inf")
-
-
 def _nonfinite_groups(step: np.ndarray, value: np.ndarray, limit: int) -> list[tuple[int, int, int, int, str]]:
     """(first index, first step, last step, count, kind) per run of consecutive non-finite points.
 
