@@ -36,6 +36,13 @@ CAUSES = (
     "fp16_overflow",
     "overfitting",
     "resumed_run",
+    "lr_too_low",
+    "bad_initialization",
+    "exploding_gradients",
+    "unnormalized_inputs",
+    "unbounded_loss",
+    "noisy_validation",
+    "train_val_mismatch",
     "unknown",
 )
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from curves import HEALTHY_KINDS, false_positive_rate, findings, healthy
+from curves import HEALTHY_KINDS, HELDOUT_SEEDS, false_positive_rate, findings, healthy
+from stats_bounds import describe, max_count_for_rate
 from loganalyze.engine import analyze
 
 S = np.arange(2000)
@@ -97,31 +98,70 @@ def test_false_positive_rate_on_healthy_runs():
     assert rate == 0, hits[:3]
 
 
+# The card's rate, 1 of 1,800 healthy runs, measured on the tuning seeds 0–199 of each cell; here it is
+# checked on held-out seeds: a cell fails when 200 runs at that rate would reach its count < 5% of the time.
+OS001_CARD_RATE = 1 / 1800
+OS001_ALLOWED = max_count_for_rate(len(HELDOUT_SEEDS), OS001_CARD_RATE)  # 1 of 200
+
+
 @pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
 @pytest.mark.parametrize("n", [30, 100, 2000])
 def test_noisy_healthy_runs_do_not_oscillate(sigma, n):
     """Independent noise swings as much as an oscillation but has no negative autocorrelation lobe.
 
     n = 30 and 100 are one-row-per-epoch logs: the validation loss is logged at every point.
-    Measured over 200 seeds per cell: 1 of 1,800 runs (n = 100, 20% noise, seed 190) crosses the
-    autocorrelation bound; these 40 seeds per cell keep the file fast.
+    Seeds: HELDOUT_SEEDS (30,000–30,199) of curves.healthy, 200 per cell, none of them the tuning
+    seeds 0–199 (on which 1 of 1,800 runs, n = 100, 20% noise, seed 190, crosses the bound).
+    Measured on the held-out seeds: 1 of 1,800 (0.06%; one-sided 95% upper bound 0.26%) — seed
+    30091 at n = 100, 20% noise ("a typical move of ±20% per point with period ~4 points"), 0 of 200
+    in every other cell (upper bound 1.49% each). Bound per cell: ≤ 1 of 200, the most a rate of
+    1/1,800 reaches at least 5% of the time (2 of 200 would happen with probability 0.6%).
     """
-    hits = [(seed, f.tags, f.summary) for seed in range(40)
+    hits = [(seed, f.tags, f.summary) for seed in HELDOUT_SEEDS
             for f in findings(healthy(HEALTHY_KINDS[seed % 5], seed, n=n, epochs=n if n < 2000 else 10,
                                       noise=sigma), "OS001")]
-    assert hits == []
+    seeds = sorted({seed for seed, _, _ in hits})
+    assert len(seeds) <= OS001_ALLOWED, (describe(len(seeds), len(HELDOUT_SEEDS)), hits)
 
 
-def test_noisy_per_epoch_validation_does_not_oscillate():
-    """A small validation set: ±20% independent noise per epoch around a falling curve."""
+def test_noisy_validation_that_still_falls_is_rarely_called_oscillation():
+    """A small validation set: ±20% independent noise per epoch around a curve that falls 3× over the run.
+
+    A zig-zag without a period counts only once the curve has stopped falling; here it keeps falling,
+    so only seeds whose noise happens to hide the late trend are reported. Measured on held-out seeds
+    30,000–30,199: 8 of 200 (4.0%); the bound is 200 × the one-sided 95% Clopper–Pearson upper limit
+    of that rate (7.2%). When it is reported, the smooth training loss names the measurement, not the
+    LR, as the likely cause."""
     hits = []
-    for seed in range(100):
+    for seed in range(30_000, 30_200):
         e = np.arange(40)
         rng = np.random.default_rng(seed)
         val = (0.4 + 0.8 * np.exp(-e / 10)) * np.exp(0.2 * rng.standard_normal(40))
         train = (0.3 + 0.8 * np.exp(-e / 10)) * np.exp(0.02 * rng.standard_normal(40))
         hits += list(findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001"))
-    assert hits == [], [f.summary for f in hits]
+    assert len(hits) <= 14, [f.summary for f in hits]
+    assert all(f.stats["mode"] == "erratic" and f.causes[0].cause == "noisy_validation" for f in hits)
+
+
+def test_validation_that_zig_zags_without_progress_is_oscillation():
+    """Validation stops improving after a few epochs and then jumps ±25% from one epoch to the next, while
+    training falls smoothly: what a person calls an oscillating validation loss. With 40 evaluations
+    independent jumps are not always told from a slow trend: measured on seeds 30,000–30,199, 93 of 200
+    (46.5%) are found; the bound is the one-sided 95% Clopper–Pearson lower limit (40.6%) × 200."""
+    e = np.arange(40)
+    found = []
+    for seed in range(30_000, 30_200):
+        rng = np.random.default_rng(seed)
+        val = (0.55 + 0.6 * np.exp(-e / 2)) * np.exp(0.25 * rng.standard_normal(40))
+        train = (0.1 + 0.8 * np.exp(-e / 10)) * np.exp(0.02 * rng.standard_normal(40))
+        found += list(findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001"))
+    assert len(found) >= 81
+    for f in found:
+        st = f.stats
+        assert f.tags == ("val_loss",) and st["mode"] == "erratic"
+        assert st["moves_lag1_correlation"] <= -st["thresholds"]["min_zigzag"]
+        assert st["median_swing"] >= st["thresholds"]["min_swing_erratic"]
+        assert f.causes[0].cause == "noisy_validation" and "validation measurement" in f.causes[0].evidence
 
 
 # --- real logs

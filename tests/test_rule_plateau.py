@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from curves import HEALTHY_KINDS, false_positive_rate, findings, healthy
+from curves import HEALTHY_KINDS, HELDOUT_SEEDS, false_positive_rate, findings, healthy
+from stats_bounds import describe, max_count_for_rate
 from loganalyze.engine import analyze
 from loganalyze.ingest import load
 
@@ -67,9 +68,14 @@ def test_keras_binary_classifier_stuck_at_ln_2(tmp_path):
             w.writerow([e, 0.5 + 0.004 * rng.standard_normal(), np.log(2) + 0.002 * rng.standard_normal(),
                         0.5, np.log(2) + 0.002 * rng.standard_normal()])
     report = analyze([tmp_path])
-    (f,) = [f for f in report.findings if f.rule == "PL001"]
-    assert f.tags == ("loss",) and f.severity == "error"
+    by_tag = {f.tags[0]: f for f in report.findings if f.rule == "PL001"}
+    assert set(by_tag) == {"loss", "val_accuracy"}
+    f = by_tag["loss"]  # training and validation both sit at the prior: one finding on both
+    assert f.tags == ("loss", "val_loss") and f.severity == "error" and f.stats["kind"] == "pinned"
     assert f.stats["chance_level"].startswith("ln 2 ") and abs(f.stats["level"] - np.log(2)) < 0.003
+    assert abs(f.stats["val_level"] - np.log(2)) < 0.003 and f.stats["val_fraction_at_level"] == 1.0
+    acc = by_tag["val_accuracy"]  # the same number at every evaluation
+    assert acc.stats["kind"] == "constant" and acc.stats["value"] == 0.5 and acc.stats["fraction_constant"] == 1.0
     assert not [f for f in report.findings if f.rule == "PL002"]
 
 
@@ -126,9 +132,11 @@ def test_false_positive_rate_on_healthy_runs():
 
 @pytest.mark.parametrize("noise", [0.05, 0.2])
 def test_healthy_runs_get_no_plateau_finding_of_any_severity(noise):
-    """Converged, step-decayed, warm-up + cosine, ReduceLROnPlateau: not even an info."""
+    """Converged, step-decayed, warm-up + cosine, ReduceLROnPlateau: not even an info from the rules that
+    say something went wrong. PL004 (converged early) is left out: it reports exactly these runs' tails."""
     hits = [(seed, f.rule, f.summary) for seed in range(200)
-            for f in findings(healthy(HEALTHY_KINDS[seed % 5], seed, noise=noise), "PL")]
+            for f in findings(healthy(HEALTHY_KINDS[seed % 5], seed, noise=noise), "PL")
+            if f.rule != "PL004"]
     assert hits == []
 
 
@@ -139,18 +147,34 @@ def decay_from_chance(seed, n):
     return {"train/loss": (s, noisy(floor + (LN10 - floor) * np.exp(-s / tau), sigma, seed))}
 
 
+# The card's rates for these decays, measured on the tuning seeds 0–199: nothing at 2,000 points, a PL002
+# info on 4 of 200 (2%) at 200 points. They are checked here on held-out seeds: a count fails when 200 runs
+# at the card's rate would reach it less than 5% of the time (at a rate of 0, any count fails).
+PL_DECAY_CARD_RATE_LONG, PL_DECAY_CARD_RATE_SHORT = 0.0, 0.02
+PL_DECAY_ALLOWED_LONG = max_count_for_rate(len(HELDOUT_SEEDS), PL_DECAY_CARD_RATE_LONG)  # 0 of 200
+PL_DECAY_ALLOWED_SHORT = max_count_for_rate(len(HELDOUT_SEEDS), PL_DECAY_CARD_RATE_SHORT)  # 7 of 200
+
+
 def test_noisy_decays_from_ln_10():
     """Decays from 2.3 to 0.1–1.0, time constant 5–40% of the run, 5–20% noise.
 
-    Measured over 200 seeds each: nothing at 2,000 points; on 200 points the slowest decays
-    (τ ≥ 30% of the run) give PL002 an info on 4 of 200 seeds — their first fifth falls by
-    less than the flat tolerance — and PL001 never fires.
+    Seeds: HELDOUT_SEEDS (30,000–30,199), not the tuning seeds 0–199. On 200 points the slowest
+    decays (τ ≥ 30% of the run) can give PL002 an info — their first fifth falls by less than the
+    flat tolerance — and PL001 never fires. Measured on the held-out seeds: PL001 and PL002 0 of 200
+    at 2,000 points (one-sided 95% upper bound 1.49%); at 200 points a PL002 info on 2 of 200 (1.0%;
+    upper bound 3.1%: seeds 30056 and 30186). Bounds: 0 of 200 at 2,000 points (the card claims
+    none), ≤ 7 of 200 at 200 points, the most a 2% rate reaches at least 5% of the time.
     """
-    long_ = [f.summary for seed in range(200) for f in findings(decay_from_chance(seed, 2000), "PL")]
-    assert long_ == []
-    short = [f for seed in range(200) for f in findings(decay_from_chance(seed, 200), "PL")]
-    assert all(f.rule == "PL002" and f.severity == "info" for f in short)
-    assert len(short) / 200 <= 0.03
+    def pl001_pl002(curves):  # the rules whose card rates these are (PL003/PL004 came later)
+        return [f for f in findings(curves, "PL") if f.rule in ("PL001", "PL002")]
+
+    long_ = [(seed, f.summary) for seed in HELDOUT_SEEDS for f in pl001_pl002(decay_from_chance(seed, 2000))]
+    assert len({seed for seed, _ in long_}) <= PL_DECAY_ALLOWED_LONG, long_
+    short = [(seed, f) for seed in HELDOUT_SEEDS for f in pl001_pl002(decay_from_chance(seed, 200))]
+    assert all(f.rule == "PL002" and f.severity == "info" for _, f in short)
+    seeds = sorted({seed for seed, _ in short})
+    assert len(seeds) <= PL_DECAY_ALLOWED_SHORT, (describe(len(seeds), len(HELDOUT_SEEDS)),
+                                                  [(s, f.summary) for s, f in short])
 
 
 # --- real logs
@@ -196,4 +220,7 @@ def test_noisy_warmup_then_slow_decay_is_not_a_stall_real_log(realworld):
     loss = [e["loss"] for e in json.loads(path.read_text())["log_history"] if "loss" in e]
     assert np.median(loss[:15]) > 1.5 * np.median(loss[15:45])  # it descends through the first 30%
     report = analyze([realworld / "32_hf_trainer_state_whisper_flemish"])
-    assert [f.summary for f in report.findings if f.family == "plateau"] == []
+    assert [f.summary for f in report.findings if f.rule in ("PL001", "PL002")] == []
+    # what the log does show, and the hand label names: eval_loss stays in 0.21–0.27 while training falls
+    (stall,) = [f for f in report.findings if f.rule == "PL003"]
+    assert stall.tags == ("eval_loss", "loss") and stall.stats["train_gain"] >= 1.5

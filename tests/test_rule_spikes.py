@@ -4,7 +4,8 @@ import csv
 import numpy as np
 import pytest
 
-from curves import HEALTHY_KINDS, false_positive_rate, findings, healthy
+from curves import HEALTHY_KINDS, HELDOUT_SEEDS, false_positive_rate, findings, healthy
+from stats_bounds import describe, max_count_for_rate
 from loganalyze.ingest import load
 
 AT = [300, 900, 1500]
@@ -35,8 +36,8 @@ def test_spikes_injected_into_each_healthy_shape_are_found_with_their_evidence(k
     assert f.ranges == tuple((a, a) for a in AT) and f.step_range == (AT[0], AT[-1])
     # the ratio to the local median is the injected factor times one draw of the 5% noise
     np.testing.assert_allclose(st["ratios_to_local_median"], FACTORS, rtol=0.2)
-    assert all(h >= st["thresholds"]["min_z"] for h in st["heights_in_spreads"])
-    assert st["heights_in_spreads"][2] > st["heights_in_spreads"][1]  # 4× stands higher than 2.5×
+    assert all(h >= st["thresholds"]["min_z"] for h in st["heights"])
+    assert st["heights"][2] > st["heights"][1]  # 4× stands higher than 2.5×
     assert st["recovery_points"] == [1, 1, 1] and st["epoch_locked_dropped"] == 0
     assert f.causes[-1].cause == "unknown"  # no LR or gradient evidence: outlier batches
 
@@ -83,7 +84,7 @@ def test_negative_losses_are_judged_on_the_linear_scale():
     y[[800, 1700]] += [0.6, 0.9]  # 30 and 45 noise sigmas
     (f,) = findings({"train/loss": (s, y)}, "SP001")
     assert f.stats["steps"] == [800, 1700] and f.stats["ratios_to_local_median"] is None
-    assert min(f.stats["heights_in_spreads"]) >= 8 and f.stats["heights_in_spreads"][1] > f.stats["heights_in_spreads"][0]
+    assert min(f.stats["heights"]) >= 8 and f.stats["heights"][1] > f.stats["heights"][0]
     assert "×" not in f.summary  # no ratio to a median that may be negative
 
 
@@ -161,17 +162,28 @@ def test_a_steady_noisy_loss_is_not_spiky():
     assert hits == []
 
 
+# The card's rate for Student-t noise, 8 of 200 (4%), was measured on the tuning seeds 0–199; it is
+# checked here on held-out seeds: the test fails when 200 runs at 4% would reach the count < 5% of the time.
+SP001_HEAVY_TAILED_CARD_RATE = 0.04
+SP001_HEAVY_TAILED_ALLOWED = max_count_for_rate(len(HELDOUT_SEEDS), SP001_HEAVY_TAILED_CARD_RATE)  # 13 of 200
+
+
 def test_heavy_tailed_noise_rarely_makes_a_spike():
     """Student-t (ν = 5) noise: a rare draw is a genuine single-point outlier of 1.5–2× the median.
 
-    Measured: 8 of 200 seeds (4%) report one such point, each at least 12 local spreads high.
+    Seeds: HELDOUT_SEEDS (30,000–30,199), not the tuning seeds 0–199 (8 of 200 there, 4%).
+    Measured on the held-out seeds: 9 of 200 (4.5%; one-sided 95% upper bound 7.7%) — seeds 30018
+    (two points), 30020, 30023, 30054, 30062, 30065, 30093, 30114, 30187 — each 13–27 local
+    spreads high. Bound: ≤ 13 of 200, the most a 4% rate reaches at least 5% of the time.
     """
     hits = []
-    for seed in range(200):
+    for seed in HELDOUT_SEEDS:
         for f in findings(heavy_tailed(HEALTHY_KINDS[seed % 5], seed), "SP001"):
-            hits.append(f)
-    assert len(hits) / 200 <= 0.05, [h.summary for h in hits]
-    assert all(h.stats["count"] <= 2 and min(h.stats["heights_in_spreads"]) >= 12 for h in hits)
+            hits.append((seed, f))
+    seeds = sorted({seed for seed, _ in hits})
+    assert len(seeds) <= SP001_HEAVY_TAILED_ALLOWED, (describe(len(seeds), len(HELDOUT_SEEDS)),
+                                                      [(s, h.summary) for s, h in hits])
+    assert all(h.stats["count"] <= 2 and min(h.stats["heights"]) >= 12 for _, h in hits)
 
 
 # --- real logs

@@ -6,14 +6,35 @@ import numpy as np
 from ..model import AlignedRun, Series
 
 
+def resolution(value: np.ndarray) -> float | None:
+    """The decimal step a log rounded its values to (1e-4 for Hugging Face's 4 decimals), or None.
+
+    Only claimed when every value is a multiple of it and the values span many multiples: a loss
+    printed with 4 decimals that falls to 0.0001 has almost no digits left, and its log there is
+    the rounding, not the loss.
+    """
+    v = value[np.isfinite(value)]
+    if len(v) < 8:
+        return None
+    for k in range(1, 7):
+        q = 10.0 ** -k
+        if np.all(np.abs(v / q - np.round(v / q)) <= 1e-6 * np.maximum(np.abs(v / q), 1.0)):
+            return q if np.max(np.abs(v)) >= 100 * q else None
+    return None
+
+
 def scaled(s: Series) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Finite (step, value) with log applied when the values are all positive (losses move by factors)."""
+    """Finite (step, value) with log applied when the values are all positive (losses move by factors).
+
+    Values within ten rounding steps of 0 are floored there before the log (see `resolution`).
+    """
     ok = np.isfinite(s.value)
     step, value = s.step[ok], s.value[ok]
     order = np.argsort(step, kind="stable")
     step, value = step[order], value[order]
     if len(value) and value.min() > 0:
-        return step, np.log(value), True
+        q = resolution(value)
+        return step, np.log(np.maximum(value, 10 * q) if q else value), True
     return step, value, False
 
 

@@ -73,6 +73,13 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     train_fall = (t_best - t_end) / max(abs(t_best), 1e-12)
     if train_fall < float(params["min_train_improvement"]):
         return []
+    # "training keeps improving" must be a trend, not two noisy end points: the training loss at the
+    # evaluations after the best falls with a Kendall tau of at most -min_train_tau
+    t_after = tr[best:]
+    t_after = t_after[np.isfinite(t_after)]
+    train_tau = float(sps.kendalltau(np.arange(len(t_after)), t_after)[0]) if len(t_after) >= 3 else -1.0
+    if not train_tau <= -float(params["min_train_tau"]):
+        return []
     best_step = int(vs[best])
     gap_best = float(sign * (y[best] - t_best))
     gap_end = float(sign * (end - t_end))
@@ -85,14 +92,41 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         step_range=(best_step, int(vs[-1])), summary=summary,
         stats={"best_step": best_step, "best_value": float(sign * y[best]), "end_value": float(sign * end),
                "evals_after_best": after, "worse_than_best": worse, "val_change_since_best": round(float(rise_rel), 4),
-               "train_improvement_since_best": round(float(train_fall), 4), "kendall_tau_after_best": round(float(tau), 4),
+               "train_improvement_since_best": round(float(train_fall), 4),
+               "train_kendall_tau_after_best": round(train_tau, 4), "kendall_tau_after_best": round(float(tau), 4),
                "gap_at_best": round(gap_best, 6), "gap_at_end": round(gap_end, 6),
                "val_noise_relative": round(float(noise), 4), "higher_is_better": pair.higher_is_better,
                "thresholds": {"min_rise": params["min_rise"], "min_train_improvement": params["min_train_improvement"]}},
-        causes=(Cause("overfitting", 0.85,
-                      f"validation worsens over {after} evaluations after step {best_step:,} while training "
-                      f"improves {train_fall:.0%}; the train/val gap grows from {gap_best:.3g} to {gap_end:.3g}. "
-                      f"Training {word} on what it memorizes, not on what generalizes."),))]
+        causes=tuple(_overfit_causes(params, pair, vv, train, after, best_step, train_fall, gap_best, gap_end,
+                                     word)))]
+
+
+def _overfit_causes(params, pair: MetricPair, val: np.ndarray, train_series: Series, after: int, best_step: int,
+                    train_fall: float, gap_best: float, gap_end: float, word: str) -> list[Cause]:
+    """Overfitting, or validation that was never measuring the same thing as training.
+
+    Overfitting needs a validation loss that first improves with training and then leaves it. A
+    validation loss whose best is still many times what the training loss was at the very start of the
+    run never improved with training at all: the two sets differ (a distribution shift, preprocessing or
+    evaluation-mode difference, a bug in the evaluation). Judged on positive losses only.
+    """
+    over = Cause("overfitting", 0.85,
+                 f"validation worsens over {after} evaluations after step {best_step:,} while training "
+                 f"improves {train_fall:.0%}; the train/val gap grows from {gap_best:.3g} to {gap_end:.3g}. "
+                 f"Training {word} on what it memorizes, not on what generalizes.")
+    _, tv = _finite_sorted(train_series)
+    if pair.higher_is_better or len(tv) == 0 or np.min(val) <= 0 or np.min(tv) <= 0:
+        return [over]
+    start = float(np.median(tv[: max(1, len(tv) // 20)]))
+    ratio = float(np.min(val)) / start
+    if ratio >= float(params["mismatch_ratio"]):
+        mismatch = Cause("train_val_mismatch", 0.65,
+                         f"the best validation loss ({np.min(val):.4g}) is {ratio:.1f}× the training loss at the "
+                         f"start of the run ({start:.4g}): validation never improved with training, so the sets "
+                         "(or how they are evaluated) differ — a distribution shift, preprocessing or augmentation "
+                         "applied to one side only, model.eval()/BatchNorm statistics, or a bug in the evaluation")
+        return [mismatch, Cause("overfitting", 0.45, over.evidence)]
+    return [over]
 
 
 @detector("AC002")

@@ -11,6 +11,37 @@ from . import detector
 from ._curves import aggregate, scaled
 
 
+def unbounded_descent(step: np.ndarray, value: np.ndarray, params: Mapping[str, Any]) -> dict | None:
+    """A loss that is negative and keeps falling by orders of magnitude: an objective with no lower
+    bound (a likelihood whose variance collapses, a sign error, an unbalanced negative term). A loss
+    below 0 that stays bounded, like a WGAN critic's, is not this."""
+    if len(value) < int(params["min_points"]) or value[-1] >= 0:
+        return None
+    k = max(2, len(value) // 5)
+    start, end = float(np.median(value[:k])), float(np.median(value[-k:]))
+    scale = max(abs(start), float(np.median(np.abs(value))) * 1e-3, 1e-12)
+    growth = abs(end) / scale if end < 0 else 0.0
+    tau, p = mann_kendall(value)
+    if growth < float(params["explode_factor"]) or tau > -float(params["min_tau"]) or p > float(params["max_p"]):
+        return None
+    return {"start": start, "end": end, "growth": growth, "tau": tau, "p": p}
+
+
+def _unbounded_finding(s, step: np.ndarray, d: dict) -> Finding:
+    return Finding(
+        rule="", family="divergence", severity="error", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
+        summary=(f"'{s.tag}' runs off to minus infinity: from {d['start']:.3g} to {d['end']:.3g} "
+                 f"({d['growth']:.3g}× larger in magnitude, Mann–Kendall τ = {d['tau']:.2f})"),
+        stats={"shape": "unbounded_descent", "start_value": d["start"], "end_value": d["end"],
+               "magnitude_growth": round(d["growth"], 3), "kendall_tau": round(d["tau"], 4),
+               "p_value": float(f"{d['p']:.3g}")},
+        causes=(Cause("unbounded_loss", 0.7,
+                      f"the loss is negative and its magnitude grows {d['growth']:.3g}× without levelling off: the "
+                      "objective has no lower bound the model can reach — a log-likelihood of a continuous density "
+                      "whose predicted variance collapses, a sign error, or a negative loss term that outweighs the "
+                      "rest"),))
+
+
 @detector("DV001")
 def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     tag = run.roles.train_loss or run.roles.val_loss
@@ -20,6 +51,9 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     step, y, is_log = scaled(s)
     if len(y) < int(params["min_points"]):
         return []
+    down = unbounded_descent(step, y, params) if not is_log else None
+    if down is not None:
+        return [_unbounded_finding(s, step, down)]
     xs, ys, unit = aggregate(run, step, y)
     if len(ys) < 6:
         return []
@@ -36,8 +70,10 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     # or a jump that stays: the last third of the points after the best all sit clearly above it
     # (a burst of bad updates throws the model to a worse level it never leaves)
     tail = max(3, len(seg_y) // 3)
-    # (on log-loss only: a linear-scale loss such as a GAN's has no "N× worse" level to stay at)
-    stays_up = is_log and len(seg_y) >= tail + 2 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
+    # (on a loss that cannot go below 0 — log-loss, or an MSE that touches 0 — only: a loss that goes
+    # negative, such as a GAN's, has no "N× worse" level to stay at)
+    bounded = is_log or bool(np.min(y) >= 0)
+    stays_up = bounded and len(seg_y) >= tail + 2 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
         return []
     slope, _ = theil_sen(seg_x.astype(float), seg_y)

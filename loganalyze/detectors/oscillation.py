@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..model import AlignedRun, Cause, Finding
+from ..stats import mann_kendall
 from . import detector
 from ._curves import scaled
 from .periodicity import fold
@@ -51,6 +52,14 @@ def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray) ->
     return f is not None and f.eta2 >= 0.45 and f.split_half >= 0.85
 
 
+def _lag1(d: np.ndarray) -> float:
+    """Lag-1 autocorrelation of the point-to-point moves: −0.5 for independent jumps around a level,
+    near 0 for a random walk, positive for a smooth curve."""
+    if len(d) < 4 or np.std(d) == 0:
+        return 0.0
+    return float(np.corrcoef(d[:-1], d[1:])[0, 1])
+
+
 @detector("OS001")
 def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     out = []
@@ -76,10 +85,26 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         early, late = np.median(np.abs(d[:third])), np.median(np.abs(d[-third:]))
         sustained = late >= float(params["min_sustain"]) * early if early > 0 else True
         scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(np.median(y))), 1e-12)
-        if not (trough <= -bound and scale_ok and swing >= 3 * progress and sustained):
+        periodic = trough <= -bound
+        # evaluation-level curves (each point averages a whole validation set or epoch) are not expected to
+        # jump by a large factor from one point to the next: sustained zig-zags there are instability even
+        # without a regular period. Per-step batch losses are noisy by nature and must show the period.
+        # It must also have stopped improving: over its last two thirds the medians of its first and last thirds
+        # differ by less than half a typical swing and there is no significant monotonic trend (Mann–Kendall).
+        # A noisy validation curve that still falls is a small validation set, not instability.
+        evaluation_level = tag == run.roles.val_loss
+        zigzag = _lag1(d) <= -float(params["min_zigzag"])
+        last_two_thirds = y[n // 3:]
+        k = max(2, len(last_two_thirds) // 3)
+        late_progress = abs(float(np.median(last_two_thirds[:k]) - np.median(last_two_thirds[-k:])))
+        _, late_p = mann_kendall(last_two_thirds)
+        erratic = (evaluation_level and zigzag and is_log and swing >= float(params["min_swing_erratic"])
+                   and late_progress < float(params["max_late_progress"]) * swing
+                   and late_p > float(params["min_trend_p"]))
+        if not ((periodic and scale_ok) or erratic) or not (swing >= 3 * progress and sustained):
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
-        period = period_from_acf(acf, lag, n)
+        period = period_from_acf(acf, lag, n) if periodic else 2
         if _epoch_locked_period(run, period * float(np.median(np.diff(step)))) or _epoch_profile_explains(run, step, y):
             continue  # a cycle with the epoch's period is PD001's to report and explain
         ratio = float(np.exp(swing)) if is_log else None
@@ -101,20 +126,38 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                 if len(hi) > 3 and len(lo) > 3 and np.median(hi) > 1.5 * np.median(lo):
                     causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
                                       f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")
+        if not periodic:
+            # only validation zig-zags: is the model unstable, or is the measurement noisy? A training loss that
+            # moves far less from point to point says the weights change smoothly, so the evaluation is the noise
+            train = run.get(run.roles.train_loss)
+            t_swing = None
+            if train is not None:
+                _, ty, t_log = scaled(train)
+                t_swing = float(np.median(np.abs(np.diff(ty)))) if t_log and len(ty) > 3 else None
+            if t_swing is not None and t_swing * float(params["smooth_train_ratio"]) <= swing:
+                causes.insert(0, Cause("noisy_validation", 0.6,
+                                       f"the training loss moves only ±{np.exp(t_swing) - 1:.0%} per point against "
+                                       f"±{np.exp(swing) - 1:.0%} for validation: the weights change smoothly, so the "
+                                       "validation measurement is what jumps — a small, unrepresentative or "
+                                       "re-sampled validation set (or a non-deterministic evaluation)"))
         causes.append(Cause("unknown", 0.3, "a noisy or alternating data stream (e.g. alternating data sources, "
                                             "validation on a tiny or shifting set) can swing the same way"))
         out.append(Finding(
             rule="", family="oscillation", severity="", tags=(tag,), step_range=(int(step[0]), int(step[-1])),
             summary=(f"'{tag}' oscillates: a typical move of {'±' + format(ratio - 1, '.0%') if ratio else format(swing, '.3g')} "
-                     f"per point with period ~{period} points (autocorrelation {trough:.2f} at lag {lag}), "
-                     f"sustained to the end"),
-            stats={"median_swing": round(swing, 5), "swing_factor": round(ratio, 4) if ratio else None,
+                     + (f"per point with period ~{period} points (autocorrelation {trough:.2f} at lag {lag}), "
+                        if periodic else f"per point, zig-zagging between evaluations (lag-1 correlation of the "
+                                         f"moves {_lag1(d):.2f}), ")
+                     + "sustained to the end"),
+            stats={"mode": "periodic" if periodic else "erratic", "median_swing": round(swing, 5),
+                   "moves_lag1_correlation": round(_lag1(d), 4), "swing_factor": round(ratio, 4) if ratio else None,
                    "acf_min": round(trough, 4), "acf_lag": lag, "period_points": period,
                    "sign_change_rate": round(sign_changes, 4),
                    "swing_vs_progress": round(swing / max(progress, 1e-12), 2),
                    "late_vs_early_swing": round(float(late / early), 3) if early > 0 else None,
                    "points": n, "scale": "log" if is_log else "linear",
                    "thresholds": {"min_anticorrelation": bound, "min_swing": params["min_swing"],
-                                  "min_sustain": params["min_sustain"]}},
-            causes=tuple(causes)))
+                                  "min_sustain": params["min_sustain"], "min_zigzag": params["min_zigzag"],
+                                  "min_swing_erratic": params["min_swing_erratic"]}},
+            causes=tuple(sorted(causes, key=lambda c: -c.confidence))))
     return out

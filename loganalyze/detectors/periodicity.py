@@ -349,9 +349,21 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     f = fold(step, y, run.epochs, int(params["bins"]))
     if f is None:
         return None
+
+    def is_significant(f: Fold) -> bool:
+        return (f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"])
+                and f.f_p <= float(params["max_p"]))
+
+    significant = is_significant(f)
+    if not significant and run.epochs.count >= 2 * int(params["min_epochs"]) + 1:
+        # a cycle that fades as the loss converges (a memorization staircase ends once the training set is
+        # fitted) is diluted by the quiet epochs after it: judge the first half of the epochs on their own
+        half = int(run.epochs.starts[run.epochs.count // 2])
+        g = fold(step[step < half], y[step < half], run.epochs, int(params["bins"]))
+        if g is not None and is_significant(g):
+            f, significant = g, True
+            step, y = step[step < half], y[step < half]
     amp = float(f.profile.max() - f.profile.min())
-    significant = f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"]) \
-        and f.f_p <= float(params["max_p"])
     last_z, _, _, last_p = last_point_outlier(f)
     decay, jump = cumulative_mean_shape(f)
     signature = (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)

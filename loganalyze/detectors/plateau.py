@@ -1,94 +1,201 @@
-"""PL001 not-learning and PL002 early-stall: a loss that never leaves its level, or stalls early."""
+"""The plateau family: PL001 not learning, PL002 early stall, PL003 validation stall, PL004 converged early."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
 from scipy import ndimage
 
 from ..model import AlignedRun, Cause, Finding
+from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
+from ..evidence import (DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, finite_sorted, lr_context,
+                        metric_tags)
 from ..stats import mad
 from . import detector
 
-# losses a model produces when it predicts nothing: uniform over C classes, a constant 0.5 under MSE
-CHANCE_LEVELS = [(f"ln {c} (uniform over {c} classes)", float(np.log(c))) for c in
-                 (2, 3, 4, 5, 6, 8, 10, 16, 20, 32, 100, 1000)] + [("0.25 (MSE of always predicting 0.5 on 0/1 targets)", 0.25)]
-
-
-def chance_match(level: float, tolerance: float) -> str | None:
-    for name, value in CHANCE_LEVELS:
-        if abs(level - value) <= tolerance * value:
-            return name
-    return None
-
-
-def _series(run: AlignedRun):
-    s = run.get(run.roles.train_loss)
+def _series(run: AlignedRun, tag: str | None = None):
+    s = run.get(run.roles.train_loss if tag is None else tag)
     if s is None:
         return None
-    ok = np.isfinite(s.value)
-    order = np.argsort(s.step[ok], kind="stable")
-    return s, s.step[ok][order], s.value[ok][order]
+    step, value = finite_sorted(s)
+    return s, step, value
+
+
+def _levels(params: Mapping[str, Any]) -> list[tuple[str, float]]:
+    return chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
 
 
 @detector("PL001")
 def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    got = _series(run)
-    if got is None:
-        return []
-    s, step, v = got
+    """Not learning, however it shows: a loss pinned at a chance level (train or validation), a train
+    loss that never leaves its first level, a metric that is the same number at every evaluation."""
+    found: list[Finding] = []
+    judged: set[str] = set()
+    for tag, is_train in ((run.roles.train_loss, True), (run.roles.val_loss, False)):
+        got = _series(run, tag) if tag else None
+        if got is None:
+            continue
+        f = _judge_loss(run, *got, params, is_train)
+        if f is not None:
+            found.append(f)
+            judged.add(tag)
+    if (len(found) == 2 and all(f.stats["kind"] == "pinned" for f in found)
+            and found[0].stats["chance_level"] == found[1].stats["chance_level"]):
+        # training and validation at the same chance level are one finding: the model predicts the prior
+        tr, va = found
+        found = [replace(tr, tags=tr.tags + va.tags,
+                         summary=tr.summary + f"; validation ('{va.tags[0]}') sits there too "
+                                              f"({va.stats['level']:.4g}, {va.stats['fraction_at_level']:.0%})",
+                         stats={**tr.stats, "val_level": va.stats["level"],
+                                "val_fraction_at_level": va.stats["fraction_at_level"]})]
+    found += _constant_metrics(run, params, judged)
+    return found
+
+
+def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mapping[str, Any],
+                is_train: bool) -> Finding | None:
     n = len(v)
-    if n < int(params["min_points"]):
-        return []
-    head = max(3, n // 10)
+    if n < int(params["min_points_at_chance"]):
+        return None
+    head = max(1, min(3, n // 3), n // 10)
     start, end = float(np.median(v[:head])), float(np.median(v[-head:]))
     scale = max(abs(start), 1e-12)
     improvement = (start - end) / scale
     spread = mad(v) / scale
     level = float(np.median(v))
     tol = float(params["chance_tolerance"])
-    match = chance_match(level, tol)
+    match = chance_match(level, tol, _levels(params))
     # judged on a running median: per-batch noise of a few percent must not hide a pinned level
     sm = ndimage.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
-    near = float(np.mean(np.abs(sm - level) <= max(tol * abs(level), 1e-12))) if match else 0.0
-    flat = abs(improvement) < float(params["min_improvement"])  # a loss that got worse is DV001's
+    at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
+    near = float(np.mean(at)) if match else 0.0
+    # a loss that got worse is DV001's; "flat from the start" needs enough points to tell from noise,
+    # and is judged on the training loss only (a validation loss may rightly stay put while training fits)
+    flat = is_train and n >= int(params["min_points"]) and abs(improvement) < float(params["min_improvement"])
     pinned = match is not None and near >= float(params["min_fraction_at_chance"])
+    if pinned and n >= 8:
+        # a model that predicts a constant has almost no batch-to-batch noise (the uniform prediction's
+        # cross-entropy is ln C whatever the batch holds); a model that converged near ln C by coincidence
+        # still has its batch noise
+        quiet = float(mad(v[at] - sm[at]) / max(abs(level), 1e-12))
+        pinned = quiet <= float(params["max_pinned_noise"])
+    if pinned and not is_train:
+        # a validation loss at chance while training learns is a mismatch or overfitting, not a dead model
+        train = run.get(run.roles.train_loss)
+        if train is not None:
+            _, tv = finite_sorted(train)
+            k = max(1, len(tv) // 10)
+            if len(tv) >= 4 and np.median(tv[-k:]) < (1 - 3 * tol) * np.median(tv[:k]):
+                pinned = False
     if not (flat or pinned):
-        return []
+        return None
     # a loss that started low because it resumed from a good checkpoint is not "not learning": only judge
     # runs that are flat from a level they could have left (chance level, or no movement at all)
-    if not pinned and spread > 0.25:
-        return []
-    severity = "error" if pinned and near >= 0.9 else ""
+    if not pinned and spread > float(params["max_flat_spread"]):
+        return None
+    collapse = None
+    if pinned:
+        # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
+        low_i = int(np.argmin(ndimage.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
+        low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
+        if low < level * (1 - 3 * tol) and low_i < n // 2:
+            collapse = (low, low_i)
+        elif not at[: max(1, n // 10)].any():
+            # pinned later but not from the start and not after learning: that is a stall, PL002's
+            pinned = False
+            if not flat:
+                return None
+    severity = "error" if pinned and near >= float(params["error_fraction_at_chance"]) else ""
     evid = (f"the loss stays at {level:.4g} for {near:.0%} of the run" if pinned else
             f"the loss moves {improvement:+.1%} from start ({start:.4g}) to end ({end:.4g})")
     causes = [Cause("unknown", 0.6 if pinned else 0.5,
                     evid + (f", which is {match}: the model predicts the same thing for every input" if match else "")
                     + ". Check that the loss is connected to the trained parameters, that the LR is not 0 or far "
                       "too low, that labels match the outputs, and for dead ReLUs or vanishing gradients")]
+    if collapse is not None:
+        low, low_i = collapse
+        causes.insert(0, Cause("lr_too_high", 0.7,
+                               f"the loss first fell to {low:.4g} (step {int(step[low_i]):,}) and then returned "
+                               f"to {match} and stayed: training collapsed rather than never started — updates "
+                               "too large for the network (a too-high LR or unnormalized inputs) kill units or "
+                               "saturate the outputs"))
     if pinned:
-        # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
-        low_i = int(np.argmin(ndimage.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
-        low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
-        if low < level * (1 - 3 * tol) and low_i < n // 2:
-            causes.insert(0, Cause("lr_too_high", 0.7,
-                                   f"the loss first fell to {low:.4g} (step {int(step[low_i]):,}) and then returned "
-                                   f"to {match} and stayed: training collapsed rather than never started — updates "
-                                   "too large for the network (a too-high LR or unnormalized inputs) kill units or "
-                                   "saturate the outputs"))
+        # it exploded in its first steps and then settled at chance: the first updates were huge, which is
+        # what features on wildly different scales (or a far too high LR) do to a freshly initialized net
+        head_n = max(3, n // 10)
+        peak_i = int(np.argmax(v[:head_n]))
+        if v[peak_i] >= float(params["explode_factor"]) * level and peak_i < head_n - 1:
+            causes.insert(0, Cause("unnormalized_inputs", 0.65,
+                                   f"the loss first exploded to {v[peak_i]:.3g} (step {int(step[peak_i]):,}, "
+                                   f"{v[peak_i] / level:.0f}× the chance level) and then settled at {match}: huge "
+                                   "first updates killed the network — typical of unnormalized input features "
+                                   "(scales far from 1), or of an LR far too high for the first steps"))
     lr = run.get(run.roles.lr)
-    if lr is not None and lr.points and np.nanmax(lr.value) <= 1e-7:
+    if lr is not None and lr.points and np.nanmax(lr.value) <= float(params["max_dead_lr"]):
         causes.insert(0, Cause("unknown", 0.8, f"the logged learning rate never exceeds {np.nanmax(lr.value):.1g}"))
-    summary = (f"'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
-               if not pinned else f"'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")
-    return [Finding(
+    what = "" if is_train else "validation loss "
+    summary = (f"{what}'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
+               if not pinned else f"{what}'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")
+    return Finding(
         rule="", family="plateau", severity=severity, tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
         summary=summary,
-        stats={"level": round(level, 6), "start": round(start, 6), "end": round(end, 6),
+        stats={"kind": "pinned" if pinned else "flat", "level": round(level, 6), "start": round(start, 6),
+               "end": round(end, 6), "points": n,
                "relative_improvement": round(improvement, 5), "relative_spread": round(spread, 5),
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
-        causes=tuple(causes))]
+        causes=tuple(causes))
+
+
+def _metric_group(tag: str) -> tuple[str | None, str]:
+    """Tags that measure the same kind of thing on the same split: eval_T007_f1 and eval_T020_f1."""
+    toks = tokens(tag)
+    kind = next((t for t in reversed(toks) if t in HIGHER_WORDS or t in LOSS_WORDS), toks[-1] if toks else tag)
+    return split_of(tag), kind
+
+
+def _constant_metrics(run: AlignedRun, params: Mapping[str, Any], judged: set[str]) -> list[Finding]:
+    """A loss or metric that is one and the same number at (nearly) every log point: a model whose
+    output does not depend on its input, a metric computed on an empty or constant prediction, or a
+    loss term that is disconnected. Perfect scores (accuracy 1.0 / 100) are saturation, not this."""
+    min_pts = int(params["min_points_constant"])
+    constant: dict[str, tuple] = {}
+    groups: dict[tuple, list[str]] = {}
+    for tag in metric_tags(run):
+        step, v = finite_sorted(run.series[tag])
+        groups.setdefault(_metric_group(tag), []).append(tag)
+        if len(v) < min_pts:
+            continue
+        value = float(v[-1])
+        same = np.abs(v - value) <= 1e-9 * max(abs(value), 1e-12)
+        if float(np.mean(same)) >= float(params["min_fraction_constant"]):
+            constant[tag] = (step, v, value, same)
+    out = []
+    for tag, (step, v, value, same) in constant.items():
+        if tag in judged:
+            continue
+        # one per-class or per-size metric of many that stays put while most of its siblings move is a
+        # class with no predictions or no examples (a rare class, COCO's -1 for "no small objects"), not a
+        # model that ignores its input
+        group = groups[_metric_group(tag)]
+        if len(group) > 2 and sum(t in constant for t in group) <= len(group) // 2:
+            continue
+        n, share = len(v), float(np.mean(same))
+        higher = run.roles.higher_is_better.get(tag, False)
+        if higher and value in (1.0, 100.0):
+            continue
+        first = int(step[np.argmax(same)])
+        kind = ("a loss of exactly 0: the term is disconnected or trivially satisfied" if not higher and value == 0
+                else "the same value at every evaluation: the predictions do not depend on the input, or the "
+                     "metric is computed on an empty or constant prediction")
+        out.append(Finding(
+            rule="", family="plateau", severity="", tags=(tag,), step_range=(first, int(step[-1])),
+            summary=f"'{tag}' is exactly {value:.6g} at {int(same.sum())} of its {n} points",
+            stats={"kind": "constant", "value": value, "points": n, "fraction_constant": round(share, 4),
+                   "thresholds": {k: params[k] for k in ("min_points_constant", "min_fraction_constant")}},
+            causes=(Cause("unknown", 0.6, f"'{tag}' shows {kind}"),)))
+    return out
 
 
 @detector("PL002")
@@ -98,9 +205,11 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         return []
     s, step, v = got
     n = len(v)
-    if n < int(params["min_points"]) or v.min() <= 0:
+    if n < int(params["min_points"]) or v.min() < 0 or v.max() <= 0:
         return []
-    y = np.log(v)
+    # a loss that reaches exactly 0 (or the 4-decimal floor of a log) is floored, not skipped: the stall
+    # before it is what matters
+    y = np.log(np.maximum(v, float(params["log_floor"]) * v.max()))
     buckets = 40
     edges = np.linspace(0, n, buckets + 1).astype(int)
     med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
@@ -119,21 +228,142 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     if flat + 1 < int(params["min_stall_fraction"] * buckets):
         return []
     stall_end = int(step[min(edges[flat + 1], n - 1)])
+    span = float(step[-1] - step[0])
+    ctx = lr_context(run, stall_end)
     lr = run.get(run.roles.lr)
     if lr is not None and lr.points >= 2:
         ok = np.isfinite(lr.value)
         ls, lv = lr.step[ok], lr.value[ok]
-        near = lv[(ls >= stall_end - (step[-1] - step[0]) * 0.05) & (ls <= stall_end + (step[-1] - step[0]) * 0.05)]
+        near = lv[(ls >= stall_end - span * 0.05) & (ls <= stall_end + span * 0.05)]
         if len(near) >= 2 and near[-1] < 0.7 * near[0]:
             return []  # the stall ended with an LR step-down: ordinary step decay
+    level = float(np.exp(med[0]))
     factor = float(np.exp(med[0] - best))
+    match = chance_match(level, float(params["chance_tolerance"]), _levels(params))
+    causes = []
+    # which start it was, from what the log shows: an LR still rising when the stall ends is a warm-up that
+    # outlasted the need; a stall at chance level under a constant LR is a symmetry or an initialization
+    # the model takes time to escape; with nothing logged, the three cannot be told apart
+    if ctx is not None and not ctx.constant and ctx.at > float(params["warmup_lr_ratio"]) * ctx.start:
+        causes.append(Cause("lr_too_low", 0.6,
+                            f"the stall ends at step {stall_end:,} as the LR rises ({ctx.describe()}): the LR was "
+                            "too low to make progress until the warm-up brought it up — a shorter warm-up or a "
+                            "higher starting LR saves that stretch"))
+    if match is not None:
+        causes.append(Cause("bad_initialization", 0.55 if not causes else 0.4,
+                            f"the stall sits at {level:.4g} = {match}: the model predicts the prior until it "
+                            "breaks a symmetry — typical of an initialization with tiny or saturated outputs, or a "
+                            "deep/recurrent net whose gradients vanish at the start"))
+    causes.append(Cause("unknown", 0.45 if not causes else 0.3,
+                        "a long flat start that ends suddenly: poor initialization, a too-low LR or a too-long "
+                        "warm-up, or a symmetry the model needs time to break"
+                        + ("" if ctx else " (no learning rate is logged to tell them apart)")))
+    causes.sort(key=lambda c: -c.confidence)
     return [Finding(
         rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[0]), stall_end),
-        summary=(f"'{s.tag}' stalls at {np.exp(med[0]):.4g} for the first {(flat + 1) / buckets:.0%} of the run "
+        summary=(f"'{s.tag}' stalls at {level:.4g}" + (f" (= {match.split(' (')[0]})" if match else "")
+                 + f" for the first {(flat + 1) / buckets:.0%} of the run "
                  f"(to step {stall_end:,}), {factor:.1f}× above the best it reaches later"),
-        stats={"stall_level": round(float(np.exp(med[0])), 6), "best_level": round(float(np.exp(best)), 6),
+        stats={"stall_level": round(level, 6), "best_level": round(float(np.exp(best)), 6),
                "stall_fraction": round((flat + 1) / buckets, 3), "stall_end_step": stall_end,
-               "factor_above_best": round(factor, 3),
+               "factor_above_best": round(factor, 3), "chance_level": match,
+               "lr_at_stall_end": ctx.at if ctx else None,
                "thresholds": {k: params[k] for k in ("min_gap_factor", "min_stall_fraction", "flat_tolerance")}},
-        causes=(Cause("unknown", 0.5, "a long flat start that ends suddenly: poor initialization, a too-low LR or a "
-                                      "too-long warm-up, or a symmetry the model needs time to break"),))]
+        causes=tuple(causes))]
+
+
+def _log_or_linear(v: np.ndarray) -> np.ndarray:
+    return np.log(v) if len(v) and v.min() > 0 else v
+
+
+@detector("PL003")
+def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    """Validation stopped improving long ago while training keeps improving: the rest of the run fits the
+    training set only. A validation loss that rises instead is AC001's overfitting."""
+    val, train = run.get(run.roles.val_loss), run.get(run.roles.train_loss)
+    if val is None or train is None:
+        return []
+    vs, vv = finite_sorted(val)
+    ts, tv = finite_sorted(train)
+    if len(vv) < int(params["min_evaluations"]) or len(tv) < 4 or vv.min() <= 0 or tv.min() <= 0:
+        return []
+    tol = float(params["stall_tolerance"])
+    best = float(vv.min())
+    # the first evaluation from which validation never again gets more than `tol` better
+    later_min = np.minimum.accumulate(vv[::-1])[::-1]
+    s0 = int(np.argmax(later_min >= vv * (1 - tol)))
+    span = float(vs[-1] - vs[0])
+    stall = float(vs[-1] - vs[s0])
+    if span <= 0 or stall < float(params["min_stall_fraction"]) * span or len(vv) - s0 < 3:
+        return []
+    tail = vv[s0 + (len(vv) - s0) * 2 // 3:]
+    if float(np.median(tail)) > best * (1 + 2 * tol):
+        return []  # it rises: overfitting, AC001's
+    m = ts >= vs[s0]
+    if np.count_nonzero(m) < 4:
+        return []
+    seg = tv[m]
+    k = max(1, len(seg) // 10)
+    t_start, t_end = float(np.median(seg[:k])), float(np.median(seg[-k:]))
+    if t_end <= 0 or t_start / t_end < float(params["min_train_gain"]):
+        return []
+    gain = t_start / t_end
+    return [Finding(
+        rule="", family="plateau", severity="", tags=(val.tag, train.tag), step_range=(int(vs[s0]), int(vs[-1])),
+        summary=(f"'{val.tag}' has not improved by more than {tol:.0%} since step {int(vs[s0]):,} "
+                 f"({len(vv) - s0} evaluations, {stall / span:.0%} of the run) while '{train.tag}' fell "
+                 f"{gain:.1f}× over the same stretch"),
+        stats={"stall_start_step": int(vs[s0]), "val_at_stall_start": round(float(vv[s0]), 6),
+               "val_best": round(best, 6), "evaluations_in_stall": len(vv) - s0,
+               "stall_fraction": round(stall / span, 3), "train_gain": round(gain, 3),
+               "thresholds": {k: params[k] for k in ("stall_tolerance", "min_stall_fraction", "min_train_gain")}},
+        causes=(Cause("overfitting", 0.5,
+                      f"training keeps improving ({gain:.1f}× lower) while validation stays within {tol:.0%} of "
+                      f"{float(vv[s0]):.4g}: the extra steps fit the training set only — early stopping at step "
+                      f"{int(vs[s0]):,} gives the same validation loss"),))]
+
+
+@detector("PL004")
+def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    """The loss reached its final level early and the rest of the run moved it by less than the tolerance:
+    compute a post-mortem can save, or an LR schedule that stopped being useful."""
+    out = []
+    for tag in dict.fromkeys(t for t in (run.roles.train_loss, run.roles.val_loss) if t):
+        s = run.get(tag)
+        step, v = finite_sorted(s)
+        n = len(v)
+        if n < int(params["min_points"]):
+            continue
+        y = _log_or_linear(v)
+        is_log = len(v) and v.min() > 0
+        buckets = min(40, n // 2)
+        edges = np.linspace(0, n, buckets + 1).astype(int)
+        med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+        final = med[-1]
+        tol = float(np.log1p(params["flat_tolerance"])) if is_log else float(params["flat_tolerance"]) * abs(final)
+        off = np.abs(med - final) > tol
+        if not off.any():
+            continue  # never left its level: PL001's
+        first_flat = int(np.nonzero(off)[0][-1]) + 1
+        if first_flat >= buckets:
+            continue
+        start_step = int(step[edges[first_flat]])
+        frac = float(step[-1] - start_step) / max(float(step[-1] - step[0]), 1.0)
+        descent = float(med[0] - final)
+        if frac < float(params["min_flat_fraction"]) or descent < (np.log(params["min_descent"]) if is_log
+                                                                   else (params["min_descent"] - 1) * abs(final)):
+            continue
+        ctx = lr_context(run, start_step)
+        level = float(np.exp(final)) if is_log else float(final)
+        out.append(Finding(
+            rule="", family="plateau", severity="", tags=(tag,), step_range=(start_step, int(step[-1])),
+            summary=(f"'{tag}' has been flat at {level:.4g} (within {params['flat_tolerance']:.0%}) since step "
+                     f"{start_step:,}: the last {frac:.0%} of the run changed it by less than its tolerance"),
+            stats={"flat_start_step": start_step, "flat_fraction": round(frac, 3), "level": round(level, 6),
+                   "lr_at_flat_start": ctx.at if ctx else None,
+                   "thresholds": {k: params[k] for k in ("flat_tolerance", "min_flat_fraction", "min_descent")}},
+            causes=(Cause("unknown", 0.5,
+                          f"converged by step {start_step:,}" + (f"; {ctx.describe()}" if ctx else "")
+                          + ": training could stop there (early stopping), or needs a larger model or a schedule "
+                            "that still moves it"),)))
+    return out

@@ -67,20 +67,68 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
     return out
 
 
+def find_coarse_spikes(y: np.ndarray, min_jump: float, min_noise_multiple: float,
+                       neighbours: int = 3) -> list[tuple[int, float, float]]:
+    """(index, jump above the neighbours' median, jump in typical point-to-point moves) for each point
+    that stands far above the points around it and is left at once: the spike of an epoch-level curve,
+    where a rolling window has nothing to roll over. `y` is a log-loss."""
+    n = len(y)
+    if n < 4:
+        return []
+    moves = np.abs(np.diff(y))
+    typical = float(np.median(moves)) + 1e-12
+    out = []
+    for i in range(1, n - 1):
+        around = np.concatenate([y[max(0, i - neighbours): i], y[i + 1: i + 1 + neighbours]])
+        base = float(np.median(around))
+        jump = float(y[i] - base)
+        if jump < min_jump or jump < min_noise_multiple * typical:
+            continue
+        # left at once: the next point is back at least half-way (in log space) to the neighbours
+        if y[i + 1] > base + jump / 2 or y[i] <= max(y[i - 1], y[i + 1]):
+            continue
+        out.append((i, jump, jump / typical))
+    return out
+
+
+def _spike_tags(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The curves a spike matters on: the losses (train, validation, their terms) and the gradient norm."""
+    tags = [(t, "loss") for t in (run.roles.train_loss, run.roles.val_loss) if t]
+    if params["loss_terms"]:
+        tags += [(t, "loss") for t, hib in run.roles.higher_is_better.items() if not hib and t not in dict(tags)]
+    if run.roles.grad_norm:
+        tags.append((run.roles.grad_norm, "grad_norm"))
+    return [(t, kind) for t, kind in tags if t in run.series]
+
+
 @detector("SP001")
 def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    s = run.get(run.roles.train_loss)
-    if s is None:
-        return []
+    out = []
+    for tag, kind in _spike_tags(run, params):
+        f = _spikes_on(run, run.series[tag], kind, params)
+        if f is not None:
+            out.append(f)
+    return out
+
+
+def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Finding | None:
     step, y, is_log = scaled(s)
     window = int(params["window"])
+    ratio_param = "grad_min_ratio" if kind == "grad_norm" else "min_ratio"
     if len(y) < 3 * window:
-        return []
-    min_jump = float(np.log(params["min_ratio"])) if is_log else 0.0
+        if not is_log or len(y) < int(params["coarse_min_points"]):
+            return None
+        ratio = float(params["grad_min_ratio"] if kind == "grad_norm" else params["coarse_min_ratio"])
+        found = find_coarse_spikes(y, float(np.log(ratio)), float(params["coarse_min_moves"]))
+        if not found:
+            return None
+        spikes = [(i, 1, round(m, 1), jump, 1) for i, jump, m in found]
+        return _spike_finding(run, s, step, y, is_log, spikes, 0, params, "coarse")
+    min_jump = float(np.log(params[ratio_param])) if is_log else 0.0
     spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
                          int(params["recovery_points"]))
     if not spikes:
-        return []
+        return None
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
     # an outlier at the end of every epoch crosses the full threshold in only some epochs when it is near
     # min_ratio: the rest of the epochs' outliers, elevated by half the threshold, count towards the lock
@@ -89,7 +137,57 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     locked = is_epoch_locked(np.concatenate([spike_steps, elevated]), run.epochs)[: len(spike_steps)]
     spikes = [sp for sp, lk in zip(spikes, locked) if not lk]
     if len(spikes) < int(params["min_spikes"]):
-        return []
+        return None
+    return _spike_finding(run, s, step, y, is_log, spikes, int(np.count_nonzero(locked)), params, "rolling")
+
+
+def _material(s, step, y, is_log, spikes, params) -> list:
+    """Spikes that matter on the curve as plotted and that the curve comes back from.
+
+    A loss that converged near 0 makes every rounding step a big factor in log space; a jump smaller
+    than `min_range_fraction` of the curve's range is invisible on its chart and changes nothing. A jump
+    followed by NaN/Inf is an explosion (NF001, DV001), not a spike that recovered.
+    """
+    value = np.exp(y) if is_log else y
+    lo, hi = np.quantile(value, [0.01, 0.99]) if len(value) else (0.0, 0.0)
+    scale = float(hi - lo)
+    bad_steps = s.step[~np.isfinite(s.value)]
+    out = []
+    for sp in spikes:
+        i, width, _, jump, rec = sp
+        base = float(np.exp(y[i] - jump)) if is_log else float(y[i] - jump)
+        if scale > 0 and float(value[i]) - base < float(params["min_range_fraction"]) * scale:
+            continue
+        j = min(i + width + rec, len(step) - 1)
+        if len(bad_steps) and np.any((bad_steps > step[i]) & (bad_steps <= step[j])):
+            continue
+        out.append(sp)
+    return out
+
+
+def _after_loss_died(run: AlignedRun, s) -> int | None:
+    """The step from which the training loss is non-finite for good: after it every jump of another curve
+    is a consequence, reported by NF001."""
+    train = run.get(run.roles.train_loss)
+    if train is None or train.tag == s.tag or train.points == 0:
+        return None
+    order = np.argsort(train.step, kind="stable")
+    ok = np.isfinite(train.value[order])
+    if ok[-1]:
+        return None
+    last_ok = np.nonzero(ok)[0]
+    i = int(last_ok[-1]) + 1 if len(last_ok) else 0
+    return int(train.step[order][i])
+
+
+def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: str) -> Finding | None:
+    spikes = _material(s, step, y, is_log, spikes, params)
+    dead = _after_loss_died(run, s)
+    if dead is not None:
+        spikes = [sp for sp in spikes if step[sp[0]] < dead]
+    if len(spikes) < int(params["min_spikes"]):
+        return None
+    window = int(params["window"])
     steps_ = [int(step[i]) for i, *_ in spikes]
     ratios = [float(np.exp(jump)) if is_log else None for _, _, _, jump, _ in spikes]
     heights = [round(z, 1) for _, _, z, _, _ in spikes]
@@ -106,7 +204,7 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
             causes.append(Cause("lr_too_high", 0.7, f"{at_high:.0%} of the spikes happen while the LR is in its top "
                                                     f"quarter (≥ {q75:.3g}): steps too large for the loss surface"))
     grad = run.get(run.roles.grad_norm)
-    if grad is not None and grad.points >= 3 * window:
+    if grad is not None and grad.tag != s.tag and grad.points >= 3 * window:
         gs, gy, _ = scaled(grad)
         g_spikes = {int(gs[i]) for i, *_ in find_spikes(gy, window, float(params["min_z"]), 0.0, 5, len(gy))}
         with_grad = sum(1 for st in steps_ if any(abs(st - g) <= 2 for g in g_spikes))
@@ -118,14 +216,17 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                         "corrupted batches if they are rare and unrelated to the LR"))
     causes = sorted({c.cause: c for c in sorted(causes, key=lambda c: c.confidence)}.values(), key=lambda c: -c.confidence)
     big = max(ratios) if is_log else None
-    summary = (f"'{s.tag}' spikes {len(spikes)} time(s), up to {max(heights):.0f} local spreads"
+    unit = "local spreads" if mode == "rolling" else "typical point-to-point moves"
+    summary = (f"'{s.tag}' spikes {len(spikes)} time(s), up to {max(heights):.0f} {unit}"
                + (f" ({big:.1f}× the local median)" if big else "")
                + f", first at step {steps_[0]:,}, recovering within {max(recov)} point(s)")
-    return [Finding(
+    return Finding(
         rule="", family="spikes", severity="", tags=(s.tag,), step_range=(steps_[0], steps_[-1]),
         ranges=tuple((st, st) for st in steps_[:100]), summary=summary,
-        stats={"count": len(spikes), "steps": steps_[:100], "heights_in_spreads": heights[:100],
+        stats={"mode": mode, "count": len(spikes), "steps": steps_[:100], "heights": heights[:100],
+               "height_unit": unit,
                "ratios_to_local_median": [round(r, 3) for r in ratios[:100]] if is_log else None,
-               "recovery_points": recov[:100], "epoch_locked_dropped": int(np.count_nonzero(locked)),
-               "thresholds": {k: params[k] for k in ("window", "min_z", "min_ratio", "max_width")}},
-        causes=tuple(causes))]
+               "recovery_points": recov[:100], "epoch_locked_dropped": locked,
+               "thresholds": {k: params[k] for k in ("window", "min_z", "min_ratio", "max_width", "coarse_min_ratio",
+                                                     "coarse_min_moves")}},
+        causes=tuple(causes))

@@ -1,0 +1,130 @@
+"""Evidence that several rules weigh when they rank causes, computed in one place and one unit.
+
+A detector says what it sees (a step range on a tag); the functions here say what the rest of the
+run shows around it: the learning rate there, a gradient-norm burst before it, whether a level is
+the loss of a constant prediction. Each returns numbers a reader can check, never a verdict alone.
+Pure functions of an `AlignedRun` and steps; the thresholds come from the calling rule's card.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .model import AlignedRun, Series
+
+
+# ---- chance levels --------------------------------------------------------------------------------
+
+def chance_levels(classes: Sequence[int], extra: Sequence[tuple[str, float]] = ()) -> list[tuple[str, float]]:
+    """The loss of a model that predicts the same thing for every input.
+
+    ln C: cross-entropy of the uniform prediction over C classes. 0.25: the MSE (Brier score) of
+    predicting 0.5 for 0/1 labels. 1.0: the MSE of predicting the mean of a standardized target.
+    """
+    levels = [(f"ln {c} (uniform over {c} classes)", float(np.log(c))) for c in classes]
+    return levels + list(extra)
+
+
+DEFAULT_EXTRA_LEVELS = (
+    ("0.25 (MSE of always predicting 0.5 on 0/1 targets)", 0.25),
+    ("1.0 (MSE of predicting the mean of a standardized target)", 1.0),
+)
+
+
+def chance_match(level: float, tolerance: float, levels: Sequence[tuple[str, float]]) -> str | None:
+    """The named chance level within `tolerance` (relative) of `level`, or None."""
+    for name, value in levels:
+        if abs(level - value) <= tolerance * value:
+            return name
+    return None
+
+
+# ---- learning rate around a step ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LRContext:
+    tag: str
+    at: float  # LR at the step (interpolated)
+    start: float  # LR at the first logged point
+    peak: float  # highest LR logged up to the step
+    constant: bool  # the LR never changes over the run
+    rising: bool  # the LR at the step is well above where it started (warm-up or an increase)
+
+    def describe(self) -> str:
+        if self.constant:
+            return f"the LR ('{self.tag}') is constant at {self.at:.3g}"
+        return f"the LR ('{self.tag}') is {self.at:.3g} there (started at {self.start:.3g}, peak so far {self.peak:.3g})"
+
+
+def lr_context(run: AlignedRun, step: int) -> LRContext | None:
+    lr = run.get(run.roles.lr)
+    if lr is None:
+        return None
+    ok = np.isfinite(lr.value)
+    ls, lv = lr.step[ok], lr.value[ok]
+    if len(lv) == 0:
+        return None
+    order = np.argsort(ls, kind="stable")
+    ls, lv = ls[order], lv[order]
+    at = float(np.interp(step, ls, lv))
+    upto = lv[ls <= step]
+    peak = float(upto.max()) if len(upto) else float(lv[0])
+    constant = bool(np.ptp(lv) <= 1e-12 * max(abs(float(lv.max())), 1e-300))
+    rising = (not constant) and at > 1.5 * float(lv[0])
+    return LRContext(lr.tag, at, float(lv[0]), peak, constant, rising)
+
+
+# ---- gradient-norm bursts -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GradBurst:
+    tag: str
+    step: int  # where the largest gradient norm before the event was logged
+    peak: float
+    typical: float  # median gradient norm over the run
+
+    @property
+    def ratio(self) -> float:
+        return self.peak / self.typical if self.typical > 0 else float("inf")
+
+    def describe(self) -> str:
+        return (f"the gradient norm ('{self.tag}') reached {self.peak:.3g} at step {self.step:,}, "
+                f"{self.ratio:.0f}× its median {self.typical:.3g}")
+
+
+def grad_burst(run: AlignedRun, lo: int, hi: int, min_ratio: float) -> GradBurst | None:
+    """The largest gradient norm logged in [lo, hi] when it is ≥ min_ratio × the run's median."""
+    g = run.get(run.roles.grad_norm)
+    if g is None or g.points < 3:
+        return None
+    ok = np.isfinite(g.value)
+    gs, gv = g.step[ok], g.value[ok]
+    typical = float(np.median(gv)) if len(gv) else 0.0
+    m = (gs >= lo) & (gs <= hi)
+    if not np.any(m) or typical <= 0:
+        # a non-finite gradient norm in the window is the largest burst there is
+        bad = (~np.isfinite(g.value)) & (g.step >= lo) & (g.step <= hi)
+        if np.any(bad) and typical > 0:
+            return GradBurst(g.tag, int(g.step[bad][0]), float("inf"), typical)
+        return None
+    i = int(np.argmax(gv[m]))
+    peak = float(gv[m][i])
+    if peak < min_ratio * typical:
+        return None
+    return GradBurst(g.tag, int(gs[m][i]), peak, typical)
+
+
+# ---- series by role -------------------------------------------------------------------------------
+
+def finite_sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(s.value)
+    order = np.argsort(s.step[ok], kind="stable")
+    return s.step[ok][order], s.value[ok][order]
+
+
+def metric_tags(run: AlignedRun) -> list[str]:
+    """Every tag whose direction is known (losses, errors, accuracy-like), LR/epoch/grad excluded."""
+    special = {run.roles.lr, run.roles.epoch, run.roles.grad_norm}
+    return [t for t in run.roles.higher_is_better if t not in special and t in run.series]
