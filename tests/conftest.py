@@ -1,13 +1,40 @@
+"""Where the tests find their data: fixtures/ in the checkout, real logs in ../shared beside it.
+
+The real logs are not part of the checkout. Run locally without them, their tests skip; under CI
+(`CI` set to anything but "", "0", "false" or "no" — `.ci/run` sets CI=1) a missing directory is
+an error, so a CI run can never pass by skipping every real-log test. `LOGANALYZE_SHARED` points
+at another shared directory (the one holding `realworld/` and `realworld-dev/`).
+"""
+import os
 from pathlib import Path
 
 import pytest
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
+SHARED = Path(os.environ.get("LOGANALYZE_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+REALWORLD = SHARED / "realworld"
+REALWORLD_DEV = SHARED / "realworld-dev"  # the labelled development set: data/, plots/, manifest.json
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def shared_dir(path: Path, what: str) -> Path:
+    if path.is_dir():
+        return path
+    where = f"{what} not found at {path} (they live in ../shared beside the checkout, or set LOGANALYZE_SHARED)"
+    if under_ci():
+        pytest.fail(f"{where}; CI={os.environ['CI']!r}, so a missing directory fails instead of skipping",
+                    pytrace=False)
+    pytest.skip(where)
 
 
 @pytest.fixture(scope="session")
 def realworld() -> Path:
-    if not REALWORLD.is_dir():
-        pytest.skip(f"real-world logs not found at {REALWORLD} (they live in ../shared beside the checkout)")
-    return REALWORLD
+    return shared_dir(REALWORLD, "real-world logs")
+
+
+@pytest.fixture(scope="session")
+def realworld_dev() -> Path:
+    return shared_dir(REALWORLD_DEV, "real-world development logs")

@@ -5,6 +5,12 @@ from loganalyze.align import from_arrays
 from loganalyze.config import Config
 from loganalyze.engine import run_rules
 
+# The detectors were developed and tuned on these seeds of `healthy` (and the cards' "0 of 200"
+# come from them); a rate a test states as a bound is measured on HELDOUT_SEEDS instead. The
+# second, independent family of healthy shapes is tests/curves_heldout.py.
+TUNING_SEEDS = range(0, 200)
+HELDOUT_SEEDS = range(30_000, 30_200)
+
 
 def healthy(kind: str, seed: int, n: int = 2000, epochs: int = 10, noise: float = 0.05):
     """A healthy run: {tag: (steps, values)} with train loss, LR, epoch, and a validation loss."""
@@ -44,7 +50,7 @@ def findings(curves, select=None, **config):
 
 
 def false_positive_rate(select: str, seeds: int = 200, **kw) -> tuple[float, list]:
-    """Share of healthy runs on which the selected rules report a warning or an error."""
+    """Share of healthy runs on which the selected rules report a warning or an error (on TUNING_SEEDS)."""
     hits = []
     for seed in range(seeds):
         kind = HEALTHY_KINDS[seed % len(HEALTHY_KINDS)]
