@@ -59,12 +59,9 @@ ABOUT_HEALTHY_RUNS = {
 
 # (rule, shape, level) cells over their bound with the detectors of the day: strict, so the day a
 # detector is fixed the XPASS says so and the mark comes off. Example curves: heldout(shape, seed).
-KNOWN = {
-    ("PD002", "step_decay", "warning+"): "3 of 20 (seeds 50031, 50071, 50151): two or three LR ×0.1 drops, each "
-                                         "with its loss drop, read as a cycle, e.g. \"'train/loss' repeats every "
-                                         "373 steps (7 cycles, 10% swing)\"",
-    ("PD002", "step_decay", "any"): "5 of 20 (seeds 50031, 50041, 50071, 50121, 50151; 50041 and 50121 as info "
-                                    "'in step with the learning rate'): LR step-decay drops read as a cycle",
+KNOWN: dict[tuple[str, str, str], str] = {
+    # PD002 on step_decay (3 of 20 warnings, 5 of 20 any) was here until PD002 detrended with a rolling
+    # median and asked every cycle to swing alike (cycle agreement, amplitude consistency)
 }
 
 

@@ -118,9 +118,19 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
                 at = int(gs[inside][np.argmax(gv[inside])])
                 grad_ev = (f"the gradient norm bursts to {gv[inside].max():.3g} ({gv[inside].max() / med:.0f}× its "
                            f"median) at step {at:,}: exploding gradients — clip the gradient norm")
-    if lr_ev or grad_ev:
-        causes.append(Cause("lr_too_high", 0.75 if lr_ev else 0.55, "; ".join(x for x in (lr_ev, grad_ev) if x)
+    burst = grad_ev is not None and "bursts" in grad_ev
+    if lr_ev:
+        causes.append(Cause("lr_too_high", 0.75, "; ".join(x for x in (lr_ev, grad_ev) if x)
                             + ". Updates too large for the curvature push the loss uphill."))
+    if burst:
+        # a burst of the gradient norm an order of magnitude over its median, under an LR that does not
+        # explain it, is the gradient itself exploding (recurrent nets, no clipping)
+        causes.append(Cause("exploding_gradients", 0.7 if not lr_ev else 0.6,
+                            grad_ev + ". One oversized update throws the weights to a worse region; gradient "
+                                      "clipping removes exactly these peaks."))
+    elif grad_ev and not lr_ev:
+        causes.append(Cause("lr_too_high", 0.55, grad_ev + ". Updates too large for the curvature push the loss "
+                                                           "uphill."))
     causes.append(Cause("unknown", 0.3 if causes else 0.4,
                         ("no learning rate logged to tie it to" if lr is None else "the LR does not explain it alone")
                         + "; also check for a data-pipeline change, label noise, or a bug in a loss term"))

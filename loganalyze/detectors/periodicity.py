@@ -354,19 +354,22 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
         return (f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"])
                 and f.f_p <= float(params["max_p"]))
 
-    significant = is_significant(f)
-    if not significant and run.epochs.count >= 2 * int(params["min_epochs"]) + 1:
+    def has_signature(f: Fold) -> bool:
+        last_z, _, _, last_p = last_point_outlier(f)
+        decay, jump = cumulative_mean_shape(f)
+        return (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)
+
+    significant, signature = is_significant(f), has_signature(f)
+    faded = False
+    if not (significant or signature) and run.epochs.count >= 2 * int(params["min_epochs"]) + 1:
         # a cycle that fades as the loss converges (a memorization staircase ends once the training set is
         # fitted) is diluted by the quiet epochs after it: judge the first half of the epochs on their own
         half = int(run.epochs.starts[run.epochs.count // 2])
         g = fold(step[step < half], y[step < half], run.epochs, int(params["bins"]))
         if g is not None and is_significant(g):
-            f, significant = g, True
+            f, significant, faded = g, True, True
             step, y = step[step < half], y[step < half]
     amp = float(f.profile.max() - f.profile.min())
-    last_z, _, _, last_p = last_point_outlier(f)
-    decay, jump = cumulative_mean_shape(f)
-    signature = (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)
     if not (significant or signature) or amp <= 0:
         return None
     rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(np.median(s.value[np.isfinite(s.value)]))), 1e-12)
@@ -391,7 +394,9 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
         step_range=(int(run.epochs.starts[0]), int(step[-1])),
         ranges=tuple((int(a), int(a)) for a in run.epochs.starts[1:200]),
         summary=summary,
-        stats={"period_steps": ppe, "epochs": int(run.epochs.count), "epoch_provenance": run.epochs.provenance,
+        stats={"period_steps": ppe, "epochs": int(len(f.per_epoch)) if faded else int(run.epochs.count),
+               "judged_on": "first half of the epochs (the cycle fades later)" if faded else "every epoch",
+               "epoch_provenance": run.epochs.provenance,
                "points_per_epoch": round(f.points_per_epoch, 1), "variance_explained": round(f.eta2, 4),
                "anova_p": float(f"{f.f_p:.3g}"), "split_half_r": round(f.split_half, 4),
                "relative_amplitude": round(rel_amp, 4), "trend_change_per_epoch": round(trend_per_epoch, 5),
@@ -414,12 +419,41 @@ def epoch_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Findin
     return [finding] if finding else []
 
 
+def cycle_agreement(f: Fold, min_r: float = 0.3) -> float:
+    """Share of the cycles whose own profile follows the mean profile (correlation ≥ min_r).
+
+    Odd/even agreement can come from two or three large events that fall into one half each; a cycle is
+    something most periods show.
+    """
+    good = total = 0
+    for row in f.per_epoch:
+        ok = np.isfinite(row)
+        if ok.sum() < max(3, f.bins // 2):
+            continue
+        total += 1
+        a, b = row[ok], f.profile[ok]
+        if np.std(a) > 0 and np.std(b) > 0 and float(np.corrcoef(a, b)[0, 1]) >= min_r:
+            good += 1
+    return good / total if total else 0.0
+
+
+def amplitude_consistency(f: Fold) -> float:
+    """The median cycle's swing over the largest one: near 1 when every period swings alike, small when
+    one or two events (a step-down of the LR) make all of the swing."""
+    amps = [float(np.nanmax(row) - np.nanmin(row)) for row in f.per_epoch if np.isfinite(row).sum() >= 3]
+    if not amps or max(amps) <= 0:
+        return 0.0
+    return float(np.median(amps) / max(amps))
+
+
 def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
     """The strongest period (in points) of a detrended series and its power over the median power."""
     n = len(y)
     if n < 4 * min_period:
         return 0, 0.0
-    trend = ndimage.uniform_filter1d(y, size=max(3, n // 8), mode="nearest")
+    # a rolling median keeps level shifts (an LR step-down and the drop it causes) in the trend, where a
+    # moving average would turn each into a bump the periodogram could take for a cycle
+    trend = ndimage.median_filter(y, size=max(3, n // 8) | 1, mode="nearest")
     r = y - trend
     r = r - r.mean()
     spec = np.abs(np.fft.rfft(r * np.hanning(n))) ** 2
@@ -467,6 +501,10 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
     min_split = float(params["min_split_half_lr_locked" if lr_match else "min_split_half"])
     if f is None or f.eta2 < float(params["min_variance_explained"]) or f.split_half < min_split:
         return []
+    agreement = cycle_agreement(f)
+    consistency = amplitude_consistency(f)
+    if agreement < float(params["min_cycle_agreement"]) or consistency < float(params["min_amplitude_consistency"]):
+        return []  # a few events (LR step-downs, a restart) that the fold lines up, not a cycle that repeats
     if run.epochs.known and run.epochs.count >= 2:
         epoch_len = float(np.median(np.diff(run.epochs.starts)))
         ratio = period_steps / epoch_len
@@ -506,6 +544,7 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
                  + (", matching the validation cadence" if matches_val else "")),
         stats={"period_steps": period_steps, "cycles": round(n_cycles, 1), "peak_power_ratio": round(power, 2),
                "variance_explained": round(f.eta2, 4), "split_half_r": round(f.split_half, 4),
+               "cycle_agreement": round(agreement, 3), "amplitude_consistency": round(consistency, 3),
                "relative_amplitude": round(rel_amp, 4), "lr_period_steps": lr_match, "validation_cadence": cadence,
                "phase_profile": [round(float(v), 5) for v in f.profile],
                "epoch_profiles": [[None if not np.isfinite(v) else round(float(v), 5) for v in row] for row in f.per_epoch[-50:]],

@@ -353,8 +353,12 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         if frac < float(params["min_flat_fraction"]) or descent < (np.log(params["min_descent"]) if is_log
                                                                    else (params["min_descent"] - 1) * abs(final)):
             continue
-        ctx = lr_context(run, start_step)
         level = float(np.exp(final)) if is_log else float(final)
+        tail = v[edges[first_flat]:]
+        if (chance_match(level, float(params["chance_tolerance"]), _levels(params))
+                and mad(tail) / max(abs(level), 1e-12) <= float(params["max_pinned_noise"])):
+            continue  # flat at a chance level without batch noise: a dead model, PL001's, not convergence
+        ctx = lr_context(run, start_step)
         out.append(Finding(
             rule="", family="plateau", severity="", tags=(tag,), step_range=(start_step, int(step[-1])),
             summary=(f"'{tag}' has been flat at {level:.4g} (within {params['flat_tolerance']:.0%}) since step "

@@ -135,9 +135,11 @@ def fixture_cases(base: Path = ROOT / "fixtures") -> list[Case]:
     manifest = tomllib.loads((base / "manifest.toml").read_text())
     cases = []
     for name, entry in manifest.items():
-        labels = [Label(e["family"], "high", (), tuple(e["steps"]) if e.get("steps") else None, e.get("cause"),
-                        entry.get("about", ""))
-                  for e in entry.get("expect", []) + entry.get("missing", []) if "family" in e]
+        # step specs computed from the raw series ("run", "argmin(TAG)..end") are the manifest test's business;
+        # here a label with no literal range is matched on its family alone
+        labels = [Label(e["family"], "high", (), tuple(e["steps"]) if isinstance(e.get("steps"), list) else None,
+                        e.get("cause"), e.get("why", entry.get("about", "")))
+                  for e in entry.get("expect", [])]
         for fmt, sub in (("events", ""), ("csv", "csv/metrics.csv")):
             path = base / name / sub if sub else base / name
             cases.append(Case("fixtures", f"{name} [{fmt}]", path, labels, not labels))
