@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..evidence import grad_burst
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
 from . import detector
@@ -108,16 +109,10 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             gt, gp = mann_kendall(grad.value[g_ok])
             if gt > 0.3 and gp < 0.01:
                 grad_ev = f"the gradient norm grows alongside (Kendall τ = {gt:.2f})"
-    if grad is not None and grad_ev is None:
-        g_ok = np.isfinite(grad.value)
-        gs, gv = grad.step[g_ok], grad.value[g_ok]
-        if len(gv) >= 20:
-            inside = (gs >= start_step) & (gs <= end_step)
-            med = float(np.median(gv)) or 1e-12
-            if inside.any() and gv[inside].max() >= 10 * med:
-                at = int(gs[inside][np.argmax(gv[inside])])
-                grad_ev = (f"the gradient norm bursts to {gv[inside].max():.3g} ({gv[inside].max() / med:.0f}× its "
-                           f"median) at step {at:,}: exploding gradients — clip the gradient norm")
+    if grad is not None and grad_ev is None and grad.points >= 20:
+        b = grad_burst(run, start_step, end_step, float(params["grad_burst_ratio"]))
+        if b is not None:
+            grad_ev = f"the gradient norm bursts: {b.describe()} — clip the gradient norm"
     burst = grad_ev is not None and "bursts" in grad_ev
     if lr_ev:
         causes.append(Cause("lr_too_high", 0.75, "; ".join(x for x in (lr_ev, grad_ev) if x)

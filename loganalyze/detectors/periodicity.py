@@ -255,7 +255,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Caus
     # interior turns that matter (a quarter of the swing or more): a memorization rise has none
     extrema = (len(signal.find_peaks(p, prominence=0.25 * amp)[0])
                + len(signal.find_peaks(-p, prominence=0.25 * amp)[0])) if amp > 0 else 0
-    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and extrema <= 1:
+    # (a noisy profile may turn a few times on the way up; a rise that dominates, Spearman ≥ 0.85, still is one)
+    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and (extrema <= 1 or rho >= 0.85):
         conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
         ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
               f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "

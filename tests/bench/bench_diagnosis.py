@@ -111,6 +111,22 @@ def realworld_cases(base: Path = SHARED / "realworld") -> list[Case]:
     return cases
 
 
+# The labeller's free-text `cause_hint`s in realworld-dev/manifest.json, read once into our cause
+# vocabulary (by a person, from the hint's words; never from the analysis). Hints that name no cause
+# of ours (a timing artifact, an undefined COCO AP) are left out.
+DEV_CAUSE_HINTS = {
+    "Multi-epoch fine-tuning on a small dataset": "memorization",
+    "Peak learning rate 3e-3": "lr_too_high",
+    "Learning rate 0.1 after warm-up": "lr_too_high",
+    "The objective is unbounded below": "unbounded_loss",
+    "NaN from the very first logged epoch points to invalid inputs or an invalid loss term": "unstable_loss",
+}
+
+
+def _hint_cause(hint: str | None) -> str | None:
+    return next((c for k, c in DEV_CAUSE_HINTS.items() if hint and hint.startswith(k)), None)
+
+
 def dev_cases(base: Path = SHARED / "realworld-dev") -> list[Case]:
     doc = json.loads((base / "manifest.json").read_text())
     cases = []
@@ -126,7 +142,7 @@ def dev_cases(base: Path = SHARED / "realworld-dev") -> list[Case]:
                 series = (series,)
             rng = tuple(lab["step_range"]) if lab.get("step_range") else None
             labels.append(Label(PHENOMENON_FAMILY[lab["phenomenon"]], lab["confidence"], tuple(series), rng,
-                                why=lab.get("note", "")))
+                                _hint_cause(lab.get("cause_hint")), why=lab.get("note", "")))
         cases.append(Case("dev", r["id"], base / r["path"], labels, healthy and not labels))
     return cases
 
