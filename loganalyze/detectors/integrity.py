@@ -44,7 +44,9 @@ def step_rewind(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
 
 @detector("IN002")
 def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    out = []
+    """One finding per file and duplicate pattern: the columns of one CSV that repeat the same steps are
+    one problem of the file, not one per column."""
+    groups: dict[tuple, list[tuple[str, int, int]]] = {}
     for p in run.problems:
         if p.kind != "duplicate_steps":
             continue
@@ -55,17 +57,25 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             same_step = s.step[1:] == s.step[:-1]
             differ = ~((s.value[1:] == s.value[:-1]) | (np.isnan(s.value[1:]) & np.isnan(s.value[:-1])))
             conflicting = int(np.count_nonzero(same_step & differ))
+        key = (p.file, p.data.get("count"), tuple(p.data.get("first_steps", [0])))
+        groups.setdefault(key, []).append((tag, conflicting, int(p.data.get("count") or 0)))
+    out = []
+    for (file, count, first), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+        conflicting = sum(c for _, c, _ in members)
         if conflicting == 0 and not params["report_identical"]:
             continue
-        first = p.data.get("first_steps", [0])
+        tags = tuple(t for t, _, _ in members)
+        who = f"'{tags[0]}'" if len(tags) == 1 else f"{len(tags)} series ('{tags[0]}', …)"
         out.append(Finding(
             rule="", family="integrity", severity="info" if conflicting == 0 else "",
-            tags=(tag,), step_range=(int(first[0]), int(first[-1])),
-            summary=f"'{tag}' has {p.data.get('count')} point(s) logged twice at the same step"
+            tags=tags[:20], step_range=(int(first[0]), int(first[-1])),
+            summary=f"{who} {'has' if len(tags) == 1 else 'have'} {count} point(s) logged twice at the same step"
                     + (f", {conflicting} with different values" if conflicting else " (identical values)"),
-            stats={"count": p.data.get("count"), "conflicting_values": conflicting, "first_steps": first},
-            causes=(Cause("unknown", 0.5, "two writers, or a metric logged from both the train and the eval loop "
-                                          "under one name; all points are kept"),)))
+            stats={"count": count, "conflicting_values": conflicting, "first_steps": list(first), "series": len(tags)},
+            causes=(Cause("unknown", 0.5, "two writers, a run appended to the same log without advancing the step "
+                                          "(e.g. repeated fit() calls that restart the epoch counter), or a metric "
+                                          "logged from both the train and the eval loop under one name; all points "
+                                          "are kept"),)))
     return out
 
 

@@ -221,7 +221,7 @@ def _lr_locked(run: AlignedRun, max_bins: int) -> float:
     return f.eta2 if f is not None and np.std(y) > 1e-9 else 0.0
 
 
-def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Cause]:
+def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapping[str, Any]) -> list[Cause]:
     p = f.profile
     bins = f.bins
     amp = float(p.max() - p.min())
@@ -244,7 +244,9 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Caus
 
     # running mean reset each epoch: big moves early in the epoch, almost none late, a jump at the boundary
     decay, jump = cumulative_mean_shape(f)
-    if decay >= 4 and jump >= 4:
+    # the 1/k shape needs points inside the epoch to show: with a handful per epoch (a log every few
+    # hundred steps) the first move after a boundary is the boundary's own drop
+    if decay >= 4 and jump >= 4 and f.points_per_epoch >= float(params["min_points_per_epoch_running_mean"]):
         causes.append(Cause("running_mean_reset", min(0.95, 0.6 + 0.05 * min(decay, 7)),
                             f"inside each epoch the step-to-step change shrinks from early to late by {decay:.0f}× and "
                             f"the value jumps {jump:.0f}× the late-epoch change at every boundary: the shape of a "
@@ -256,7 +258,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float) -> list[Caus
     extrema = (len(signal.find_peaks(p, prominence=0.25 * amp)[0])
                + len(signal.find_peaks(-p, prominence=0.25 * amp)[0])) if amp > 0 else 0
     # (a noisy profile may turn a few times on the way up; a rise that dominates, Spearman ≥ 0.85, still is one)
-    if decay < 4 and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and (extrema <= 1 or rho >= 0.85):
+    shape_known = f.points_per_epoch >= float(params["min_points_per_epoch_running_mean"])
+    if (decay < 4 or not shape_known) and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and (extrema <= 1 or rho >= 0.85):
         conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
         ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
               f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "
@@ -378,7 +381,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
         return None
     growth, amps = _amplitude_growth(f.per_epoch, f.profile)
     lr_eta = _lr_locked(run, int(params["bins"]))
-    causes = _causes(run, f, growth, lr_eta)
+    causes = _causes(run, f, growth, lr_eta, params)
     ppe = int(round(float(np.median(np.diff(run.epochs.starts)))))
     lo, hi = int(np.argmin(f.profile)), int(np.argmax(f.profile))
     where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import Problem, Run, Series
-from .rewind import rewind_problems, supersede
+from .rewind import duplicate_problem, rewind_problems, supersede
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -128,6 +128,9 @@ def read_csv_log(path: str | Path, name: str) -> Run:
                 r[0] += n
                 r[1].append(tag)
             series[tag] = Series.from_lists(tag, st[keep], va[keep])
+            dup = duplicate_problem(path, tag, st[keep])
+            if dup is not None:
+                problems.append(dup)
     if index_col is not None and index_col == epoch_col and "epoch" not in series:
         # Keras / YOLO: one row per epoch, the epoch is the step; keep it as a series too
         ep = sorted({s for st in steps for s in st})

@@ -50,3 +50,13 @@ def rewind_problems(file: str, rewinds: dict[tuple[int, int], list], unit: str =
         f"{n} earlier point(s) at steps {to}–{frm} are superseded by the later write",
         {"from_step": frm, "to_step": to, "superseded_points": n, "superseded_steps": [to, frm], "tags": tags[:20]})
         for (frm, to), (n, tags) in rewinds.items()]
+
+
+def duplicate_problem(file: str, tag: str, step: np.ndarray) -> Problem | None:
+    """A `duplicate_steps` problem when points (after superseding) share a step with the one before."""
+    dup = np.nonzero(step[1:] == step[:-1])[0] + 1
+    if not len(dup):
+        return None
+    return Problem("duplicate_steps", file,
+                   f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
+                   {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]})

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model import Problem, Series
-from .rewind import rewind_problems, supersede
+from .rewind import duplicate_problem, rewind_problems, supersede
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -609,11 +609,8 @@ def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, 
     rewinds = [(chunks[int(np.searchsorted(ends, i, side="right"))][3], frm, to, n) for i, frm, to, n in found]
     if found:
         step, value, wall = step[keep], value[keep], wall[keep]
-    dup = np.nonzero(step[1:] == step[:-1])[0] + 1
-    if len(dup):
-        problems.append(Problem(
-            "duplicate_steps", chunks[-1][3],
-            f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
-            {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]}))
+    dup = duplicate_problem(chunks[-1][3], tag, step)
+    if dup is not None:
+        problems.append(dup)
     return Series(tag, np.asarray(step, np.int64), np.asarray(value, np.float64), np.asarray(wall, np.float64)), \
         problems, rewinds
