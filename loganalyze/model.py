@@ -118,8 +118,15 @@ class IngestResult:
 class EpochAxis:
     """Where each epoch starts, and how we know.
 
-    provenance: "config" (user said steps per epoch), "epoch_tag" (an epoch series/column),
-    "val_cadence" (validation logged at a regular cadence), or "unknown" (starts is empty).
+    provenance, from the strongest evidence to the weakest:
+    "config" (user said steps per epoch); "epoch_tag" (an epoch series/column, HF's `epoch` /
+    `train/epoch`, or Keras' once-per-epoch `epoch_*` tags — the detail then also gives the
+    iterations per epoch where `evaluation_*_vs_iterations` tells them); "eval_iterations" (a
+    per-iteration train loss, with Keras' `evaluation_*_vs_iterations` closing each epoch);
+    "val_cadence" (validation logged at a regular cadence, possibly rounded to whole steps: each
+    evaluation taken as an epoch end); "loss_cycle" (nothing else says the epoch: the period of a
+    cycle that dominates the train loss itself — an inference, the detail gives its numbers); or
+    "unknown" (starts is empty). `detail` says how exact the boundaries are.
     """
 
     starts: np.ndarray  # int64 step of each epoch's first step, increasing

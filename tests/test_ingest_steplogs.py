@@ -135,3 +135,108 @@ def test_discovery_names_runs_like_tensorboard_and_survives_loops(tmp_path):
 def test_missing_path_is_a_problem_not_a_crash(tmp_path):
     result = load([tmp_path / "nope"])
     assert result.runs == () and result.problems[0].kind == "not_found"
+
+
+MMDET_HEADER = {"env_info": "sys.platform: linux\nPyTorch: 1.6.0", "config": "model = dict(type='FasterRCNN')",
+                "seed": 0, "exp_name": "faster_rcnn_r50_fpn_1x.py"}
+
+
+def mmdet_rows():
+    rows = [MMDET_HEADER]
+    for epoch in (1, 2, 3):
+        for it in (50, 100):
+            loss = "NaN" if (epoch, it) == (3, 100) else 1.0 / (epoch * it)
+            rows.append({"mode": "train", "epoch": epoch, "iter": it, "lr": 0.02, "memory": 3700, "data_time": 0.01,
+                         "loss_cls": 0.5, "loss": loss, "grad_norm": 3.0, "time": 0.4})
+        rows.append({"mode": "val", "epoch": epoch, "iter": 125, "lr": 0.02, "bbox_mAP": 0.1 * epoch,
+                     "bbox_mAP_copypaste": "0.1 0.2 0.1 -1.000 0.0 0.1"})
+    return rows
+
+
+def test_mmdetection_log_json_train_and_val_apart(tmp_path):
+    p = tmp_path / "20210804_053935.log.json"
+    p.write_text("\n".join(json.dumps(r) for r in mmdet_rows()) + "\n")
+    run = one(p)
+    # global step = (epoch - 1) * N + iter with N = 100, the largest train iter; steps never go back
+    assert run.series["loss"].step.tolist() == [50, 100, 150, 200, 250, 300]
+    assert math.isnan(run.series["loss"].value[-1])  # the "NaN" string is kept as a non-finite value
+    assert run.series["grad_norm"].points == 6 and run.series["time"].points == 6
+    # val rows apart, at the end of their epoch; their text cells and own iteration counter are not series
+    assert run.series["val/bbox_mAP"].step.tolist() == [100, 200, 300]
+    assert run.series["val/bbox_mAP"].value.tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert not {"iter", "mode", "val/iter", "val/epoch", "val/mode", "val/bbox_mAP_copypaste", "seed"} & set(run.series)
+    assert run.series["epoch"].value.tolist() == [1, 1, 2, 2, 3, 3]
+    assert run.hparams["exp_name"] == "faster_rcnn_r50_fpn_1x.py" and run.hparams["max_train_iter"] == 100
+    assert not run.problems
+
+    from loganalyze.align import align_runs
+
+    (aligned,) = align_runs([run])
+    assert aligned.roles.train_loss == "loss" and aligned.roles.epoch == "epoch"
+    assert aligned.epochs.provenance == "epoch_tag" and aligned.epochs.starts.tolist() == [50, 150, 250]
+
+
+def test_mmdetection_is_told_by_content_not_by_name(tmp_path):
+    p = tmp_path / "metrics.json"  # not named *.log.json
+    p.write_text("\n".join(json.dumps(r) for r in mmdet_rows()[1:]) + "\n")  # and no env_info header
+    assert one(p).series["val/bbox_mAP"].step.tolist() == [100, 200, 300]
+    # JSON lines where `mode` is just another key are read as generic rows
+    q = tmp_path / "log.log.json"
+    q.write_text("\n".join(json.dumps({"step": i, "loss": 1.0 / (i + 1), "mode": "train" if i % 3 else "x"})
+                           for i in range(12)) + "\n")
+    assert one(q).series["loss"].step.tolist() == list(range(12))
+    # an iteration-based runner: one `epoch`, a global `iter`; a val row follows the train row before it
+    r = tmp_path / "iters.log.json"
+    rows = [{"mode": "train", "epoch": 1, "iter": i, "loss": 1.0 / i} for i in (100, 200)]
+    rows += [{"mode": "val", "epoch": 1, "iter": 40, "bbox_mAP": 0.2}]
+    rows += [{"mode": "train", "epoch": 1, "iter": i, "loss": 1.0 / i} for i in (300, 400)]
+    rows += [{"mode": "val", "epoch": 1, "iter": 40, "bbox_mAP": 0.3}]
+    r.write_text("\n".join(json.dumps(x) for x in rows) + "\n")
+    it = one(r)
+    assert it.series["loss"].step.tolist() == [100, 200, 300, 400]
+    assert it.series["val/bbox_mAP"].step.tolist() == [200, 400]
+
+
+def test_mmdetection_real_log(realworld_dev):
+    run = one(realworld_dev / "data" / "25_mmdet_lr_x10_explodes_to_nan")
+    loss = run.series["loss"]
+    # the manifest's step_unit: iteration = (epoch-1)*3750 + iter (train rows)
+    assert loss.step[0] == 50 and loss.step[-1] == 10 * 3750 and np.all(np.diff(loss.step) > 0)
+    bad = loss.step[~np.isfinite(loss.value)]
+    assert bad[0] == 5 * 3750 + 1050 and len(bad) == 355  # "NaN from epoch 6 iter 1050 to the end (355 rows)"
+    assert run.series["loss_rpn_cls"].value[loss.step == 19800][0] > 1e26
+    assert run.series["val/bbox_mAP"].step.tolist() == [3750 * e for e in range(1, 6)]
+    from loganalyze.align import align_runs
+
+    (aligned,) = align_runs([run])
+    assert aligned.epochs.count == 10 and np.all(np.diff(aligned.epochs.starts) == 3750)
+    for name, n in (("26_mmdet_retinanet_nan_from_start", 30000), ("27_mmdet_faster_rcnn_step_lr", 1600)):
+        r = one(realworld_dev / "data" / name)
+        assert r.hparams["max_train_iter"] == n and np.all(np.diff(r.series["loss"].step) > 0)
+
+
+def test_json_lines_restart_follows_tensorboard_supersede(tmp_path):
+    p = tmp_path / "metrics.json"  # detectron2 appends a restarted run to the same file
+    rows = [{"iteration": i, "total_loss": 2.0 - i / 100} for i in (19, 39, 59, 79)]
+    rows += [{"iteration": i, "total_loss": 1.0 - i / 1000} for i in (19, 39, 59, 79, 99)]
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    run = one(p)
+    assert run.series["total_loss"].step.tolist() == [19, 39, 59, 79, 99]
+    assert run.series["total_loss"].value[0] == 1.0 - 19 / 1000  # the later write wins
+    (rewind,) = [pr for pr in run.problems if pr.kind == "step_rewind"]
+    assert (rewind.data["from_step"], rewind.data["to_step"], rewind.data["superseded_points"]) == (79, 19, 4)
+
+
+def test_hf_rows_without_a_step_take_the_step_before(tmp_path):
+    state = {"log_history": [
+        {"epoch": 0.91, "step": 500, "loss": 1.14},
+        {"epoch": 1.0, "step": 549, "eval_loss": 0.66},
+        {"epoch": 1.0, "predict_loss": 0.65},  # written by a callback, without `step`
+        {"epoch": 1.82, "step": 1000, "loss": 0.64},
+        {"epoch": 2.0, "step": 1098, "eval_loss": 0.55},
+        {"epoch": 2.0, "predict_loss": 0.54}]}
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps(state))
+    run = one(p)
+    assert run.series["predict_loss"].step.tolist() == [549, 1098]
+    assert run.series["epoch"].step.tolist() == [500, 549, 549, 1000, 1098, 1098]
