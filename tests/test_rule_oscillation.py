@@ -140,7 +140,9 @@ def test_noisy_validation_that_still_falls_is_rarely_called_oscillation():
         train = (0.3 + 0.8 * np.exp(-e / 10)) * np.exp(0.02 * rng.standard_normal(40))
         hits += list(findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001"))
     assert len(hits) <= 14, [f.summary for f in hits]
-    assert all(f.stats["mode"] == "erratic" and f.causes[0].cause == "noisy_validation" for f in hits)
+    # an irregular zig-zag beside a smooth training loss is the measurement; a regular alternation
+    # (one seed reaches the periodic test) keeps the LR as its first suspect
+    assert all(f.causes[0].cause == "noisy_validation" for f in hits if f.stats["mode"] == "erratic")
 
 
 def test_validation_that_zig_zags_without_progress_is_oscillation():
@@ -156,9 +158,11 @@ def test_validation_that_zig_zags_without_progress_is_oscillation():
         train = (0.1 + 0.8 * np.exp(-e / 10)) * np.exp(0.02 * rng.standard_normal(40))
         found += list(findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001"))
     assert len(found) >= 81
-    for f in found:
+    erratic = [f for f in found if f.stats["mode"] == "erratic"]
+    assert len(erratic) >= len(found) - 2  # a seed's noise may also pass the periodic test
+    for f in erratic:
         st = f.stats
-        assert f.tags == ("val_loss",) and st["mode"] == "erratic"
+        assert f.tags == ("val_loss",)
         assert st["moves_lag1_correlation"] <= -st["thresholds"]["min_zigzag"]
         assert st["median_swing"] >= st["thresholds"]["min_swing_erratic"]
         assert f.causes[0].cause == "noisy_validation" and "validation measurement" in f.causes[0].evidence
@@ -166,19 +170,18 @@ def test_validation_that_zig_zags_without_progress_is_oscillation():
 
 # --- real logs
 
-def test_whisper_loss_alternates_every_logging_step_real_log(realworld):
-    """Log 30: the logged training loss goes high, low, high, low (0.076, 0.105, 0.080, 0.104, …)."""
+def test_a_loss_at_the_logs_rounding_floor_does_not_oscillate_real_log(realworld):
+    """Log 30: the logged loss is printed with 4 decimals and ends at 0.0001/0.0002. In log space those
+    values swing ×2 from one logging step to the next — rounding, not training. Below ten rounding steps the log
+    is floored, so what is left is the early alternation that fades: not sustained, no OS001. The
+    run's epoch staircase (the label) is PD001's, as memorization: lowest just after each boundary."""
     path = realworld / "30_hf_trainer_state_whisper_hi_overfit/trainer_state.json"
     loss = np.array([e["loss"] for e in json.loads(path.read_text())["log_history"] if "loss" in e])
-    d = np.diff(np.log(loss))
+    assert np.all(loss[-50:] <= 0.0011)  # within ten rounding steps of 0: one or two digits left
     report = analyze([realworld / "30_hf_trainer_state_whisper_hi_overfit"])
-    (f,) = [f for f in report.findings if f.rule == "OS001"]
-    st = f.stats
-    assert f.tags == ("loss",) and st["points"] == len(loss)
-    assert st["period_points"] == 2
-    assert st["sign_change_rate"] == pytest.approx(np.mean(np.sign(d[1:]) != np.sign(d[:-1])), abs=1e-3)
-    assert st["sign_change_rate"] > 0.8  # independent noise flips 2/3 of the time
-    assert st["swing_factor"] == pytest.approx(np.exp(np.median(np.abs(d))), rel=1e-3) and st["swing_factor"] > 1.3
+    assert [f.summary for f in report.findings if f.rule == "OS001"] == []
+    (pd,) = [f for f in report.findings if f.rule == "PD001"]
+    assert pd.causes[0].cause == "memorization" and pd.stats["phase_of_min"] < 0.3
 
 
 @pytest.mark.parametrize("name", ["04_keras_csvlogger_ecg", "26_keras_csvlogger_brats",

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..model import AlignedRun, Cause, Finding
-from ..stats import mann_kendall
+from ..stats import mad, mann_kendall
 from . import detector
 from ._curves import scaled
 from .periodicity import fold
@@ -105,8 +105,13 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         period = period_from_acf(acf, lag, n) if periodic else 2
-        if _epoch_locked_period(run, period * float(np.median(np.diff(step)))) or _epoch_profile_explains(run, step, y):
-            continue  # a cycle with the epoch's period is PD001's to report and explain
+        period_steps = period * float(np.median(np.diff(step)))
+        epoch_scale = (run.epochs.known and run.epochs.count >= 2
+                       and period_steps >= 0.25 * float(np.median(np.diff(run.epochs.starts))))
+        if _epoch_locked_period(run, period_steps) or (epoch_scale and _epoch_profile_explains(run, step, y)):
+            # a cycle with the epoch's period is PD001's to report and explain; a swing every few points
+            # is not the epoch's profile even when an even number of them fits in each epoch
+            continue
         ratio = float(np.exp(swing)) if is_log else None
         causes = [Cause("lr_too_high", 0.6,
                         f"the curve swings {'±' + format(ratio - 1, '.0%') if ratio else format(swing, '.3g')} from one "
@@ -127,16 +132,17 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                     causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
                                       f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")
         if not periodic:
-            # only validation zig-zags: is the model unstable, or is the measurement noisy? A training loss that
+            # only validation zig-zags, irregularly: is the model unstable, or is the measurement noisy? A training loss that
             # moves far less from point to point says the weights change smoothly, so the evaluation is the noise
             train = run.get(run.roles.train_loss)
             t_swing = None
             if train is not None:
                 _, ty, t_log = scaled(train)
-                t_swing = float(np.median(np.abs(np.diff(ty)))) if t_log and len(ty) > 3 else None
+                # its jitter around its own trend (the spread of its moves), not the trend's steady fall
+                t_swing = mad(np.diff(ty)) if t_log and len(ty) > 3 else None
             if t_swing is not None and t_swing * float(params["smooth_train_ratio"]) <= swing:
-                causes.insert(0, Cause("noisy_validation", 0.6,
-                                       f"the training loss moves only ±{np.exp(t_swing) - 1:.0%} per point against "
+                causes.insert(0, Cause("noisy_validation", 0.65,
+                                       f"the training loss jitters only ±{np.exp(t_swing) - 1:.0%} per point against "
                                        f"±{np.exp(swing) - 1:.0%} for validation: the weights change smoothly, so the "
                                        "validation measurement is what jumps — a small, unrepresentative or "
                                        "re-sampled validation set (or a non-deterministic evaluation)"))

@@ -224,6 +224,15 @@ def _lr_locked(run: AlignedRun, max_bins: int) -> float:
 def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapping[str, Any]) -> list[Cause]:
     p = f.profile
     bins = f.bins
+    # an up-down alternation from one logged point to the next (OS001's: a swing every other log) makes the
+    # profile turn at every bin and repeats whenever an even number of points fits in an epoch; it is not
+    # the epoch's shape, so the shape tests below look through it
+    d0 = np.diff(p)
+    turns0 = float(np.mean(np.sign(d0[1:]) != np.sign(d0[:-1]))) if len(d0) > 2 else 0.0
+    detail0 = p - ndimage.uniform_filter1d(p, size=3, mode="nearest")
+    alternating = bins >= 6 and turns0 >= 0.9 and float(np.corrcoef(detail0[:-1], detail0[1:])[0, 1]) <= -0.5
+    if alternating:
+        p = ndimage.uniform_filter1d(p, size=3, mode="nearest")
     amp = float(p.max() - p.min())
     x = (np.arange(bins) + 0.5) / bins
     rho = _spearman(x, p)
@@ -276,7 +285,10 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
         d = np.diff(p)
         turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         detail, share = _repeated_detail(f)
-        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and (share >= 0.2 or extrema >= 2):
+        # an up-down alternation from one logged point to the next (OS001's) also makes a jagged profile that
+        # repeats whenever an even number of points fits in an epoch: that is not the order of the batches
+        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and (share >= 0.2 or extrema >= 2) \
+                and not alternating:
             causes.append(Cause("unshuffled_data", 0.5 + 0.4 * min(1.0, (detail - 0.7) / 0.25),
                                 f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction, {extrema} large "
                                 f"interior turns) and its "
@@ -389,6 +401,11 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     # the trend's change over one epoch, to compare the cycle against
     ep_means = np.array([np.mean(f.value[f.epoch == e]) for e in np.unique(f.epoch)])  # the fold's points only
     trend_per_epoch = float(np.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
+    if run.epochs.provenance == "loss_cycle":
+        # the epoch was inferred from this very cycle: the causes rest on that reading, so they say so
+        causes = [Cause(c.cause, round(max(0.1, c.confidence - 0.15), 3),
+                        c.evidence + " (the epoch length is inferred from this cycle itself: if it is not the "
+                                     "epoch, set steps_per_epoch)") for c in causes]
     severity = "info" if causes[0].cause == "lr_schedule" else ""
     per_epoch = f.per_epoch[-50:]
     summary = (f"'{s.tag}' cycles with every epoch ({ppe:,} steps): a {rel_amp:.0%} swing, {where}; "
