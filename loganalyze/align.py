@@ -84,17 +84,31 @@ def _loss_score(tag: str, series: Series, want: str) -> float | None:
     return score
 
 
+def _axis_score(val: Series, train: Series) -> float:
+    """A validation loss worth comparing with training lives on training's step axis. Per-batch validation
+    values (Lightning's `val_loss_step`) count validation batches on their own counter from 0: their steps
+    cover a sliver of the training run, and a curve over them is the validation set's batch order."""
+    if val.points == 0 or train.points == 0:
+        return 0.0
+    t_lo, t_hi = int(train.step.min()), int(train.step.max())
+    v_lo, v_hi = int(val.step.min()), int(val.step.max())
+    span = max(t_hi - t_lo, 1)
+    covered = max(0, min(v_hi, t_hi) - max(v_lo, t_lo)) / span
+    return -3.0 if covered < 0.5 and t_hi > 2 * max(v_hi, 1) else 0.0
+
+
 def infer_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None,
                 higher: Sequence[str] = (), lower: Sequence[str] = ()) -> Roles:
     overrides = dict(overrides or {})
     tags = sorted(series)
 
-    def best(want: str) -> str | None:
-        scored = [(s, t) for t in tags if (s := _loss_score(t, series[t], want)) is not None]
+    def best(want: str, axis: Series | None = None) -> str | None:
+        scored = [(s + (_axis_score(series[t], axis) if axis is not None else 0.0), t) for t in tags
+                  if (s := _loss_score(t, series[t], want)) is not None]
         return max(scored)[1] if scored else None
 
     train_loss = overrides.get("train_loss") or best("train")
-    val_loss = overrides.get("val_loss") or best("val")
+    val_loss = overrides.get("val_loss") or best("val", series.get(train_loss) if train_loss else None)
     lr_tags = [t for t in tags if _is_lr(t)]
     lr = overrides.get("lr") or (max(lr_tags, key=lambda t: (series[t].points, t == "lr")) if lr_tags else None)
     grad_tags = [t for t in tags if GRAD_NAMES.search(t)]

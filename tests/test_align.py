@@ -228,4 +228,18 @@ def test_validation_on_its_own_counter_gives_no_evals_per_epoch(realworld_dev):
     from loganalyze.ingest import load
 
     (run,) = align_runs(load([realworld_dev / "data" / "42_lightning_csv_long_late_destabilisation"]).runs)
-    assert run.epochs.count == 294 and run.epochs.evals_per_epoch is None
+    # val_loss_step counts validation batches on its own counter (0..46586 against 294 epochs of training):
+    # the validation loss is val_loss_epoch, on training's axis, once per epoch
+    assert run.series["val_loss_step"].step.min() == 0
+    assert run.roles.val_loss == "val_loss_epoch" and run.roles.train_loss == "train_loss_step"
+    assert run.epochs.count == 294 and run.epochs.evals_per_epoch == 1
+
+
+def test_per_batch_validation_on_its_own_counter_is_not_the_validation_loss():
+    train = (np.arange(100, 2001, 10), np.linspace(2.0, 0.5, 191))
+    curves = {"train_loss": train,
+              "val_loss_step": (np.arange(0, 400), np.full(400, 1.0)),  # 20 batches × 20 passes, own counter
+              "val_loss_epoch": (np.arange(199, 2001, 200), np.linspace(1.5, 0.8, 10))}
+    assert from_arrays("r", curves).roles.val_loss == "val_loss_epoch"
+    del curves["val_loss_epoch"]  # alone, it is still the only validation loss there is
+    assert from_arrays("r", curves).roles.val_loss == "val_loss_step"

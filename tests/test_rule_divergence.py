@@ -77,3 +77,54 @@ def test_a_constant_lr_is_not_evidence_of_a_too_high_lr():
     y = y * np.exp(0.05 * rng.standard_normal(3000))
     (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(3000, 1e-6))}, "DV001")
     assert f.causes[0].cause == "unknown"
+
+
+# --- explosions and unbounded objectives
+
+def test_a_loss_term_that_explodes_as_the_total_turns_nan_is_named_with_the_lr_evidence():
+    """MMDetection-style: the total turns NaN for good at step 600, in the same log interval a term
+    jumps 50,000× while the warm-up has just raised the LR tenfold."""
+    s = np.arange(50, 3001, 50)
+    lr = np.minimum(1e-3 * (1 + 9 * s / 500), 1e-2)
+    cls = 1.3 * np.exp(0.05 * np.random.default_rng(0).standard_normal(len(s)))
+    cls[s == 600] = 7e4
+    cls[s > 600] = 21.83414  # frozen after the explosion
+    total = np.where(s < 600, 2.0, np.nan)
+    found = findings({"loss": (s, total), "loss_cls": (s, cls), "lr": (s, lr)}, "DV001")
+    (f,) = found
+    assert f.severity == "error" and f.tags == ("loss_cls",) and f.step_range == (600, 3000)
+    assert f.stats["shape"] == "explodes_into_nonfinite" and f.stats["nonfinite_from"] == 600
+    assert f.stats["rise_factor"] > 1e4 and "'loss' turns NaN/Inf" in f.summary
+    assert f.causes[0].cause == "lr_too_high" and "0.01" in f.causes[0].evidence
+
+
+def test_a_negative_loss_running_off_to_minus_infinity_is_divergence():
+    """A Keras regression whose loss is unbounded below: -3e4 at epoch 0, -6e7 at epoch 69."""
+    e = np.arange(70)
+    loss = -3.4e4 * (1 + e) ** 1.8 * np.exp(0.01 * np.random.default_rng(3).standard_normal(70))
+    (f,) = findings({"loss": (e, loss), "epoch": (e, e)}, "DV001")
+    assert f.stats["shape"] == "unbounded_descent" and f.severity == "error"
+    assert f.stats["magnitude_growth"] >= 10 and f.stats["kendall_tau"] <= -0.9
+    assert f.causes[0].cause == "unbounded_loss"
+
+
+def test_a_bounded_negative_loss_that_wanders_is_not_unbounded():
+    """A WGAN critic's loss: negative, noisy, no trend towards minus infinity."""
+    s = np.arange(2000)
+    y = -2.0 + 0.5 * np.sin(s / 200) + 0.3 * np.random.default_rng(4).standard_normal(2000)
+    assert findings({"train/loss": (s, y)}, "DV001") == ()
+
+
+def test_real_keras_loss_to_minus_infinity(realworld_dev):
+    from loganalyze.engine import analyze
+    report = analyze([realworld_dev / "data" / "32_keras_csv_loss_to_minus_inf"])
+    (f,) = [f for f in report.findings if f.rule == "DV001"]
+    assert f.tags == ("loss",) and f.causes[0].cause == "unbounded_loss" and f.step_range == (0, 69)
+
+
+def test_real_mmdetection_explosion_before_nan(realworld_dev):
+    from loganalyze.engine import analyze
+    report = analyze([realworld_dev / "data" / "25_mmdet_lr_x10_explodes_to_nan"])
+    (f,) = [f for f in report.findings if f.rule == "DV001"]
+    assert f.tags[0] == "loss_rpn_cls" and f.step_range[0] == 19800 and f.stats["peak"] > 1e26
+    assert f.causes[0].cause == "lr_too_high"  # the log's lr is 0.1 there, ten times its start

@@ -1,11 +1,12 @@
 """DV001 loss-divergence: the loss trends upward after its best, or explodes."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import grad_burst
+from ..evidence import grad_burst, lr_context
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
 from . import detector
@@ -43,25 +44,87 @@ def _unbounded_finding(s, step: np.ndarray, d: dict) -> Finding:
                       "rest"),))
 
 
+def dies_at(s) -> int | None:
+    """The step from which the series is NaN/Inf for good, or None."""
+    order = np.argsort(s.step, kind="stable")
+    ok = np.isfinite(s.value[order])
+    if ok.all() or ok[-1]:
+        return None
+    good = np.nonzero(ok)[0]
+    return int(s.step[order][good[-1] + 1]) if len(good) else int(s.step[order][0])
+
+
+def explodes_into_nonfinite(s, params: Mapping[str, Any], died: int | None = None) -> dict | None:
+    """A loss that explodes right where the training loss turns NaN/Inf for good (its own death, or the
+    total's, when only the total died): the explosion itself, which per-epoch medians would hide."""
+    died = dies_at(s) if died is None else died
+    if died is None:
+        return None
+    order = np.argsort(s.step, kind="stable")
+    step, v = s.step[order], s.value[order]
+    ok = np.isfinite(v)
+    gap = float(np.median(np.diff(step))) if len(step) > 1 else 1.0
+    before = ok & (step < died - 2 * gap)
+    at = ok & (step >= died - 2 * gap) & (step <= died)
+    if before.sum() < int(params["explosion_min_points"]) or not at.any():
+        return None
+    typical = float(np.median(np.abs(v[before][-max(10, int(before.sum()) // 5):])))
+    i = int(np.argmax(np.where(at, np.abs(v), -np.inf)))
+    peak = float(abs(v[i]))
+    if typical <= 0 or peak < float(params["explode_factor"]) * typical:
+        return None
+    return {"start": int(step[i]), "peak": peak, "typical": typical, "nonfinite_from": died, "end": int(step[-1])}
+
+
 @detector("DV001")
 def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
-    tag = run.roles.train_loss or run.roles.val_loss
-    s = run.get(tag)
-    if s is None:
+    """On the training (else validation) loss; on the other loss terms only explosions, which a total that
+    turned NaN or a term that froze can hide from the main curve."""
+    main = run.roles.train_loss or run.roles.val_loss
+    if main is None:
         return []
+    f = _divergence(run, run.series[main], params) if main in run.series else None
+    if f is not None:
+        return [f]
+    out: list[Finding] = []
+    booms: list[tuple[str, dict]] = []
+    died = dies_at(run.series[main]) if main in run.series else None
+    for tag, higher in sorted(run.roles.higher_is_better.items()):
+        if higher or tag in (main, run.roles.val_loss) or tag not in run.series:
+            continue
+        boom = explodes_into_nonfinite(run.series[tag], params, died) if died is not None else None
+        if boom is not None:
+            booms.append((tag, boom))
+            continue
+        g = _divergence(run, run.series[tag], params)
+        if g is not None and g.severity == "error":
+            out.append(g)
+    if booms:
+        # the terms that blew up as the total turned NaN: one explosion, named by its largest term
+        tag, boom = max(booms, key=lambda tb: tb[1]["peak"] / tb[1]["typical"])
+        f = _explosion_finding(run, run.series[tag], boom, params, total=main)
+        out.insert(0, replace(f, tags=tuple([tag] + [t for t, _ in booms if t != tag]),
+                              stats={**f.stats, "terms": [t for t, _ in booms]}))
+    return out
+
+
+def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None:
+    boom = explodes_into_nonfinite(s, params)
+    if boom is not None:
+        return _explosion_finding(run, s, boom, params)
     step, y, is_log = scaled(s)
     if len(y) < int(params["min_points"]):
-        return []
+        return None
     down = unbounded_descent(step, y, params) if not is_log else None
     if down is not None:
-        return [_unbounded_finding(s, step, down)]
+        return _unbounded_finding(s, step, down)
     xs, ys, unit = aggregate(run, step, y)
     if len(ys) < 6:
-        return []
+        return None
     best = int(np.argmin(ys))
     seg_x, seg_y = xs[best:], ys[best:]
     if len(seg_y) < max(4, int(params["min_rise_fraction"] * len(ys))):
-        return []
+        return None
     tau, p = mann_kendall(seg_y)
     end_level = float(np.median(seg_y[-3:]))
     rise = end_level - float(ys[best])
@@ -76,7 +139,7 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     bounded = is_log or bool(np.min(y) >= 0)
     stays_up = bounded and len(seg_y) >= tail + 2 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
-        return []
+        return None
     slope, _ = theil_sen(seg_x.astype(float), seg_y)
     factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
     tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
@@ -139,7 +202,7 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
     if exploding:
         summary = f"'{s.tag}' explodes after step {start_step:,}: {factor:.3g}× its best" + (
             ", ending non-finite" if tail_nonfinite else "")
-    return [Finding(
+    return Finding(
         rule="", family="divergence", severity=severity, tags=(s.tag,), step_range=(start_step, end_step),
         summary=summary,
         stats={"best_step": start_step, "best_value": round(float(np.exp(ys[best]) if is_log else ys[best]), 6),
@@ -150,4 +213,28 @@ def loss_divergence(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
                "shape": "trend" if trend else "level_shift",
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
-        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))]
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _explosion_finding(run: AlignedRun, s, b: dict, params: Mapping[str, Any], total: str | None = None) -> Finding:
+    ratio = b["peak"] / b["typical"]
+    causes = []
+    ctx = lr_context(run, b["start"])
+    if ctx is not None and ctx.rising:
+        causes.append(Cause("lr_too_high", 0.75, f"the explosion comes as {ctx.describe()}: updates too large "
+                                                 "for the model blow the weights up"))
+    burst = grad_burst(run, b["start"] - 1, b["nonfinite_from"], float(params["grad_burst_ratio"]))
+    if burst is not None:
+        causes.append(Cause("exploding_gradients", 0.65, burst.describe() + " just before: clip the gradient norm"))
+    causes.append(Cause("unknown", 0.3 if causes else 0.4,
+                        "an explosion into NaN/Inf without a rising LR or a logged gradient burst: also check for a "
+                        "division or log in a loss term, and for bad inputs in that batch"))
+    return Finding(
+        rule="", family="divergence", severity="error", tags=(s.tag,), step_range=(b["start"], b["end"]),
+        summary=(f"'{s.tag}' explodes to {b['peak']:.3g} ({ratio:.3g}× its typical {b['typical']:.3g}) at step "
+                 f"{b['start']:,}" + (f" as '{total}' turns NaN/Inf for good" if total else
+                                     f" and is non-finite from step {b['nonfinite_from']:,} on")),
+        stats={"shape": "explodes_into_nonfinite", "peak": b["peak"], "typical": b["typical"],
+               "rise_factor": round(ratio, 4), "nonfinite_from": b["nonfinite_from"],
+               "thresholds": {"explode_factor": params["explode_factor"]}},
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))

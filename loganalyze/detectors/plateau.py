@@ -179,10 +179,10 @@ def _constant_metrics(run: AlignedRun, params: Mapping[str, Any], judged: set[st
         # class with no predictions or no examples (a rare class, COCO's -1 for "no small objects"), not a
         # model that ignores its input
         group = groups[_metric_group(tag)]
-        if len(group) > 2 and sum(t in constant for t in group) <= len(group) // 2:
-            continue
-        n, share = len(v), float(np.mean(same))
         higher = run.roles.higher_is_better.get(tag, False)
+        if higher and len(group) > 2 and sum(t in constant for t in group) <= len(group) // 2:
+            continue  # (a loss term frozen at one exact value is a dead network whatever its siblings do)
+        n, share = len(v), float(np.mean(same))
         if higher and value in (1.0, 100.0):
             continue
         first = int(step[np.argmax(same)])
