@@ -62,3 +62,39 @@ def test_train_jumps_at_each_eval_while_validation_dips():
 def test_false_positive_rate_on_healthy_runs():
     rate, hits = false_positive_rate("AC")
     assert rate == 0, hits[:3]
+
+
+# --- overfitting or a train/validation mismatch; a trend, not two noisy end points
+
+def _epochs(n=30):
+    return np.arange(n)
+
+
+def test_validation_that_never_improved_with_training_is_a_mismatch_not_overfitting():
+    """Validation starts at 18, ten times where training started, and climbs while training falls:
+    it never measured what training fits (a shift, a preprocessing difference, an evaluation bug)."""
+    e = _epochs()
+    train = 1.2 * np.exp(-e / 5) + 0.01
+    val = 18 + 40 * (1 - np.exp(-e / 8))
+    (f,) = findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "AC001")
+    assert f.causes[0].cause == "train_val_mismatch" and f.causes[1].cause == "overfitting"
+    assert "14.9× the training loss at the start" in f.causes[0].evidence  # 18 / 1.21
+
+
+def test_ordinary_overfitting_keeps_its_cause():
+    e = _epochs()
+    train = 1.2 * np.exp(-e / 5) + 0.01
+    val = 0.6 + 0.02 * (e - 8) ** 2 / 8  # follows training down to epoch 8, then rises
+    (f,) = findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "AC001")
+    assert f.causes[0].cause == "overfitting" and f.stats["best_step"] == 8
+    assert f.stats["train_kendall_tau_after_best"] <= -0.9
+
+
+def test_a_rising_validation_beside_a_flat_noisy_training_loss_is_not_overfitting():
+    """Training moves 3% between two noisy end points but has no downward trend: no 'keeps improving'."""
+    rng = np.random.default_rng(5)
+    e = _epochs()
+    train = 0.1 * np.exp(0.3 * rng.standard_normal(30))
+    train[-3:] = 0.097
+    val = np.where(e < 10, 0.02, 0.02 + 0.002 * (e - 10))
+    assert findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "AC001") == ()

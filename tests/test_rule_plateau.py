@@ -224,3 +224,38 @@ def test_noisy_warmup_then_slow_decay_is_not_a_stall_real_log(realworld):
     # what the log does show, and the hand label names: eval_loss stays in 0.21–0.27 while training falls
     (stall,) = [f for f in report.findings if f.rule == "PL003"]
     assert stall.tags == ("eval_loss", "loss") and stall.stats["train_gain"] >= 1.5
+
+
+# --- PL003 validation-stall and PL004 converged-early (info)
+
+def test_validation_stalls_while_training_keeps_falling():
+    s = np.arange(0, 3000)
+    train = (0.05 + 2 * np.exp(-s / 600)) * np.exp(0.05 * np.random.default_rng(6).standard_normal(3000))
+    ve = np.arange(99, 3000, 100)
+    val = 0.9 + 0.02 * np.sin(ve / 300) + 1.5 * np.exp(-ve / 150)  # flat within 10% from about step 600
+    (f,) = findings({"train/loss": (s, train), "val/loss": (ve, val)}, "PL003")
+    assert f.severity == "info" and f.tags == ("val/loss", "train/loss")
+    assert 300 <= f.stats["stall_start_step"] <= 800 and f.stats["train_gain"] >= 1.5
+    assert f.causes[0].cause == "overfitting" and "early stopping at step" in f.causes[0].evidence
+
+
+def test_a_rising_validation_is_overfitting_not_a_stall():
+    s = np.arange(0, 3000)
+    train = 0.05 + 2 * np.exp(-s / 600)
+    ve = np.arange(99, 3000, 100)
+    val = 0.6 + 0.0004 * np.maximum(ve - 800, 0) + 1.5 * np.exp(-ve / 150)
+    assert findings({"train/loss": (s, train), "val/loss": (ve, val)}, "PL003") == ()
+
+
+def test_converged_early_names_where_the_flat_stretch_starts():
+    s = np.arange(2000)
+    y = (0.2 + 2 * np.exp(-s / 60)) * np.exp(0.02 * np.random.default_rng(7).standard_normal(2000))
+    (f,) = findings({"train/loss": (s, y)}, "PL004")
+    assert f.severity == "info" and 150 <= f.stats["flat_start_step"] <= 500
+    assert f.stats["flat_fraction"] >= 0.75 and abs(f.stats["level"] - 0.2) < 0.01
+
+
+def test_a_loss_that_keeps_falling_has_not_converged_early():
+    s = np.arange(2000)
+    y = 2 * np.exp(-s / 900) + 0.05
+    assert findings({"train/loss": (s, y)}, "PL004") == ()

@@ -219,3 +219,41 @@ def test_stuck_and_spike_free_real_logs_stay_silent(realworld):
         for run in load([realworld / name]).runs:
             curves = {t: (ser.step, ser.value) for t, ser in run.series.items()}
             assert [f.summary for f in findings(curves, "SP001")] == [], name
+
+
+# --- epoch-level curves, other series, and what a spike is not
+
+def test_an_epoch_level_validation_spike_is_found_point_by_point():
+    """12 evaluations: too few for a rolling window. Epoch 5 jumps to 4× its neighbours and recovers."""
+    e = np.arange(12)
+    val = (0.8 + 0.6 * np.exp(-e / 3)) * np.exp(0.03 * np.random.default_rng(1).standard_normal(12))
+    val[5] *= 4
+    (f,) = findings({"loss": (e, 0.9 * val / val), "val_loss": (e, val), "epoch": (e, e)}, "SP001")
+    st = f.stats
+    assert f.tags == ("val_loss",) and st["mode"] == "coarse" and st["steps"] == [5]
+    assert st["ratios_to_local_median"][0] == pytest.approx(4, rel=0.15) and st["recovery_points"] == [1]
+
+
+def test_a_jumpy_epoch_level_curve_has_no_coarse_spikes():
+    """Every point moves ±40%: a 2× point is one of its ordinary moves, not a spike."""
+    e = np.arange(30)
+    val = np.exp(0.4 * np.random.default_rng(2).standard_normal(30))
+    assert findings({"val_loss": (e, val), "epoch": (e, e)}, "SP001") == ()
+
+
+def test_a_jump_that_ends_in_nan_is_not_a_spike():
+    s = np.arange(300)
+    y = np.exp(-s / 100) + 0.3
+    y[200] = 50.0
+    y[201:] = np.nan
+    assert findings({"train/loss": (s, y)}, "SP001") == ()
+
+
+def test_gradient_norm_bursts_need_an_order_of_magnitude():
+    s = np.arange(600)
+    rng = np.random.default_rng(3)
+    g = 2 * np.exp(0.2 * rng.standard_normal(600))
+    g[300], g[450] = 5 * 2, 40 * 2  # 5× is ordinary for a gradient norm, 40× is a burst
+    loss = (np.exp(-s / 200) + 0.3) * np.exp(0.02 * rng.standard_normal(600))
+    (f,) = findings({"train/loss": (s, loss), "grad_norm": (s, g)}, "SP001")
+    assert f.tags == ("grad_norm",) and f.stats["steps"] == [450]
