@@ -63,7 +63,8 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
     worse = int(np.count_nonzero(y[best + 1:] > y[best]))
     tau, p = sps.kendalltau(np.arange(after + 1), y[best:]) if after >= 3 else (0.0, 1.0)
-    if not (rise_rel >= float(params["min_rise"]) and rise_rel >= 3 * noise and tau > 0.3):
+    if not (rise_rel >= float(params["min_rise"]) and rise_rel >= float(params["min_rise_noise"]) * noise
+            and tau > float(params["min_val_tau"])):
         return []
     tr = _train_at(train, vs) * sign
     t_best = float(tr[best]) if np.isfinite(tr[best]) else np.nan

@@ -36,20 +36,21 @@ def period_from_acf(acf: np.ndarray, trough_lag: int, n: int) -> int:
     return 2 * trough_lag
 
 
-def _epoch_locked_period(run: AlignedRun, period_steps: float) -> bool:
+def _epoch_locked_period(run: AlignedRun, period_steps: float, tolerance: float) -> bool:
     if not run.epochs.known or run.epochs.count < 3:
         return False
     epoch_len = float(np.median(np.diff(run.epochs.starts)))
-    return abs(period_steps - epoch_len) <= 0.2 * epoch_len
+    return abs(period_steps - epoch_len) <= tolerance * epoch_len
 
 
-def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray) -> bool:
+def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray, params: Mapping[str, Any]) -> bool:
     """The swings are the epoch's own profile: the phase explains much of the detrended variance
     and odd and even epochs agree (the ACF's period estimate can miss this on a noisy curve)."""
     if not run.epochs.known or run.epochs.count < 3:
         return False
     f = fold(step, y, run.epochs)
-    return f is not None and f.eta2 >= 0.45 and f.split_half >= 0.85
+    return (f is not None and f.eta2 >= float(params["defer_variance_explained"])
+            and f.split_half >= float(params["defer_split_half"]))
 
 
 def _lag1(d: np.ndarray) -> float:
@@ -107,8 +108,8 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         period = period_from_acf(acf, lag, n) if periodic else 2
         period_steps = period * float(np.median(np.diff(step)))
         epoch_scale = (run.epochs.known and run.epochs.count >= 2
-                       and period_steps >= 0.25 * float(np.median(np.diff(run.epochs.starts))))
-        if _epoch_locked_period(run, period_steps) or (epoch_scale and _epoch_profile_explains(run, step, y)):
+                       and period_steps >= float(params["epoch_scale"]) * float(np.median(np.diff(run.epochs.starts))))
+        if _epoch_locked_period(run, period_steps, float(params["epoch_period_tolerance"])) or (epoch_scale and _epoch_profile_explains(run, step, y, params)):
             # a cycle with the epoch's period is PD001's to report and explain; a swing every few points
             # is not the epoch's profile even when an even number of them fits in each epoch
             continue
@@ -128,7 +129,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                 mid = 0.5 * (float(lr_at.min()) + float(lr_at.max()))
                 hi = np.abs(d)[lr_at > mid]
                 lo = np.abs(d)[lr_at <= mid]
-                if len(hi) > 3 and len(lo) > 3 and np.median(hi) > 1.5 * np.median(lo):
+                if len(hi) > 3 and len(lo) > 3 and np.median(hi) > float(params["lr_swing_ratio"]) * np.median(lo):
                     causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
                                       f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")
         if not periodic:

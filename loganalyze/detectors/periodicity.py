@@ -230,7 +230,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     d0 = np.diff(p)
     turns0 = float(np.mean(np.sign(d0[1:]) != np.sign(d0[:-1]))) if len(d0) > 2 else 0.0
     detail0 = p - ndimage.uniform_filter1d(p, size=3, mode="nearest")
-    alternating = bins >= 6 and turns0 >= 0.9 and float(np.corrcoef(detail0[:-1], detail0[1:])[0, 1]) <= -0.5
+    alternating = (bins >= 6 and turns0 >= float(params["alternation_turns"])
+                   and float(np.corrcoef(detail0[:-1], detail0[1:])[0, 1]) <= -float(params["alternation_r"]))
     if alternating:
         p = ndimage.uniform_filter1d(p, size=3, mode="nearest")
     amp = float(p.max() - p.min())
@@ -242,7 +243,7 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     # small last batch: an outlier at the last point of each epoch, the rest flat
     last_z, last_share, last_dir, last_p = last_point_outlier(f)
     rest = np.delete(p, [bins - 1])
-    if last_z >= 3 and last_p <= 1e-4:
+    if last_z >= float(params["last_batch_z"]) and last_p <= float(params["last_batch_p"]):
         flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - np.median(rest))
         causes.append(Cause("small_last_batch", 0.85 if flat_rest else 0.6,
                             f"the last point of each epoch sits a median {last_z:.1f} spreads "
@@ -255,7 +256,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     decay, jump = cumulative_mean_shape(f)
     # the 1/k shape needs points inside the epoch to show: with a handful per epoch (a log every few
     # hundred steps) the first move after a boundary is the boundary's own drop
-    if decay >= 4 and jump >= 4 and f.points_per_epoch >= float(params["min_points_per_epoch_running_mean"]):
+    rm = float(params["running_mean_ratio"])
+    if decay >= rm and jump >= rm and f.points_per_epoch >= float(params["min_points_per_epoch_running_mean"]):
         causes.append(Cause("running_mean_reset", min(0.95, 0.6 + 0.05 * min(decay, 7)),
                             f"inside each epoch the step-to-step change shrinks from early to late by {decay:.0f}× and "
                             f"the value jumps {jump:.0f}× the late-epoch change at every boundary: the shape of a "
@@ -264,11 +266,14 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     # memorization: drop at epoch start, slow rise, growing amplitude
     start_low = float(np.mean(p[bins // 2:]) - p[argmin]) / amp if amp > 0 else 0.0
     # interior turns that matter (a quarter of the swing or more): a memorization rise has none
-    extrema = (len(signal.find_peaks(p, prominence=0.25 * amp)[0])
-               + len(signal.find_peaks(-p, prominence=0.25 * amp)[0])) if amp > 0 else 0
+    prom = float(params["turn_prominence"]) * amp
+    extrema = (len(signal.find_peaks(p, prominence=prom)[0])
+               + len(signal.find_peaks(-p, prominence=prom)[0])) if amp > 0 else 0
     # (a noisy profile may turn a few times on the way up; a rise that dominates, Spearman ≥ 0.85, still is one)
     shape_known = f.points_per_epoch >= float(params["min_points_per_epoch_running_mean"])
-    if (decay < 4 or not shape_known) and argmin <= max(1, bins // 4) and start_low >= 0.6 and rho >= 0.3 and (extrema <= 1 or rho >= 0.85):
+    if ((decay < rm or not shape_known) and argmin <= max(1, bins // 4)
+            and start_low >= float(params["memorization_start_low"]) and rho >= float(params["memorization_min_rise"])
+            and (extrema <= 1 or rho >= float(params["memorization_dominant_rise"]))):
         conf = 0.45 + 0.2 * min(1.0, rho) + (0.2 if growth >= 1.2 else 0.0)
         ev = (f"the loss is lowest at the start of each epoch (phase bin {argmin + 1} of {bins}) and rises through it "
               f"(Spearman {rho:+.2f}); the amplitude {'grows' if growth >= 1.2 else 'changes'} "
@@ -287,8 +292,9 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
         detail, share = _repeated_detail(f)
         # an up-down alternation from one logged point to the next (OS001's) also makes a jagged profile that
         # repeats whenever an even number of points fits in an epoch: that is not the order of the batches
-        if f.split_half >= 0.8 and turns >= 0.3 and detail >= 0.7 and (share >= 0.2 or extrema >= 2) \
-                and not alternating:
+        if (f.split_half >= float(params["unshuffled_split_half"]) and turns >= float(params["unshuffled_turns"])
+                and detail >= float(params["unshuffled_detail_r"])
+                and (share >= float(params["unshuffled_detail_share"]) or extrema >= 2) and not alternating):
             causes.append(Cause("unshuffled_data", 0.5 + 0.4 * min(1.0, (detail - 0.7) / 0.25),
                                 f"the within-epoch profile is jagged ({turns:.0%} of bins turn direction, {extrema} large "
                                 f"interior turns) and its "
@@ -317,14 +323,14 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
             # in standard errors of a difference of two k-point means
             jz = float(np.median(jumps) / ((mad(np.diff(yy)) / np.sqrt(2) or 1e-12) * np.sqrt(2 / k)))
             share = float(max(np.mean(jumps > 0), np.mean(jumps < 0)))
-            if abs(jz) >= 3 and share >= 0.8:
+            if abs(jz) >= float(params["eval_jump_se"]) and share >= float(params["eval_jump_share"]):
                 causes.append(Cause("eval_side_effect", 0.75,
                                     f"right after {share:.0%} of the {len(jumps)} evaluation steps the loss jumps "
                                     f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} standard errors ({k}-point means before/after)"
                                     + ": evaluation leaves the model changed (model.eval() not undone, BatchNorm "
                                       "statistics updated on validation data)"))
 
-    if lr_eta >= 0.5:
+    if lr_eta >= float(params["lr_locked_variance"]):
         causes.append(Cause("lr_schedule", 0.9, f"the logged learning rate cycles with the same period: the epoch "
                                                 f"phase explains {lr_eta:.0%} of its variance (a per-epoch schedule "
                                                 "such as cyclic LR or warm restarts)"))
@@ -332,7 +338,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
         causes.append(Cause("unknown", 0.3, "the cycle is significant, but its shape matches none of the known "
                                             "signatures clearly"))
     causes.sort(key=lambda c: -c.confidence)
-    if len(causes) >= 2 and causes[0].confidence - causes[1].confidence < 0.1 and causes[0].cause != "lr_schedule":
+    if (len(causes) >= 2 and causes[0].confidence - causes[1].confidence < float(params["tie_margin"])
+            and causes[0].cause != "lr_schedule"):
         top = causes[0]
         causes[0] = Cause(top.cause, top.confidence, top.evidence + f" (but the evidence for {causes[1].cause} is "
                                                                    "nearly as strong: insufficient to tell them apart)")

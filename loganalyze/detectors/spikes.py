@@ -200,7 +200,7 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
         lr_at = np.interp(steps_, lr.step[ok], lr.value[ok])
         q75 = float(np.quantile(lr.value[ok], 0.75))
         at_high = float(np.mean(lr_at >= q75)) if q75 > np.min(lr.value[ok]) else 0.0
-        if at_high >= 0.75:
+        if at_high >= float(params["lr_share_at_high"]):
             causes.append(Cause("lr_too_high", 0.7, f"{at_high:.0%} of the spikes happen while the LR is in its top "
                                                     f"quarter (≥ {q75:.3g}): steps too large for the loss surface"))
     grad = run.get(run.roles.grad_norm)
