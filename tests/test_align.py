@@ -243,3 +243,18 @@ def test_per_batch_validation_on_its_own_counter_is_not_the_validation_loss():
     assert from_arrays("r", curves).roles.val_loss == "val_loss_epoch"
     del curves["val_loss_epoch"]  # alone, it is still the only validation loss there is
     assert from_arrays("r", curves).roles.val_loss == "val_loss_step"
+
+
+@pytest.mark.parametrize("tag", ["lr", "learning_rate", "lr-AdamW", "lr_0", "lr/pg0", "x/lr0",
+                                 "train/learning_rate", "optimizer/lr", "Learning_Rate"])
+def test_the_learning_rate_under_its_common_names(tag):
+    s = np.arange(100)
+    run = from_arrays("r", {"train/loss": (s, np.exp(-s / 50)), tag: (s, np.full(100, 1e-3))})
+    assert run.roles.lr == tag
+
+
+@pytest.mark.parametrize("tag", ["flr", "lrf", "train/loss", "clr_weight"])
+def test_names_that_only_look_like_a_learning_rate(tag):
+    s = np.arange(100)
+    run = from_arrays("r", {"train/loss": (s, np.exp(-s / 50)), tag: (s, np.full(100, 1e-3))})
+    assert run.roles.lr is None
