@@ -43,6 +43,7 @@ CAUSES = (
     "unbounded_loss",
     "noisy_validation",
     "train_val_mismatch",
+    "corrupt_samples",
     "unknown",
 )
 

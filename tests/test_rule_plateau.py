@@ -40,7 +40,16 @@ def test_ten_class_model_pinned_at_ln_10():
     assert f.stats["chance_level"].startswith("ln 10 ")
     assert abs(f.stats["level"] - LN10) < 0.005
     assert f.stats["fraction_at_level"] >= 0.9 and f.step_range == (0, N - 1)
-    assert "ln 10" in f.summary and "predicts the same thing for every input" in f.causes[0].evidence
+    assert "ln 10" in f.summary
+    # at chance from the start under an ordinary LR (1e-3), nothing exploded or collapsed: the init
+    assert [c.cause for c in f.causes] == ["bad_initialization", "unknown"]
+    assert "predicts the same thing for every input" in f.causes[1].evidence
+
+
+def test_a_loss_that_never_moves_under_a_tiny_lr_names_the_lr():
+    y = noisy(np.full(N, LN10), 0.003, seed=8)
+    (f,) = findings({"train/loss": (S, y), "lr": (S, np.full(N, 1e-6))}, "PL001")
+    assert f.causes[0].cause == "lr_too_low" and "1e-06" in f.causes[0].evidence
 
 
 def test_mse_pinned_at_exactly_a_quarter():

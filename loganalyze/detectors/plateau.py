@@ -132,8 +132,24 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    "first updates killed the network — typical of unnormalized input features "
                                    "(scales far from 1), or of an LR far too high for the first steps"))
     lr = run.get(run.roles.lr)
-    if lr is not None and lr.points and np.nanmax(lr.value) <= float(params["max_dead_lr"]):
-        causes.insert(0, Cause("unknown", 0.8, f"the logged learning rate never exceeds {np.nanmax(lr.value):.1g}"))
+    lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
+    if lr_max is not None and lr_max <= float(params["max_dead_lr"]):
+        causes.insert(0, Cause("unknown", 0.8, f"the logged learning rate never exceeds {lr_max:.1g}"))
+    elif collapse is None and len(causes) == 1 and (pinned or flat):
+        # never moved from where it started, and nothing blew up: the optimizer's steps are too small to
+        # matter, or the network starts in a state it cannot leave
+        if lr_max is not None and lr_max <= float(params["max_low_lr"]):
+            causes.insert(0, Cause("lr_too_low", 0.55,
+                                   f"the logged learning rate never exceeds {lr_max:.1g} and the loss never leaves "
+                                   f"{start:.4g}: steps that small cannot move this model — raise the LR (a range test "
+                                   "finds where the loss starts to fall)"))
+        elif pinned:
+            causes.insert(0, Cause("bad_initialization", 0.5,
+                                   f"the loss sits at {match} from its first points and never leaves it"
+                                   + (f", under an LR of {lr_max:.3g}" if lr_max is not None else "")
+                                   + ": the network starts predicting the prior and gets no gradient to leave it — "
+                                     "dead ReLUs or saturated units at initialization, a zero or tiny init, a "
+                                     "detached loss"))
     what = "" if is_train else "validation loss "
     summary = (f"{what}'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
                if not pinned else f"{what}'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")

@@ -211,6 +211,14 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
         if with_grad >= max(1, len(steps_) // 2):
             causes.append(Cause("lr_too_high", 0.6, f"{with_grad} of {len(steps_)} spikes coincide with a gradient-norm "
                                                     "spike: unstable updates (Adam with a high LR or a small epsilon)"))
+    # single points that are back at once, with nothing in the LR or gradient norm to explain them: the
+    # batch was different, not the model — a few corrupted or mislabelled samples (or a data-loader bug)
+    isolated = all(w == 1 for _, w, *_ in spikes) and max(recov) <= int(params["bad_batch_recovery"])
+    if not causes and isolated:
+        causes.append(Cause("corrupt_samples", 0.5,
+                            f"{len(spikes)} single-point spike(s), each back at the next point, with no LR or "
+                            "gradient-norm evidence of instability: the batches at those steps held samples unlike "
+                            "the rest (corrupted rows, wrong units, mislabelled examples) — look them up by step"))
     causes.append(Cause("unknown", 0.45 if not causes else 0.3,
                         f"{len(spikes)} isolated spike(s) that recover within {max(recov)} point(s): outlier or "
                         "corrupted batches if they are rare and unrelated to the LR"))
