@@ -60,10 +60,11 @@ def direction(tag: str) -> bool | None:
 
 def _is_lr(tag: str) -> bool:
     """lr, learning_rate, lr-AdamW (Lightning's LearningRateMonitor), lr_0 / lr/pg0 (param groups),
-    x/lr0 (YOLOv5), train/learning_rate (HF), optimizer/lr, LearningRate."""
+    x/lr0 (YOLOv5), pg0 (a parameter group's LR, as YOLOv8 names it), train/learning_rate (HF),
+    optimizer/lr, LearningRate."""
     t = tag.lower()
     return (bool(LR_NAMES.search(t)) or t.startswith("lr-") or t.endswith("/lr") or "learning_rate" in t
-            or bool(re.search(r"(^|[/_-])lr\d+$", t)))
+            or bool(re.search(r"(^|[/_-])lr\d+$", t)) or bool(re.fullmatch(r"pg\d+", t)))
 
 
 def _loss_score(tag: str, series: Series, want: str) -> float | None:

@@ -53,10 +53,15 @@ def aggregate(run: AlignedRun, step: np.ndarray, y: np.ndarray, max_buckets: int
                 xs.append(step[m][0])
                 ys.append(np.median(y[m]))
             return np.asarray(xs), np.asarray(ys), "epoch"
+    return aggregate_buckets(step, y, max_buckets)
+
+
+def aggregate_buckets(step: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Medians of `buckets` even runs of points (the points themselves when there are fewer)."""
     n = len(y)
-    if n <= max_buckets:
+    if n <= buckets:
         return step, y, "point"
-    edges = np.linspace(0, n, max_buckets + 1).astype(int)
+    edges = np.linspace(0, n, buckets + 1).astype(int)
     xs = np.asarray([step[a] for a in edges[:-1]])
     ys = np.asarray([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
     return xs, ys, "bucket"

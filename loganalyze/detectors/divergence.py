@@ -10,7 +10,7 @@ from ..evidence import grad_burst, lr_context
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
 from . import detector
-from ._curves import aggregate, scaled
+from ._curves import aggregate, aggregate_buckets, scaled
 
 
 def unbounded_descent(step: np.ndarray, value: np.ndarray, params: Mapping[str, Any]) -> dict | None:
@@ -119,6 +119,10 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     if down is not None:
         return _unbounded_finding(s, step, down)
     xs, ys, unit = aggregate(run, step, y)
+    if unit == "epoch" and len(ys) < int(params["min_epochs_to_aggregate"]):
+        # a handful of epochs is too coarse to see a climb in (a short fine-tune, a 6-epoch run): even
+        # buckets over the points instead, still wide enough to average the batch noise
+        xs, ys, unit = aggregate_buckets(step, y, min(60, max(6, len(y) // 5)))
     if len(ys) < 6:
         return None
     best = int(np.argmin(ys))
@@ -160,7 +164,12 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
             rising_into = len(before) >= 2 and before[-1] > before[0] * 1.5
             high = lr_at >= 0.5 * lr_peak
             varies = lr_peak > 1.05 * float(lvals.min())  # a constant LR says nothing about being too high
-            if varies and (rising_into or (high and during.max() >= lr_at)):
+            raised = float(during.max()) >= float(params["lr_raise_factor"]) * lr_at
+            if raised:
+                at = int(lsteps[(lsteps >= start_step) & (lsteps <= end_step)][int(np.argmax(during))])
+                lr_ev = (f"the LR is raised {during.max() / lr_at:.3g}× during the climb (from {lr_at:.3g} at the "
+                         f"best, step {start_step:,}, to {during.max():.3g} by step {at:,})")
+            elif varies and (rising_into or (high and during.max() >= lr_at)):
                 lr_ev = (f"the rise starts at step {start_step:,} with the LR at {lr_at:.3g}"
                          + (f" after rising from {before[0]:.3g}" if rising_into else "")
                          + f" (peak {lr_peak:.3g}) and the LR does not come down while the loss climbs")

@@ -465,6 +465,22 @@ def cycle_agreement(f: Fold, min_r: float = 0.3) -> float:
     return good / total if total else 0.0
 
 
+def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: float, n: int) -> int:
+    if n > 200_000:
+        return period_steps  # the periodogram's bins are fine enough there, and each fold costs
+    p_pts = period_steps / spacing
+    k = n / p_pts  # the peak's frequency bin
+    lo, hi = n / (k + 1), n / max(k - 1, 0.5)  # the neighbouring bins' periods, in points
+    cands = np.unique(np.round(np.linspace(lo, hi, 25) * spacing).astype(int))
+    best, best_eta = period_steps, -1.0
+    for c in cands[cands >= 2]:
+        starts = np.arange(int(step[0]), int(step[-1]) + 1, int(c), dtype=np.int64)
+        f = fold(step, y, EpochAxis(starts, "config"), 20)
+        if f is not None and f.eta2 > best_eta:
+            best, best_eta = int(c), f.eta2
+    return best
+
+
 def amplitude_consistency(f: Fold) -> float:
     """The median cycle's swing over the largest one: near 1 when every period swings alike, small when
     one or two events (a step-down of the LR) make all of the swing."""
@@ -505,29 +521,37 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
     if len(y) < int(params["min_points"]):
         return []
     period_pts, power = dominant_period(y)
-    if period_pts == 0 or power < float(params["min_peak_ratio"]):
+    if period_pts == 0:
         return []
     # steps per point over the run: duplicate steps (several writers) make the median gap 0
     spacing = float(step[-1] - step[0]) / (len(step) - 1) if len(step) > 1 and step[-1] > step[0] else 1.0
     period_steps = int(round(period_pts * spacing))
     if period_steps < 2:
         return []
-    n_cycles = len(y) / period_pts
-    if n_cycles < float(params["min_cycles"]):
-        return []
-    starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
-    f = fold(step, y, EpochAxis(starts, "config"), 20)
     lr = run.get(run.roles.lr)
     lr_match = None
     if lr is not None and lr.points >= 24:
         ls, ly, _ = scaled(lr)
         lp, lpow = dominant_period(ly)
         lr_spacing = float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0
-        if lp and lpow >= 5 and abs(lp * lr_spacing - period_steps) <= 0.1 * period_steps:
+        if lp and lpow >= float(params["min_lr_peak_ratio"]) and \
+                abs(lp * lr_spacing - period_steps) <= float(params["lr_period_tolerance"]) * period_steps:
             lr_match = int(round(lp * lr_spacing))
+    # a logged LR with the same period is independent evidence: the loss's own peak may then stand out less
+    if power < float(params["min_peak_ratio_lr_locked" if lr_match else "min_peak_ratio"]):
+        return []
+    n_cycles = len(y) / period_pts
+    if n_cycles < float(params["min_cycles"]):
+        return []
+    # the periodogram's bins are n/k points apart: refine the period on the fold itself, among the periods
+    # within one bin of the peak, by the variance the phase explains
+    period_steps = _refine_period(step, y, period_steps, spacing, len(y))
+    starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
+    f = fold(step, y, EpochAxis(starts, "config"), 20)
     # a logged LR with the same period is independent evidence: odd and even cycles may then agree less
     min_split = float(params["min_split_half_lr_locked" if lr_match else "min_split_half"])
-    if f is None or f.eta2 < float(params["min_variance_explained"]) or f.split_half < min_split:
+    min_eta = float(params["min_variance_explained_lr_locked" if lr_match else "min_variance_explained"])
+    if f is None or f.eta2 < min_eta or f.split_half < min_split:
         return []
     agreement = cycle_agreement(f)
     consistency = amplitude_consistency(f)

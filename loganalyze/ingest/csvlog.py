@@ -128,7 +128,11 @@ def read_csv_log(path: str | Path, name: str) -> Run:
                 r[0] += n
                 r[1].append(tag)
             series[tag] = Series.from_lists(tag, st[keep], va[keep])
-            dup = duplicate_problem(path, tag, st[keep])
+            # a column written on several rows of one step with the same value (Lightning logs `epoch` on the
+            # train row and again on the validation row) is not a conflict worth a line
+            sk, vk = st[keep], va[keep]
+            same = (sk[1:] == sk[:-1]) & ~((vk[1:] == vk[:-1]) | (np.isnan(vk[1:]) & np.isnan(vk[:-1])))
+            dup = duplicate_problem(path, tag, sk) if same.any() else None
             if dup is not None:
                 problems.append(dup)
     if index_col is not None and index_col == epoch_col and "epoch" not in series:
