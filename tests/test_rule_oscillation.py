@@ -189,3 +189,19 @@ def test_a_loss_at_the_logs_rounding_floor_does_not_oscillate_real_log(realworld
 def test_per_epoch_keras_logs_without_a_regular_swing_real_log(realworld, name):
     """A single validation spike (27), a noisy converged loss (28) and smooth curves are not oscillation."""
     assert [f.summary for f in analyze([realworld / name]).findings if f.rule == "OS001"] == []
+
+
+def test_a_noisy_ringing_is_found_by_its_trough_and_its_return():
+    """Momentum ringing blurred by noise: the autocorrelation dips only to about -0.25 at half the period,
+    but comes round to a positive peak a period later — over 1,200 points, far outside sampling noise."""
+    s = np.arange(1200)
+    found = []
+    for seed in range(5):
+        y = 3 * np.exp(0.3 * np.sin(2 * np.pi * s / 14) + 0.35 * np.random.default_rng(seed).standard_normal(1200))
+        found += list(findings({"train/loss": (s, y)}, "OS001"))
+    assert len(found) == 5
+    for f in found:
+        st = f.stats
+        # the trough read sits at an odd multiple of the half-period (7 points)
+        assert st["mode"] == "periodic" and 12 <= st["period_points"] <= 16 and min((st["acf_lag"] - 7) % 14, (7 - st["acf_lag"]) % 14) <= 1
+        assert st["acf_min"] <= -0.2

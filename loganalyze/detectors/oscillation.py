@@ -87,6 +87,18 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         sustained = late >= float(params["min_sustain"]) * early if early > 0 else True
         scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(np.median(y))), 1e-12)
         periodic = trough <= -bound
+        ring = max(float(params["ringing_anticorrelation"]), 3.5 / np.sqrt(n))  # never inside sampling noise
+        below = np.nonzero(acf[: max(1, int(float(params["ringing_max_lag"]) * n))] <= -ring)[0]
+        if not periodic and len(below):
+            # a ringing that noise blurs: a shallower first trough at a short lag, then the cycle coming round
+            # again (a positive peak within two more half-periods); the deepest trough may sit at any odd
+            # multiple of the half-period, so the first one is the one to read
+            first = int(below[0])
+            while first + 1 < len(acf) and acf[first + 1] < acf[first]:
+                first += 1
+            nxt = acf[first + 1: min(len(acf), 3 * (first + 1) + 1)]
+            if len(nxt) and float(nxt.max()) >= ring:
+                periodic, lag, trough = True, first + 1, float(acf[first])
         # evaluation-level curves (each point averages a whole validation set or epoch) are not expected to
         # jump by a large factor from one point to the next: sustained zig-zags there are instability even
         # without a regular period. Per-step batch losses are noisy by nature and must show the period.
