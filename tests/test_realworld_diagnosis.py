@@ -107,3 +107,19 @@ def test_keras_fit_called_again_and_again_on_one_csv(realworld_dev):
 def test_healthy_real_runs_get_no_warning(realworld_dev, name):
     report = analyze([realworld_dev / "data" / name])
     assert [(f.rule, f.summary) for f in report.findings if f.severity != "info"] == []
+
+
+def test_contrastive_heads_stuck_at_ln4(realworld):
+    """Two of three contrastive losses sit at ln 4 = 1.3863 (4-way, chance) for the whole run."""
+    found = [f for f in findings_of(realworld / "18_torch_long_noisy_partial_plateau", "PL001")
+             if f.stats.get("kind") == "pinned"]
+    assert {f.tags[0] for f in found} == {"train/loss_text_audio", "train/loss_image_audio"}
+    assert all(f.stats["chance_level"].startswith("ln 4 ") and abs(f.stats["level"] - np.log(4)) < 2e-3
+               for f in found)
+
+
+def test_a_pinn_loss_that_converged_early(realworld):
+    """Flat at ~1.7e-4 for the last two thirds of 320k steps: converged, reported as an info."""
+    (f,) = findings_of(realworld / "23_lightning_csv_pinn_extreme_range", "PL004")
+    assert f.severity == "info" and 50_000 <= f.stats["flat_start_step"] <= 130_000
+    assert f.stats["flat_fraction"] >= 0.6 and 1e-4 < f.stats["level"] < 3e-4

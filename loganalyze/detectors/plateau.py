@@ -49,12 +49,26 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                                               f"({va.stats['level']:.4g}, {va.stats['fraction_at_level']:.0%})",
                          stats={**tr.stats, "val_level": va.stats["level"],
                                 "val_fraction_at_level": va.stats["fraction_at_level"]})]
+    # a loss term (one head of several) that sits at its chance level learns nothing, whatever the total does
+    for tag, higher in sorted(run.roles.higher_is_better.items()):
+        if higher or tag in judged or tag in (run.roles.train_loss, run.roles.val_loss):
+            continue
+        got = _series(run, tag)
+        f = _judge_loss(run, *got, params, is_train=False, term=True) if got is not None else None
+        if f is not None and f.stats["kind"] == "pinned":
+            judged.add(tag)
+            same = next((i for i, g in enumerate(found) if g.stats.get("kind") == "pinned"
+                         and g.stats["chance_level"] == f.stats["chance_level"]), None)
+            if same is not None:  # a copy of a loss already reported there (Keras' `mse` beside `loss`)
+                found[same] = replace(found[same], tags=found[same].tags + (tag,))
+            else:
+                found.append(f)
     found += _constant_metrics(run, params, judged)
     return found
 
 
 def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mapping[str, Any],
-                is_train: bool) -> Finding | None:
+                is_train: bool, term: bool = False) -> Finding | None:
     n = len(v)
     if n < int(params["min_points_at_chance"]):
         return None
@@ -80,7 +94,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # still has its batch noise
         quiet = float(mad(v[at] - sm[at]) / max(abs(level), 1e-12))
         pinned = quiet <= float(params["max_pinned_noise"])
-    if pinned and not is_train:
+    if pinned and not is_train and not term:
         # a validation loss at chance while training learns is a mismatch or overfitting, not a dead model
         train = run.get(run.roles.train_loss)
         if train is not None:
@@ -150,7 +164,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    + ": the network starts predicting the prior and gets no gradient to leave it — "
                                      "dead ReLUs or saturated units at initialization, a zero or tiny init, a "
                                      "detached loss"))
-    what = "" if is_train else "validation loss "
+    what = "" if is_train else "loss term " if term else "validation loss "
     summary = (f"{what}'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
                if not pinned else f"{what}'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")
     return Finding(
@@ -352,16 +366,24 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             continue
         y = _log_or_linear(v)
         is_log = len(v) and v.min() > 0
-        buckets = min(40, n // 2)
+        buckets = min(40, max(4, n // 5))  # medians of at least 5 points: one spike does not move a bucket
         edges = np.linspace(0, n, buckets + 1).astype(int)
         med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
         final = med[-1]
         tol = float(np.log1p(params["flat_tolerance"])) if is_log else float(params["flat_tolerance"]) * abs(final)
+        # a noisy curve's bucket medians wander by their own noise: "flat" widens to twice that, never past
+        # the cap (a curve still falling that much is not flat)
+        tail_noise = mad(np.diff(med[buckets // 2:])) / np.sqrt(2) if buckets >= 8 else 0.0
+        cap = float(np.log1p(params["max_flat_tolerance"])) if is_log else float(params["max_flat_tolerance"]) * abs(final)
+        tol = min(max(tol, 2 * tail_noise), max(tol, cap))
         off = np.abs(med - final) > tol
         if not off.any():
             continue  # never left its level: PL001's
-        first_flat = int(np.nonzero(off)[0][-1]) + 1
-        if first_flat >= buckets:
+        # the earliest bucket from which nearly all (a stray bucket, a rounding step aside) stay within it
+        share_on = np.cumsum((~off)[::-1])[::-1] / np.arange(buckets, 0, -1)
+        flat_from = np.nonzero(share_on >= float(params["min_share_within"]))[0]
+        first_flat = int(flat_from[0]) if len(flat_from) else buckets
+        if first_flat >= buckets or off[-3:].any():
             continue
         start_step = int(step[edges[first_flat]])
         frac = float(step[-1] - start_step) / max(float(step[-1] - step[0]), 1.0)
