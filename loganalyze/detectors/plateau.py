@@ -58,7 +58,8 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         if f is not None and f.stats["kind"] == "pinned":
             judged.add(tag)
             same = next((i for i, g in enumerate(found) if g.stats.get("kind") == "pinned"
-                         and g.stats["chance_level"] == f.stats["chance_level"]), None)
+                         and g.stats["chance_level"] == f.stats["chance_level"]
+                         and g.tags[0] in (run.roles.train_loss, run.roles.val_loss)), None)
             if same is not None:  # a copy of a loss already reported there (Keras' `mse` beside `loss`)
                 found[same] = replace(found[same], tags=found[same].tags + (tag,))
             else:
