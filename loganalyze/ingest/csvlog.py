@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import Problem, Run, Series
-from .rewind import duplicate_problem, rewind_problems, supersede
+from .rewind import duplicate_problem, rewind_problems, superseded
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -121,16 +121,11 @@ def read_csv_log(path: str | Path, name: str) -> Run:
                                     f"column '{tag}': {len(lines)} cell(s) are not numbers (first on line {lines[0]}); "
                                     "those cells are skipped", {"column": tag, "count": len(lines), "lines": lines[:10]}))
         if cols[j]:
-            st, va = np.asarray(steps[j], dtype=np.int64), np.asarray(cols[j], dtype=np.float64)
-            keep, found = supersede(st)
-            for _, frm, to, n in found:
-                r = rewinds.setdefault((frm, to), [0, []])
-                r[0] += n
-                r[1].append(tag)
-            series[tag] = Series.from_lists(tag, st[keep], va[keep])
+            sk, vk = superseded(tag, np.asarray(steps[j], dtype=np.int64), np.asarray(cols[j], dtype=np.float64),
+                                rewinds)
+            series[tag] = Series.from_lists(tag, sk, vk)
             # a column written on several rows of one step with the same value (Lightning logs `epoch` on the
             # train row and again on the validation row) is not a conflict worth a line
-            sk, vk = st[keep], va[keep]
             same = (sk[1:] == sk[:-1]) & ~((vk[1:] == vk[:-1]) | (np.isnan(vk[1:]) & np.isnan(vk[:-1])))
             dup = duplicate_problem(path, tag, sk) if same.any() else None
             if dup is not None:

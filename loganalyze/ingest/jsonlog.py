@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..model import Problem, Run, Series
-from .rewind import rewind_problems, supersede
+from .rewind import rewind_problems, superseded
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step")
 HF_HPARAMS = ("train_batch_size", "num_train_epochs", "max_steps", "logging_steps", "eval_steps", "save_steps",
@@ -45,13 +45,8 @@ def _series_from_columns(cols: dict[str, tuple[list[int], list[float]]], path: s
     series: dict[str, Series] = {}
     rewinds: dict[tuple[int, int], list] = {}
     for key, (steps, vals) in sorted(cols.items()):
-        st, va = np.asarray(steps, dtype=np.int64), np.asarray(vals, dtype=np.float64)
-        keep, found = supersede(st)
-        for _, frm, to, n in found:
-            r = rewinds.setdefault((frm, to), [0, []])
-            r[0] += n
-            r[1].append(key)
-        series[key] = Series.from_lists(key, st[keep], va[keep])
+        st, va = superseded(key, np.asarray(steps, dtype=np.int64), np.asarray(vals, dtype=np.float64), rewinds)
+        series[key] = Series.from_lists(key, st, va)
     problems += rewind_problems(path, rewinds, unit="key")
     return series
 

@@ -60,3 +60,15 @@ def duplicate_problem(file: str, tag: str, step: np.ndarray) -> Problem | None:
     return Problem("duplicate_steps", file,
                    f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
                    {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]})
+
+
+def superseded(tag: str, step: np.ndarray, value: np.ndarray, rewinds: dict[tuple[int, int], list]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one column in write order after TensorBoard's rule; each rewind is added to
+    `rewinds` ({(from, to): [superseded points, [tags]]}) for `rewind_problems`."""
+    keep, found = supersede(step)
+    for _, frm, to, n in found:
+        r = rewinds.setdefault((frm, to), [0, []])
+        r[0] += n
+        r[1].append(tag)
+    return step[keep], value[keep]

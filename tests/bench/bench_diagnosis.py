@@ -87,8 +87,7 @@ class Case:
 # ---- truth ----------------------------------------------------------------------------------------
 
 def _norm_tag(t: str) -> str:
-    t = t.strip().lower().replace(":", "/")
-    return t.replace("validation/", "validation/").strip("/")
+    return t.strip().lower().replace(":", "/").strip("/")  # Keras' `validation:epoch_loss` is our tag
 
 
 def realworld_cases(base: Path = SHARED / "realworld") -> list[Case]:
