@@ -94,6 +94,11 @@ class Plan:
     running_mean: bool = False  # the bug: log running_loss / (i + 1), reset every epoch
     restore_train_after_eval: bool = True  # False is the bug: model.eval() stays on until next epoch
     hparams: Mapping[str, Any] = field(default_factory=dict)
+    # float16 autocast + a GradScaler on any device, CPU included (ctx.amp is CUDA only): what
+    # mixed precision does when a value leaves float16's range, without needing a GPU
+    fp16: bool = False
+    scaler_init_scale: float = 2.0 ** 16
+    scaler_growth_interval: int = 2000
 
 
 @dataclass
@@ -107,6 +112,12 @@ def to_device(batch, device):
     return [t.to(device, non_blocking=True) for t in batch]
 
 
+def _autocast(device: torch.device, amp: bool, fp16: bool):
+    if fp16:
+        return torch.autocast(device.type, dtype=torch.float16)
+    return torch.autocast(device.type, enabled=amp)
+
+
 def evaluate(plan: Plan, device: torch.device, amp: bool) -> dict[str, float]:
     """Mean loss and metrics over the validation set, weighted by batch size."""
     plan.model.eval()
@@ -116,7 +127,7 @@ def evaluate(plan: Plan, device: torch.device, amp: bool) -> dict[str, float]:
     with torch.no_grad():
         for x, y in loader:
             x, y = to_device((x, y), device)
-            with torch.autocast(device.type, enabled=amp):
+            with _autocast(device, amp, plan.fp16):
                 out = plan.model(x)
                 loss = plan.loss_fn(out.float(), y)
             n = len(y)
@@ -134,7 +145,11 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
     device, amp = ctx.device, ctx.amp and ctx.device.type == "cuda"
     state = state or State()
     model = plan.model.to(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    if plan.fp16:
+        scaler = torch.amp.GradScaler(device.type, init_scale=plan.scaler_init_scale,
+                                      growth_interval=plan.scaler_growth_interval)
+    else:
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
     params = [p for p in model.parameters() if p.requires_grad]
     loader_gen = torch.Generator()
     while state.epoch < plan.epochs:
@@ -150,7 +165,7 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
         for i, batch in enumerate(loader):
             x, y = to_device(batch, device)
             lr = plan.optimizer.param_groups[0]["lr"]
-            with torch.autocast(device.type, enabled=amp):
+            with _autocast(device, amp, plan.fp16):
                 out = model(x)
                 loss = plan.loss_fn(out.float(), y)
             plan.optimizer.zero_grad(set_to_none=True)
