@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import grad_burst, lr_context
+from ..evidence import DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, grad_burst, lr_context
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
 from . import detector
@@ -141,7 +141,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     # (on a loss that cannot go below 0 — log-loss, or an MSE that touches 0 — only: a loss that goes
     # negative, such as a GAN's, has no "N× worse" level to stay at)
     bounded = is_log or bool(np.min(y) >= 0)
-    stays_up = bounded and len(seg_y) >= tail + 2 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
+    stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
         return None
     slope, _ = theil_sen(seg_x.astype(float), seg_y)
@@ -186,6 +186,16 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         if b is not None:
             grad_ev = f"the gradient norm bursts: {b.describe()} — clip the gradient norm"
     burst = grad_ev is not None and "bursts" in grad_ev
+    end_value = float(np.exp(end_level)) if is_log else end_level
+    chance = chance_match(end_value, float(params["chance_tolerance"]),
+                          chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS))
+    if chance is not None and not lr_ev:
+        # it climbed back to the loss of predicting the prior: the units died under updates too large for
+        # them — the LR's doing, even when a gradient burst came with it
+        causes.append(Cause("lr_too_high", 0.75,
+                            f"the loss climbs back to {end_value:.4g} = {chance}: the network collapsed to predicting "
+                            "the prior, which updates too large for it do (dead ReLUs, saturated outputs)"
+                            + (f"; {grad_ev}" if grad_ev else "")))
     if lr_ev:
         causes.append(Cause("lr_too_high", 0.75, "; ".join(x for x in (lr_ev, grad_ev) if x)
                             + ". Updates too large for the curvature push the loss uphill."))
@@ -222,7 +232,16 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
                "shape": "trend" if trend else "level_shift",
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
-        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+        causes=_ranked(causes))
+
+
+def _ranked(causes: list[Cause]) -> tuple[Cause, ...]:
+    """Strongest first, one entry per cause (its strongest evidence)."""
+    best: dict[str, Cause] = {}
+    for c in causes:
+        if c.cause not in best or c.confidence > best[c.cause].confidence:
+            best[c.cause] = c
+    return tuple(sorted(best.values(), key=lambda c: -c.confidence))
 
 
 def _explosion_finding(run: AlignedRun, s, b: dict, params: Mapping[str, Any], total: str | None = None) -> Finding:

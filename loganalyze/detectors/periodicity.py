@@ -131,7 +131,9 @@ def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
     Sign-agnostic on purpose: a tiny last batch gives a noisier loss, above the rest in some
     epochs and below in others; a mis-weighted one (sum / nominal batch size) is always below.
     """
-    last_r = f.residual[f.last_in_epoch][:-1]  # the run's final point may be a partial epoch
+    last_r = f.residual[f.last_in_epoch]
+    if np.count_nonzero(f.epoch == f.epoch[-1]) < f.points_per_epoch:
+        last_r = last_r[:-1]  # the run's final point ends a partial epoch: not an epoch's last step
     other = f.residual[~f.last_in_epoch]
     if len(last_r) < 3 or len(other) < 3:
         return 0.0, 0.0, 0, 1.0

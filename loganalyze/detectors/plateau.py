@@ -89,6 +89,22 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     # and is judged on the training loss only (a validation loss may rightly stay put while training fits)
     flat = is_train and n >= int(params["min_points"]) and abs(improvement) < float(params["min_improvement"])
     pinned = match is not None and near >= float(params["min_fraction_at_chance"])
+    late = None
+    if match is None and n >= 8:
+        # collapsed late: the last stretch sits at a chance level after the loss had been well below it (a raised
+        # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
+        k = max(3, int(float(params["min_fraction_collapsed"]) * n))
+        end_level = float(np.median(v[-k:]))
+        end_match = chance_match(end_level, tol, _levels(params))
+        if end_match is not None:
+            at_end = np.abs(sm - end_level) <= tol * abs(end_level)
+            run_len = int(np.argmin(at_end[::-1])) if not at_end.all() else n
+            below = v[: n - run_len]
+            if run_len >= k and len(below) and float(np.min(below)) < end_level * (1 - 3 * tol) and \
+                    mad(v[n - run_len:]) / end_level <= float(params["max_pinned_noise"]):
+                late = (n - run_len, end_level, end_match)
+    if late is not None:
+        return _late_collapse(run, s, step, v, late, params)
     if pinned and n >= 8:
         # a model that predicts a constant has almost no batch-to-batch noise (the uniform prediction's
         # cross-entropy is ln C whatever the batch holds); a model that converged near ln C by coincidence
@@ -177,6 +193,25 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
         causes=tuple(causes))
+
+
+def _late_collapse(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, late: tuple, params) -> Finding:
+    i, level, match = late
+    low_i = int(np.argmin(v[:i]))
+    ctx = lr_context(run, int(step[i]))
+    ev = (f"the loss had reached {v[low_i]:.4g} (step {int(step[low_i]):,}) and has sat at {level:.4g} = {match} "
+          f"since step {int(step[i]):,}: the network collapsed to predicting the prior — updates too large for it "
+          "(a too-high or raised LR, unnormalized inputs) kill units or saturate the outputs")
+    if ctx is not None and not ctx.constant and ctx.peak > 1.5 * ctx.start:
+        ev += f"; {ctx.describe()}"
+    return Finding(
+        rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[i]), int(step[-1])),
+        summary=f"'{s.tag}' collapsed to {level:.4g} = {match} at step {int(step[i]):,} and stays there "
+                f"({(len(v) - i) / len(v):.0%} of the run)",
+        stats={"kind": "collapsed", "level": round(level, 6), "chance_level": match, "collapse_step": int(step[i]),
+               "best_before": round(float(v[low_i]), 6), "fraction_at_level": round((len(v) - i) / len(v), 4),
+               "thresholds": {k: params[k] for k in ("min_fraction_collapsed", "chance_tolerance")}},
+        causes=(Cause("lr_too_high", 0.7, ev),))
 
 
 def _metric_group(tag: str) -> tuple[str | None, str]:

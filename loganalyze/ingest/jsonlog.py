@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..model import Problem, Run, Series
-from .rewind import rewind_problems, superseded
+from .rewind import duplicate_problem, rewind_problems, superseded
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step")
 HF_HPARAMS = ("train_batch_size", "num_train_epochs", "max_steps", "logging_steps", "eval_steps", "save_steps",
@@ -47,6 +47,11 @@ def _series_from_columns(cols: dict[str, tuple[list[int], list[float]]], path: s
     for key, (steps, vals) in sorted(cols.items()):
         st, va = superseded(key, np.asarray(steps, dtype=np.int64), np.asarray(vals, dtype=np.float64), rewinds)
         series[key] = Series.from_lists(key, st, va)
+        # a resumed process that logs a step the crashed one had logged already, with other values
+        conflict = (st[1:] == st[:-1]) & ~((va[1:] == va[:-1]) | (np.isnan(va[1:]) & np.isnan(va[:-1])))
+        dup = duplicate_problem(path, key, st) if conflict.any() else None
+        if dup is not None:
+            problems.append(dup)
     problems += rewind_problems(path, rewinds, unit="key")
     return series
 
