@@ -140,7 +140,8 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     tail = max(3, len(seg_y) // 3)
     # (on a loss that cannot go below 0 — log-loss, or an MSE that touches 0 — only: a loss that goes
     # negative, such as a GAN's, has no "N× worse" level to stay at)
-    bounded = is_log or bool(np.min(y) >= 0)
+    # (and not from a best of exactly 0: "N× worse" than 0 means nothing — a loss logged as 0 is PL001's)
+    bounded = is_log or bool(np.min(y) >= 0 and ys[best] > 0)
     stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
         return None

@@ -72,11 +72,23 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             summary=f"{who} {'has' if len(tags) == 1 else 'have'} {count} point(s) logged twice at the same step"
                     + (f", {conflicting} with different values" if conflicting else " (identical values)"),
             stats={"count": count, "conflicting_values": conflicting, "first_steps": list(first), "series": len(tags)},
-            causes=(Cause("unknown", 0.5, "two writers, a run appended to the same log without advancing the step "
-                                          "(e.g. repeated fit() calls that restart the epoch counter), or a metric "
-                                          "logged from both the train and the eval loop under one name; all points "
-                                          "are kept"),)))
+            causes=_duplicate_causes(tags, conflicting)))
     return out
+
+
+def _duplicate_causes(tags: tuple[str, ...], conflicting: int) -> tuple[Cause, ...]:
+    """Several series logged again at the same steps with other values: a second process wrote over the
+    first one's steps (a resume from a checkpoint, another fit() on the same log). One series alone is as
+    likely two writers of one name."""
+    other = Cause("unknown", 0.5 if len(tags) < 2 else 0.35,
+                  "two writers, a run appended to the same log without advancing the step (e.g. repeated fit() "
+                  "calls that restart the epoch counter), or a metric logged from both the train and the eval loop "
+                  "under one name; all points are kept")
+    if len(tags) >= 2 and conflicting:
+        return (Cause("resumed_run", 0.6, f"{len(tags)} series are logged again at the same steps with other "
+                                          "values: a second process (a resume from a checkpoint, another fit() "
+                                          "on the same log) repeated steps the first had written"), other)
+    return (other,)
 
 
 _LOST = {"crc_mismatch", "truncated_record", "corrupt_framing", "decode_error", "parse_error", "ragged_row",
