@@ -18,7 +18,9 @@ def _finite_sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
-    """The train metric averaged over each evaluation interval (prev eval, eval]."""
+    """The train metric averaged over each evaluation interval (prev eval, eval]; where training logs less
+    often than validation and an interval holds no training point, the value read off the training curve
+    there (interpolated between its neighbours)."""
     ts, tv = _finite_sorted(train)
     out = np.full(len(at_steps), np.nan)
     lo = -np.inf
@@ -27,6 +29,9 @@ def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
         if m.any():
             out[i] = tv[m].mean()
         lo = s
+    empty = np.isnan(out) & (np.asarray(at_steps) >= ts[0]) if len(ts) else np.zeros(len(out), dtype=bool)
+    if empty.any() and len(ts) >= 2:
+        out[empty] = np.interp(np.asarray(at_steps)[empty], ts, tv)
     return out
 
 
