@@ -119,9 +119,12 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     if down is not None:
         return _unbounded_finding(s, step, down)
     xs, ys, unit = aggregate(run, step, y)
+    epoch_ys = None
     if unit == "epoch" and len(ys) < int(params["min_epochs_to_aggregate"]):
         # a handful of epochs is too coarse to see a climb in (a short fine-tune, a 6-epoch run): even
-        # buckets over the points instead, still wide enough to average the batch noise
+        # buckets over the points instead, still wide enough to average the batch noise — but an intra-epoch
+        # saw-tooth then shows too, so the epochs must agree (below)
+        epoch_ys = ys
         xs, ys, unit = aggregate_buckets(step, y, min(60, max(6, len(y) // 5)))
     if len(ys) < 6:
         return None
@@ -145,6 +148,12 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
         return None
+    if epoch_ys is not None:
+        # a saw-tooth comes back down to its troughs every epoch; a collapse does not: the last epoch's low
+        # points (its 10th percentile) must still sit above the best by the required rise
+        last = run.epochs.epoch_of(step) == run.epochs.epoch_of(step[-1:])[0]
+        if float(np.quantile(y[last], 0.1)) - float(ys[best]) < min_rise:
+            return None
     slope, _ = theil_sen(seg_x.astype(float), seg_y)
     factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
     tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
