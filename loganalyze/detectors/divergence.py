@@ -145,8 +145,9 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     # negative, such as a GAN's, has no "N× worse" level to stay at)
     # (and not from a best of exactly 0: "N× worse" than 0 means nothing — a loss logged as 0 is PL001's)
     bounded = is_log or bool(np.min(y) >= 0 and ys[best] > 0)
-    stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, 3 * noise)))
-    if not ((trend or stays_up) and rise >= min_rise and rise >= 3 * noise):
+    k_noise = float(params["min_rise_noise"])
+    stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, k_noise * noise)))
+    if not ((trend or stays_up) and rise >= min_rise and rise >= k_noise * noise):
         return None
     if epoch_ys is not None:
         # a saw-tooth comes back down to its troughs every epoch; a collapse does not: the last epoch's low
@@ -172,7 +173,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
             lr_at = float(before[-1])
             lr_peak = float(lvals.max())
             rising_into = len(before) >= 2 and before[-1] > before[0] * 1.5
-            high = lr_at >= 0.5 * lr_peak
+            high = lr_at >= float(params["lr_high_share"]) * lr_peak
             varies = lr_peak > 1.05 * float(lvals.min())  # a constant LR says nothing about being too high
             raised = float(during.max()) >= float(params["lr_raise_factor"]) * lr_at
             if raised:
@@ -189,7 +190,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         g_ok = np.isfinite(grad.value) & (grad.step >= start_step)
         if g_ok.sum() >= 6:
             gt, gp = mann_kendall(grad.value[g_ok])
-            if gt > 0.3 and gp < 0.01:
+            if gt > float(params["grad_trend_tau"]) and gp < float(params["max_p"]):
                 grad_ev = f"the gradient norm grows alongside (Kendall τ = {gt:.2f})"
     if grad is not None and grad_ev is None and grad.points >= 20:
         b = grad_burst(run, start_step, end_step, float(params["grad_burst_ratio"]))

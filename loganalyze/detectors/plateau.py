@@ -300,8 +300,9 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     if lr is not None and lr.points >= 2:
         ok = np.isfinite(lr.value)
         ls, lv = lr.step[ok], lr.value[ok]
-        near = lv[(ls >= stall_end - span * 0.05) & (ls <= stall_end + span * 0.05)]
-        if len(near) >= 2 and near[-1] < 0.7 * near[0]:
+        w = float(params["step_down_window"]) * span
+        near = lv[(ls >= stall_end - w) & (ls <= stall_end + w)]
+        if len(near) >= 2 and near[-1] < float(params["step_down_ratio"]) * near[0]:
             return []  # the stall ended with an LR step-down: ordinary step decay
     level = float(np.exp(med[0]))
     factor = float(np.exp(med[0] - best))

@@ -28,7 +28,7 @@ def robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
-                recovery: int) -> list[tuple[int, int, float, float, int]]:
+                recovery: int, dip_ratio: float = 2.0) -> list[tuple[int, int, float, float, int]]:
     """(first index, width, robust z, jump above the local median, recovery points) for each spike."""
     n = len(y)
     if n < window:
@@ -36,7 +36,7 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
     z, med, spread = robust_z(y, window)
     # heavy-tailed noise is symmetric in log space; spikes go up only: they must stand out from the
     # deepest dips too, or they are just the tail of the noise
-    threshold = max(min_z, 2.0 * float(np.max(-z)))
+    threshold = max(min_z, dip_ratio * float(np.max(-z)))
     hot = (z >= threshold) & ((y - med) >= min_jump)
     out = []
     i = 0
@@ -126,7 +126,7 @@ def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Find
         return _spike_finding(run, s, step, y, is_log, spikes, 0, params, "coarse")
     min_jump = float(np.log(params[ratio_param])) if is_log else 0.0
     spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
-                         int(params["recovery_points"]))
+                         int(params["recovery_points"]), float(params["dip_ratio"]))
     if not spikes:
         return None
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
