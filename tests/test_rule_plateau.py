@@ -268,3 +268,14 @@ def test_a_loss_that_keeps_falling_has_not_converged_early():
     s = np.arange(2000)
     y = 2 * np.exp(-s / 900) + 0.05
     assert findings({"train/loss": (s, y)}, "PL004") == ()
+
+
+def test_a_late_dip_below_chance_that_falls_back_is_a_collapse_not_an_initialization():
+    """At ln 10 for 60% of the run, it learns briefly (down to 1.2 around step 1300) and falls back: it did
+    leave the level, so 'never leaves it' (bad_initialization) would be false."""
+    base = np.full(N, LN10)
+    base[1250:1350] = 1.2
+    y = noisy(base, 0.003, seed=9)
+    (f,) = findings({"train/loss": (S, y), "lr": (S, np.full(N, 1e-3))}, "PL001")
+    assert f.causes[0].cause == "lr_too_high" and "step 1,2" in f.causes[0].evidence
+    assert [c.confidence for c in f.causes] == sorted((c.confidence for c in f.causes), reverse=True)

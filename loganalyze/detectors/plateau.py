@@ -130,7 +130,10 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
         low_i = int(np.argmin(ndimage.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
         low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
-        if low < level * (1 - 3 * tol) and low_i < n // 2:
+        # fell back: after its low the loss sits at the level again for a tenth of the run or more (a low at
+        # the very end is learning that started late, not a collapse)
+        back = int(np.count_nonzero(at[low_i:]))
+        if low < level * (1 - 3 * tol) and back >= max(2, n // 10):
             collapse = (low, low_i)
         elif not at[: max(1, n // 10)].any():
             # pinned later but not from the start and not after learning: that is a stall, PL002's
@@ -170,12 +173,12 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # never moved from where it started, and nothing blew up: the optimizer's steps are too small to
         # matter, or the network starts in a state it cannot leave
         if lr_max is not None and lr_max <= float(params["max_low_lr"]):
-            causes.insert(0, Cause("lr_too_low", 0.55,
+            causes.insert(0, Cause("lr_too_low", 0.7,
                                    f"the logged learning rate never exceeds {lr_max:.1g} and the loss never leaves "
                                    f"{start:.4g}: steps that small cannot move this model — raise the LR (a range test "
                                    "finds where the loss starts to fall)"))
         elif pinned:
-            causes.insert(0, Cause("bad_initialization", 0.5,
+            causes.insert(0, Cause("bad_initialization", 0.65,
                                    f"the loss sits at {match} from its first points and never leaves it"
                                    + (f", under an LR of {lr_max:.3g}" if lr_max is not None else "")
                                    + ": the network starts predicting the prior and gets no gradient to leave it — "
@@ -192,7 +195,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                "relative_improvement": round(improvement, 5), "relative_spread": round(spread, 5),
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
-        causes=tuple(causes))
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
 
 
 def _late_collapse(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, late: tuple, params) -> Finding:
