@@ -277,5 +277,5 @@ def test_a_late_dip_below_chance_that_falls_back_is_a_collapse_not_an_initializa
     base[1250:1350] = 1.2
     y = noisy(base, 0.003, seed=9)
     (f,) = findings({"train/loss": (S, y), "lr": (S, np.full(N, 1e-3))}, "PL001")
-    assert f.causes[0].cause == "lr_too_high" and "step 1,2" in f.causes[0].evidence
+    assert f.causes[0].cause == "lr_too_high" and "(step 1,3" in f.causes[0].evidence
     assert [c.confidence for c in f.causes] == sorted((c.confidence for c in f.causes), reverse=True)
