@@ -140,7 +140,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     trend = tau >= float(params["min_tau"]) and p <= float(params["max_p"])
     # or a jump that stays: the last third of the points after the best all sit clearly above it
     # (a burst of bad updates throws the model to a worse level it never leaves)
-    tail = max(3, len(seg_y) // 3)
+    tail = max(int(params["level_shift_min_tail"]), int(float(params["level_shift_tail_share"]) * len(seg_y)))
     # (on a loss that cannot go below 0 — log-loss, or an MSE that touches 0 — only: a loss that goes
     # negative, such as a GAN's, has no "N× worse" level to stay at)
     # (and not from a best of exactly 0: "N× worse" than 0 means nothing — a loss logged as 0 is PL001's)
