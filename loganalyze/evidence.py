@@ -76,6 +76,23 @@ def lr_context(run: AlignedRun, step: int) -> LRContext | None:
     return LRContext(lr.tag, at, float(lv[0]), peak, constant, rising)
 
 
+def share_at_high_lr(run: AlignedRun, steps, quantile: float = 0.75) -> tuple[float, float] | None:
+    """(share of `steps` at which the logged LR is in its top quarter, that quartile), or None when no LR
+    varies: events that cluster where the LR is highest point at the LR."""
+    lr = run.get(run.roles.lr)
+    if lr is None or lr.points < 3:
+        return None
+    ok = np.isfinite(lr.value)
+    if not ok.any():
+        return None
+    q = float(np.quantile(lr.value[ok], quantile))
+    if q <= float(np.min(lr.value[ok])):
+        return None
+    order = np.argsort(lr.step[ok], kind="stable")
+    at = np.interp(np.asarray(steps, dtype=float), lr.step[ok][order], lr.value[ok][order])
+    return float(np.mean(at >= q)), q
+
+
 # ---- gradient-norm bursts -------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..evidence import share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -194,12 +195,9 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
     recov = [r for *_, r in spikes]
 
     causes = []
-    lr = run.get(run.roles.lr)
-    if lr is not None and lr.points >= 3 and len(spikes) >= 2:
-        ok = np.isfinite(lr.value)
-        lr_at = np.interp(steps_, lr.step[ok], lr.value[ok])
-        q75 = float(np.quantile(lr.value[ok], 0.75))
-        at_high = float(np.mean(lr_at >= q75)) if q75 > np.min(lr.value[ok]) else 0.0
+    high = share_at_high_lr(run, steps_) if len(spikes) >= 2 else None
+    if high is not None:
+        at_high, q75 = high
         if at_high >= float(params["lr_share_at_high"]):
             causes.append(Cause("lr_too_high", 0.7, f"{at_high:.0%} of the spikes happen while the LR is in its top "
                                                     f"quarter (≥ {q75:.3g}): steps too large for the loss surface"))
