@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import share_at_high_lr
+from ..evidence import DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -209,6 +209,18 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
         if with_grad >= max(1, len(steps_) // 2):
             causes.append(Cause("lr_too_high", 0.6, f"{with_grad} of {len(steps_)} spikes coincide with a gradient-norm "
                                                     "spike: unstable updates (Adam with a high LR or a small epsilon)"))
+    # spikes out of a loss that sits at a chance level: the network predicts the prior (it collapsed), and
+    # what still kicks it is an update too large for it — a batch cannot be "unlike the rest" to a model
+    # that ignores its input
+    levels = chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
+    local = [float(np.exp(y[i] - jump)) if is_log else float(y[i] - jump) for i, _, _, jump, _ in spikes]
+    at_chance = [chance_match(v, float(params["chance_tolerance"]), levels) for v in local]
+    if sum(m is not None for m in at_chance) * 2 >= len(spikes) and not causes:
+        name = next(m for m in at_chance if m is not None)
+        causes.append(Cause("lr_too_high", 0.6,
+                            f"the loss around the spikes sits at {name}: the network predicts the prior (it "
+                            "collapsed or never learned) and still jumps — updates too large for it, not batches "
+                            "unlike the rest"))
     # single points that are back at once, with nothing in the LR or gradient norm to explain them: the
     # batch was different, not the model — a few corrupted or mislabelled samples (or a data-loader bug)
     isolated = all(w == 1 for _, w, *_ in spikes) and max(recov) <= int(params["bad_batch_recovery"])
