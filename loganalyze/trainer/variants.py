@@ -33,7 +33,8 @@ from torch.utils.data import Dataset, TensorDataset
 from .conventions import Recorder, Trace
 from .core import (Context, Crash, Plan, State, accuracy, binary_accuracy, fit, mlp, seed_everything,
                    teacher_classification)
-from .scenarios import SmallCNN, handwritten_bce, hit_rate, sequence_sums, sessions, shapes, token_data
+from .scenarios import (NextItemGRU, SmallCNN, handwritten_bce, hit_rate, sequence_sums, sessions, shapes,
+                        token_data)
 
 TABULAR = ("mlp", "resmlp", "mlp3", "linear")
 IMAGE = ("cnn", "cnn_bn")
@@ -131,18 +132,6 @@ class TokenClassifier(nn.Module):
         if self.arch == "bag":
             return self.head(self.bag(x))
         h, _ = self.rnn(self.emb(x))
-        return self.head(h[:, -1])
-
-
-class NextItem(nn.Module):
-    def __init__(self, items: int, emb: int, hidden: int):
-        super().__init__()
-        self.emb = nn.Embedding(items, emb)
-        self.gru = nn.GRU(emb, hidden, batch_first=True)
-        self.head = nn.Linear(hidden, items)
-
-    def forward(self, x):
-        h, _ = self.gru(self.emb(x))
         return self.head(h[:, -1])
 
 
@@ -376,7 +365,7 @@ def memorization(spec: Spec, ctx: Context) -> Setup:
         items = 400
         n = spec.n or 8000
         train, val = sessions(n, items, ctx.generator(1)), sessions(n // 4, items, ctx.generator(2))
-        model = NextItem(items, 64, 128)
+        model = NextItemGRU(items, 64, 128)
         lr = spec.lr or 0.01
         metrics = {"HR@10": hit_rate(10)}
         classes = items
