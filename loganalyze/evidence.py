@@ -33,6 +33,11 @@ DEFAULT_EXTRA_LEVELS = (
 )
 
 
+def card_levels(params) -> list[tuple[str, float]]:
+    """The chance levels of a rule whose card lists `chance_classes`."""
+    return chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
+
+
 def chance_match(level: float, tolerance: float, levels: Sequence[tuple[str, float]]) -> str | None:
     """The named chance level within `tolerance` (relative) of `level`, or None."""
     for name, value in levels:
@@ -131,6 +136,19 @@ def grad_burst(run: AlignedRun, lo: int, hi: int, min_ratio: float) -> GradBurst
     if peak < min_ratio * typical:
         return None
     return GradBurst(g.tag, int(gs[m][i]), peak, typical)
+
+
+# ---- when a series dies ---------------------------------------------------------------------------
+
+def dies_at(s: Series) -> int | None:
+    """The step from which the series is NaN/Inf for good, or None: after it, every jump of another
+    curve is a consequence."""
+    order = np.argsort(s.step, kind="stable")
+    ok = np.isfinite(s.value[order])
+    if len(ok) == 0 or ok.all() or ok[-1]:
+        return None
+    good = np.nonzero(ok)[0]
+    return int(s.step[order][good[-1] + 1]) if len(good) else int(s.step[order][0])
 
 
 # ---- series by role -------------------------------------------------------------------------------

@@ -6,22 +6,17 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import stats as sps
 
+from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, Finding, MetricPair, Series
 from ..stats import mad
 from . import detector
-
-
-def _finite_sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    ok = np.isfinite(s.value)
-    order = np.argsort(s.step[ok], kind="stable")
-    return s.step[ok][order], s.value[ok][order]
 
 
 def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
     """The train metric averaged over each evaluation interval (prev eval, eval]; where training logs less
     often than validation and an interval holds no training point, the value read off the training curve
     there (interpolated between its neighbours)."""
-    ts, tv = _finite_sorted(train)
+    ts, tv = finite_sorted(train)
     out = np.full(len(at_steps), np.nan)
     lo = -np.inf
     for i, s in enumerate(at_steps):
@@ -53,7 +48,7 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     if pair is None:
         return []
     val, train = run.series[pair.val], run.series[pair.train]
-    vs, vv = _finite_sorted(val)
+    vs, vv = finite_sorted(val)
     if len(vv) < int(params["min_evals"]):
         return []
     sign = -1.0 if pair.higher_is_better else 1.0  # work on "lower is better"
@@ -120,7 +115,7 @@ def _overfit_causes(params, pair: MetricPair, val: np.ndarray, train_series: Ser
                  f"validation worsens over {after} evaluations after step {best_step:,} while training "
                  f"improves {train_fall:.0%}; the train/val gap grows from {gap_best:.3g} to {gap_end:.3g}. "
                  f"Training {word} on what it memorizes, not on what generalizes.")
-    _, tv = _finite_sorted(train_series)
+    _, tv = finite_sorted(train_series)
     if pair.higher_is_better or len(tv) == 0 or np.min(val) <= 0 or np.min(tv) <= 0:
         return [over]
     start = float(np.median(tv[: max(1, len(tv) // 20)]))
@@ -141,10 +136,10 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
     pairs = [p for p in run.roles.pairs if p.train and p.val]
     for pair in pairs:
         val, train = run.series[pair.val], run.series[pair.train]
-        vs, vv = _finite_sorted(val)
+        vs, vv = finite_sorted(val)
         if len(vv) < int(params["min_evals"]):
             continue
-        ts, _ = _finite_sorted(train)
+        ts, _ = finite_sorted(train)
         # the train metric must be logged more often than validation to be averaged between evals
         if len(ts) < 2 * len(vs):
             continue
@@ -163,7 +158,7 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         against = int(np.count_nonzero(np.sign(dt) == -np.sign(dv)))
         steps = vs[ok]
         # does the train metric shift right after each evaluation?
-        tsv, tvv = _finite_sorted(train)
+        tsv, tvv = finite_sorted(train)
         k = max(2, int(np.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
         jumps = []
         for s in steps[:-1]:

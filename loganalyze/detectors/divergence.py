@@ -6,14 +6,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, grad_burst, lr_context
+from ..evidence import card_levels, chance_match, dies_at, grad_burst, lr_context
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
 from . import detector
 from ._curves import aggregate, aggregate_buckets, scaled
 
 
-def unbounded_descent(step: np.ndarray, value: np.ndarray, params: Mapping[str, Any]) -> dict | None:
+def unbounded_descent(value: np.ndarray, params: Mapping[str, Any]) -> dict | None:
     """A loss that is negative and keeps falling by orders of magnitude: an objective with no lower
     bound (a likelihood whose variance collapses, a sign error, an unbalanced negative term). A loss
     below 0 that stays bounded, like a WGAN critic's, is not this."""
@@ -42,16 +42,6 @@ def _unbounded_finding(s, step: np.ndarray, d: dict) -> Finding:
                       "objective has no lower bound the model can reach — a log-likelihood of a continuous density "
                       "whose predicted variance collapses, a sign error, or a negative loss term that outweighs the "
                       "rest"),))
-
-
-def dies_at(s) -> int | None:
-    """The step from which the series is NaN/Inf for good, or None."""
-    order = np.argsort(s.step, kind="stable")
-    ok = np.isfinite(s.value[order])
-    if ok.all() or ok[-1]:
-        return None
-    good = np.nonzero(ok)[0]
-    return int(s.step[order][good[-1] + 1]) if len(good) else int(s.step[order][0])
 
 
 def explodes_into_nonfinite(s, params: Mapping[str, Any], died: int | None = None) -> dict | None:
@@ -115,7 +105,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     step, y, is_log = scaled(s)
     if len(y) < int(params["min_points"]):
         return None
-    down = unbounded_descent(step, y, params) if not is_log else None
+    down = unbounded_descent(y, params) if not is_log else None
     if down is not None:
         return _unbounded_finding(s, step, down)
     xs, ys, unit = aggregate(run, step, y)
@@ -192,14 +182,14 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
             gt, gp = mann_kendall(grad.value[g_ok])
             if gt > float(params["grad_trend_tau"]) and gp < float(params["max_p"]):
                 grad_ev = f"the gradient norm grows alongside (Kendall τ = {gt:.2f})"
+    burst = False
     if grad is not None and grad_ev is None and grad.points >= 20:
         b = grad_burst(run, start_step, end_step, float(params["grad_burst_ratio"]))
         if b is not None:
+            burst = True
             grad_ev = f"the gradient norm bursts: {b.describe()} — clip the gradient norm"
-    burst = grad_ev is not None and "bursts" in grad_ev
     end_value = float(np.exp(end_level)) if is_log else end_level
-    chance = chance_match(end_value, float(params["chance_tolerance"]),
-                          chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS))
+    chance = chance_match(end_value, float(params["chance_tolerance"]), card_levels(params))
     if chance is not None and not lr_ev:
         # it climbed back to the loss of predicting the prior: the units died under updates too large for
         # them — the LR's doing, even when a gradient burst came with it

@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..ingest.rewind import conflicting_repeats
 from ..model import AlignedRun, Cause, Finding
 from . import detector
 
@@ -54,9 +55,7 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         s = run.series.get(tag)
         conflicting = 0
         if s is not None and s.points > 1:
-            same_step = s.step[1:] == s.step[:-1]
-            differ = ~((s.value[1:] == s.value[:-1]) | (np.isnan(s.value[1:]) & np.isnan(s.value[:-1])))
-            conflicting = int(np.count_nonzero(same_step & differ))
+            conflicting = int(np.count_nonzero(conflicting_repeats(s.step, s.value)))
         key = (p.file, p.data.get("count"), tuple(p.data.get("first_steps", [0])))
         groups.setdefault(key, []).append((tag, conflicting, int(p.data.get("count") or 0)))
     out = []

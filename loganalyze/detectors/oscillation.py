@@ -53,6 +53,18 @@ def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray, pa
             and f.split_half >= float(params["defer_split_half"]))
 
 
+def _stopped_improving(last_two_thirds: np.ndarray, swing: float, params: Mapping[str, Any]) -> bool:
+    """Its last two thirds move less than `max_late_progress` swings (first vs last third medians) and show
+    no monotonic trend (Mann–Kendall). Only asked of a validation zig-zag, so the test costs nothing on the
+    per-step losses of long runs."""
+    k = max(2, len(last_two_thirds) // 3)
+    late_progress = abs(float(np.median(last_two_thirds[:k]) - np.median(last_two_thirds[-k:])))
+    if late_progress >= float(params["max_late_progress"]) * swing:
+        return False
+    _, late_p = mann_kendall(last_two_thirds)
+    return late_p > float(params["min_trend_p"])
+
+
 def _lag1(d: np.ndarray) -> float:
     """Lag-1 autocorrelation of the point-to-point moves: −0.5 for independent jumps around a level,
     near 0 for a random walk, positive for a smooth curve."""
@@ -107,13 +119,8 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         # A noisy validation curve that still falls is a small validation set, not instability.
         evaluation_level = tag == run.roles.val_loss
         zigzag = _lag1(d) <= -float(params["min_zigzag"])
-        last_two_thirds = y[n // 3:]
-        k = max(2, len(last_two_thirds) // 3)
-        late_progress = abs(float(np.median(last_two_thirds[:k]) - np.median(last_two_thirds[-k:])))
-        _, late_p = mann_kendall(last_two_thirds)
         erratic = (evaluation_level and zigzag and is_log and swing >= float(params["min_swing_erratic"])
-                   and late_progress < float(params["max_late_progress"]) * swing
-                   and late_p > float(params["min_trend_p"]))
+                   and _stopped_improving(y[n // 3:], swing, params))
         if not ((periodic and scale_ok) or erratic) or not (swing >= 3 * progress and sustained):
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0

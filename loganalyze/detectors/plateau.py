@@ -7,10 +7,9 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import ndimage
 
-from ..model import AlignedRun, Cause, Finding
 from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
-from ..evidence import (DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, finite_sorted, lr_context,
-                        metric_tags)
+from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags
+from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
 
@@ -20,10 +19,6 @@ def _series(run: AlignedRun, tag: str | None = None):
         return None
     step, value = finite_sorted(s)
     return s, step, value
-
-
-def _levels(params: Mapping[str, Any]) -> list[tuple[str, float]]:
-    return chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
 
 
 @detector("PL001")
@@ -80,7 +75,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     spread = mad(v) / scale
     level = float(np.median(v))
     tol = float(params["chance_tolerance"])
-    match = chance_match(level, tol, _levels(params))
+    match = chance_match(level, tol, card_levels(params))
     # judged on a running median: per-batch noise of a few percent must not hide a pinned level
     sm = ndimage.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
     at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
@@ -95,7 +90,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
         end_level = float(np.median(v[-k:]))
-        end_match = chance_match(end_level, tol, _levels(params))
+        end_match = chance_match(end_level, tol, card_levels(params))
         if end_match is not None:
             at_end = np.abs(sm - end_level) <= tol * abs(end_level)
             run_len = int(np.argmin(at_end[::-1])) if not at_end.all() else n
@@ -309,7 +304,7 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
             return []  # the stall ended with an LR step-down: ordinary step decay
     level = float(np.exp(med[0]))
     factor = float(np.exp(med[0] - best))
-    match = chance_match(level, float(params["chance_tolerance"]), _levels(params))
+    match = chance_match(level, float(params["chance_tolerance"]), card_levels(params))
     causes = []
     # which start it was, from what the log shows: an LR still rising when the stall ends is a warm-up that
     # outlasted the need; a stall at chance level under a constant LR is a symmetry or an initialization
@@ -433,7 +428,7 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             continue
         level = float(np.exp(final)) if is_log else float(final)
         tail = v[edges[first_flat]:]
-        if (chance_match(level, float(params["chance_tolerance"]), _levels(params))
+        if (chance_match(level, float(params["chance_tolerance"]), card_levels(params))
                 and mad(tail) / max(abs(level), 1e-12) <= float(params["max_pinned_noise"])):
             continue  # flat at a chance level without batch noise: a dead model, PL001's, not convergence
         ctx = lr_context(run, start_step)

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import DEFAULT_EXTRA_LEVELS, chance_levels, chance_match, share_at_high_lr
+from ..evidence import card_levels, chance_match, dies_at, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -166,24 +166,10 @@ def _material(s, step, y, is_log, spikes, params) -> list:
     return out
 
 
-def _after_loss_died(run: AlignedRun, s) -> int | None:
-    """The step from which the training loss is non-finite for good: after it every jump of another curve
-    is a consequence, reported by NF001."""
-    train = run.get(run.roles.train_loss)
-    if train is None or train.tag == s.tag or train.points == 0:
-        return None
-    order = np.argsort(train.step, kind="stable")
-    ok = np.isfinite(train.value[order])
-    if ok[-1]:
-        return None
-    last_ok = np.nonzero(ok)[0]
-    i = int(last_ok[-1]) + 1 if len(last_ok) else 0
-    return int(train.step[order][i])
-
-
 def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: str) -> Finding | None:
     spikes = _material(s, step, y, is_log, spikes, params)
-    dead = _after_loss_died(run, s)
+    train = run.get(run.roles.train_loss)
+    dead = dies_at(train) if train is not None and train.tag != s.tag else None
     if dead is not None:
         spikes = [sp for sp in spikes if step[sp[0]] < dead]
     if len(spikes) < int(params["min_spikes"]):
@@ -212,7 +198,7 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
     # spikes out of a loss that sits at a chance level: the network predicts the prior (it collapsed), and
     # what still kicks it is an update too large for it — a batch cannot be "unlike the rest" to a model
     # that ignores its input
-    levels = chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
+    levels = card_levels(params)
     local = [float(np.exp(y[i] - jump)) if is_log else float(y[i] - jump) for i, _, _, jump, _ in spikes]
     at_chance = [chance_match(v, float(params["chance_tolerance"]), levels) for v in local]
     if sum(m is not None for m in at_chance) * 2 >= len(spikes) and not causes:

@@ -126,8 +126,7 @@ def read_csv_log(path: str | Path, name: str) -> Run:
             series[tag] = Series.from_lists(tag, sk, vk)
             # a column written on several rows of one step with the same value (Lightning logs `epoch` on the
             # train row and again on the validation row) is not a conflict worth a line
-            same = (sk[1:] == sk[:-1]) & ~((vk[1:] == vk[:-1]) | (np.isnan(vk[1:]) & np.isnan(vk[:-1])))
-            dup = duplicate_problem(path, tag, sk) if same.any() else None
+            dup = duplicate_problem(path, tag, sk, vk)
             if dup is not None:
                 problems.append(dup)
     if index_col is not None and index_col == epoch_col and "epoch" not in series:

@@ -48,8 +48,7 @@ def _series_from_columns(cols: dict[str, tuple[list[int], list[float]]], path: s
         st, va = superseded(key, np.asarray(steps, dtype=np.int64), np.asarray(vals, dtype=np.float64), rewinds)
         series[key] = Series.from_lists(key, st, va)
         # a resumed process that logs a step the crashed one had logged already, with other values
-        conflict = (st[1:] == st[:-1]) & ~((va[1:] == va[:-1]) | (np.isnan(va[1:]) & np.isnan(va[:-1])))
-        dup = duplicate_problem(path, key, st) if conflict.any() else None
+        dup = duplicate_problem(path, key, st, va)
         if dup is not None:
             problems.append(dup)
     problems += rewind_problems(path, rewinds, unit="key")

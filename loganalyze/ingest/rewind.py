@@ -52,8 +52,17 @@ def rewind_problems(file: str, rewinds: dict[tuple[int, int], list], unit: str =
         for (frm, to), (n, tags) in rewinds.items()]
 
 
-def duplicate_problem(file: str, tag: str, step: np.ndarray) -> Problem | None:
-    """A `duplicate_steps` problem when points (after superseding) share a step with the one before."""
+def conflicting_repeats(step: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Per adjacent pair: the same step logged again with a different value (NaN equals NaN)."""
+    same_value = (value[1:] == value[:-1]) | (np.isnan(value[1:]) & np.isnan(value[:-1]))
+    return (step[1:] == step[:-1]) & ~same_value
+
+
+def duplicate_problem(file: str, tag: str, step: np.ndarray, value: np.ndarray | None = None) -> Problem | None:
+    """A `duplicate_steps` problem when points (after superseding) share a step with the one before; with
+    `value`, only when some of them disagree (a column written twice with the same number is no conflict)."""
+    if value is not None and not conflicting_repeats(step, value).any():
+        return None
     dup = np.nonzero(step[1:] == step[:-1])[0] + 1
     if not len(dup):
         return None
