@@ -16,9 +16,14 @@ def resolution(value: np.ndarray) -> float | None:
     v = value[np.isfinite(value)]
     if len(v) < 8:
         return None
+    def multiples(x: np.ndarray, q: float) -> bool:
+        r = x / q
+        return bool(np.all(np.abs(r - np.round(r)) <= 1e-6 * np.maximum(np.abs(r), 1.0)))
+
+    head = v[:1000]  # a float32 loss fails on its first values: the whole series is read only to confirm
     for k in range(1, 7):
         q = 10.0 ** -k
-        if np.all(np.abs(v / q - np.round(v / q)) <= 1e-6 * np.maximum(np.abs(v / q), 1.0)):
+        if multiples(head, q) and multiples(v, q):
             return q if np.max(np.abs(v)) >= 100 * q else None
     return None
 
