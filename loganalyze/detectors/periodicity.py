@@ -468,10 +468,10 @@ def cycle_agreement(f: Fold, min_r: float = 0.3) -> float:
 
 
 def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: float, n: int) -> int:
-    if n > 200_000:
-        return period_steps  # the periodogram's bins are fine enough there, and each fold costs
     p_pts = period_steps / spacing
     k = n / p_pts  # the peak's frequency bin
+    if k >= 20:
+        return period_steps  # with 20+ cycles a bin is within 5% of the period: not worth 25 folds
     lo, hi = n / (k + 1), n / max(k - 1, 0.5)  # the neighbouring bins' periods, in points
     cands = np.unique(np.round(np.linspace(lo, hi, 25) * spacing).astype(int))
     best, best_eta = period_steps, -1.0
