@@ -279,3 +279,35 @@ def test_a_late_dip_below_chance_that_falls_back_is_a_collapse_not_an_initializa
     (f,) = findings({"train/loss": (S, y), "lr": (S, np.full(N, 1e-3))}, "PL001")
     assert f.causes[0].cause == "lr_too_high" and "(step 1,3" in f.causes[0].evidence
     assert [c.confidence for c in f.causes] == sorted((c.confidence for c in f.causes), reverse=True)
+
+
+def test_a_raised_lr_that_kills_the_network_is_a_late_collapse_despite_batch_noise():
+    """600 per-step points: learns from ln 5 down to ~0.6, the LR is raised 15x at step 300, and the loss
+    climbs back to ln 5 and wanders there with the batch noise of a collapsed model (about 2.5% per batch).
+    The stretch at chance is judged as a whole, not point by point against a 2% band."""
+    n = 600
+    s = np.arange(n)
+    ln5 = float(np.log(5))
+    base = np.where(s < 300, 0.6 + (ln5 - 0.6) * np.exp(-s / 40), ln5)
+    base[300:360] = np.linspace(0.6, ln5 * 1.08, 60)  # the climb overshoots a little before it settles
+    y = noisy(base, 0.025, seed=11)
+    lr = np.where(s < 300, 0.05, 0.75)
+    found = by_rule(findings({"train/loss": (s, y), "lr": (s, lr)}), "PL001")
+    (f,) = found
+    assert f.stats["kind"] == "collapsed" and f.stats["chance_level"].startswith("ln 5 ")
+    assert 300 <= f.stats["collapse_step"] <= 420 and f.step_range[1] == n - 1
+    assert f.stats["best_before"] < 0.8
+    assert f.causes[0].cause == "lr_too_high" and "0.75" in f.causes[0].evidence
+
+
+def test_a_validation_loss_that_climbs_to_a_chance_level_while_training_learns_is_not_a_collapse():
+    """Overfitting can carry the validation loss up through ln 32 (3.47) by coincidence; training keeps
+    falling, so the model is not dead: that is AC001's finding, not PL001's."""
+    n = 600
+    s = np.arange(n)
+    train = noisy(0.1 + 3.3 * np.exp(-s / 120), 0.03, seed=12)
+    ev = np.arange(9, n, 10)
+    val = np.where(ev < 250, 2.5 + 1.0 * np.exp(-ev / 60), 2.5 + 0.966 * (1 - np.exp(-(ev - 250) / 40)))
+    val = noisy(val, 0.01, seed=13)
+    run = {"train/loss": (s, train), "val/loss": (ev, val)}
+    assert not [f for f in by_rule(findings(run), "PL001") if "val/loss" in f.tags]

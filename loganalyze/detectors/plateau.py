@@ -85,19 +85,22 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     flat = is_train and n >= int(params["min_points"]) and abs(improvement) < float(params["min_improvement"])
     pinned = match is not None and near >= float(params["min_fraction_at_chance"])
     late = None
-    if match is None and n >= 8:
+    if not pinned and n >= 8:
         # collapsed late: the last stretch sits at a chance level after the loss had been well below it (a raised
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
         end_level = float(np.median(v[-k:]))
         end_match = chance_match(end_level, tol, card_levels(params))
         if end_match is not None:
-            at_end = np.abs(sm - end_level) <= tol * abs(end_level)
-            run_len = int(np.argmin(at_end[::-1])) if not at_end.all() else n
+            run_len = _run_at_level(v, end_level, 3 * tol)
             below = v[: n - run_len]
             if run_len >= k and len(below) and float(np.min(below)) < end_level * (1 - 3 * tol) and \
                     mad(v[n - run_len:]) / end_level <= float(params["max_pinned_noise"]):
                 late = (n - run_len, end_level, end_match)
+    if (late is not None or pinned) and not is_train and not term and _train_learns(run, tol):
+        # a validation loss at (or climbing to) a chance level while training learns is a mismatch or
+        # overfitting, not a dead model
+        late, pinned = None, False
     if late is not None:
         return _late_collapse(run, s, step, v, late, params)
     if pinned and n >= 8:
@@ -106,14 +109,6 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # still has its batch noise
         quiet = float(mad(v[at] - sm[at]) / max(abs(level), 1e-12))
         pinned = quiet <= float(params["max_pinned_noise"])
-    if pinned and not is_train and not term:
-        # a validation loss at chance while training learns is a mismatch or overfitting, not a dead model
-        train = run.get(run.roles.train_loss)
-        if train is not None:
-            _, tv = finite_sorted(train)
-            k = max(1, len(tv) // 10)
-            if len(tv) >= 4 and np.median(tv[-k:]) < (1 - 3 * tol) * np.median(tv[:k]):
-                pinned = False
     if not (flat or pinned):
         return None
     # a loss that started low because it resumed from a good checkpoint is not "not learning": only judge
@@ -191,6 +186,29 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _train_learns(run: AlignedRun, tol: float) -> bool:
+    train = run.get(run.roles.train_loss)
+    if train is None:
+        return False
+    _, tv = finite_sorted(train)
+    k = max(1, len(tv) // 10)
+    return len(tv) >= 4 and bool(np.median(tv[-k:]) < (1 - 3 * tol) * np.median(tv[:k]))
+
+
+def _run_at_level(v: np.ndarray, level: float, band: float) -> int:
+    """How many trailing points stay at `level`, judged on medians of twentieths of the run: a collapsed
+    network's loss still wanders with its batches, so single points (or a short running median) leave a
+    tight band by chance while the stretch as a whole has not moved."""
+    n = len(v)
+    w = max(1, n // 20)
+    run = 0
+    for end in range(n, 0, -w):
+        if abs(float(np.median(v[max(0, end - w):end])) - level) > band * abs(level):
+            break
+        run += min(w, end)
+    return run
 
 
 def _late_collapse(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, late: tuple, params) -> Finding:
