@@ -128,3 +128,37 @@ def test_real_mmdetection_explosion_before_nan(realworld_dev):
     (f,) = [f for f in report.findings if f.rule == "DV001"]
     assert f.tags[0] == "loss_rpn_cls" and f.step_range[0] == 19800 and f.stats["peak"] > 1e26
     assert f.causes[0].cause == "lr_too_high"  # the log's lr is 0.1 there, ten times its start
+
+
+def _keras_csv(path, loss, val_loss, lr):
+    rows = ["epoch,loss,lr,val_loss"] + [f"{e},{a},{r},{b}" for e, (a, b, r) in enumerate(zip(loss, val_loss, lr))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_six_keras_epochs_that_jump_to_chance_after_an_lr_raise(tmp_path):
+    """A 6-epoch Keras log: the loss falls for three epochs, the LR is raised 100x, and the last three epochs
+    sit at ln 5 (a 5-class model predicting the prior). Six points are enough for a jump that holds."""
+    from loganalyze.engine import analyze
+
+    rng = np.random.default_rng(4)
+    ln5 = float(np.log(5))
+    loss = np.r_[0.6 + 0.45 * np.exp(-np.arange(3) * 1.5), ln5 * (1 + 0.005 * rng.standard_normal(3))]
+    val = np.r_[0.65 + 0.04 * np.exp(-np.arange(3)), ln5 * (1 + 0.03 * rng.standard_normal(3))]
+    lr = [1e-3] * 3 + [0.1] * 3
+    (rr,) = analyze([_keras_csv(tmp_path / "training.log", loss, val, lr)]).runs
+    (dv,) = [f for f in rr.findings if f.rule == "DV001"]
+    assert dv.stats["best_step"] == 2 and abs(dv.stats["rise_factor"] - ln5 / loss[2]) < 0.1
+    assert dv.causes[0].cause == "lr_too_high" and "0.1" in dv.causes[0].evidence
+    (pl,) = [f for f in rr.findings if f.rule == "PL001"]
+    assert pl.stats["kind"] == "collapsed" and pl.stats["collapse_step"] == 3
+    assert pl.stats["chance_level"].startswith("ln 5 ")
+
+
+def test_six_keras_epochs_with_a_small_late_bump_are_not_divergence(tmp_path):
+    from loganalyze.engine import analyze
+
+    loss = [0.95, 0.62, 0.55, 0.60, 0.59, 0.61]  # 1.1x its best: an ordinary bump, under min_rise_factor
+    val = [0.80, 0.70, 0.66, 0.69, 0.70, 0.70]
+    (rr,) = analyze([_keras_csv(tmp_path / "training.log", loss, val, [1e-3] * 6)]).runs
+    assert not [f for f in rr.findings if f.rule in ("DV001", "PL001")]

@@ -35,7 +35,7 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         if f is not None:
             found.append(f)
             judged.add(tag)
-    if (len(found) == 2 and all(f.stats["kind"] == "pinned" for f in found)
+    if (len(found) == 2 and found[0].stats["kind"] == found[1].stats["kind"] in ("pinned", "collapsed")
             and found[0].stats["chance_level"] == found[1].stats["chance_level"]):
         # training and validation at the same chance level are one finding: the model predicts the prior
         tr, va = found
@@ -85,7 +85,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     flat = is_train and n >= int(params["min_points"]) and abs(improvement) < float(params["min_improvement"])
     pinned = match is not None and near >= float(params["min_fraction_at_chance"])
     late = None
-    if not pinned and n >= 8:
+    if not pinned:
         # collapsed late: the last stretch sits at a chance level after the loss had been well below it (a raised
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
