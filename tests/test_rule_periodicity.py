@@ -67,6 +67,51 @@ def test_warm_restarts_with_another_period_and_the_lr_logged():
     assert f.stats["period_steps"] == 250 and f.severity == "info" and f.causes[0].cause == "lr_schedule"
 
 
+def _restarts(epochs=16, cycle=4, jump=True, seed=0):
+    """A per-epoch log under cosine warm restarts every `cycle` epochs: the LR decays and restarts; the loss
+    falls within each cycle and (if `jump`) is thrown back up at each restart."""
+    e = np.arange(epochs)
+    lr = 0.1 * (0.5 + 0.5 * np.cos(np.pi * (e % cycle) / cycle))
+    base = 0.9 * np.exp(-e / 12)
+    if jump:
+        base = base * np.exp(0.35 * (1 - (e % cycle) / (cycle - 1)) - 0.35)
+    y = base * np.exp(0.02 * np.random.default_rng(seed).standard_normal(epochs))
+    return {"train/loss": (e, y), "lr": (e, lr)}
+
+
+def test_sixteen_epochs_of_warm_restarts_follow_the_lr():
+    """Too short for a periodogram (16 points): the loss's rises at the three LR restarts are tested against
+    its other moves instead."""
+    (f,) = [f for f in findings(_restarts(), "PD") if f.rule == "PD002"]
+    assert f.stats["restart_steps"] == [4, 8, 12] and f.stats["rank_sum_p"] < 0.01
+    assert f.stats["median_jump"] > 0.2 and f.severity == "info" and f.causes[0].cause == "lr_schedule"
+
+
+def test_restarts_the_loss_does_not_follow_are_not_a_cycle():
+    assert not [f for f in findings(_restarts(jump=False), "PD") if f.rule == "PD002"]
+
+
+def test_one_lr_raise_is_not_a_schedule():
+    run = _restarts(epochs=8, cycle=4)  # a single restart, at epoch 4
+    assert not [f for f in findings(run, "PD") if f.rule == "PD002"]
+
+
+def test_rank_sum_tail_is_the_exact_permutation_test():
+    from scipy import stats
+
+    from loganalyze.stats import rank_sum_greater
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        a = rng.normal(0.5, 1, rng.integers(2, 5)).round(1)  # rounded: ties too
+        b = rng.normal(0, 1, rng.integers(2, 12)).round(1)
+        exact = stats.permutation_test(
+            (a, b), lambda x, y: stats.rankdata(np.r_[x, y])[: len(x)].sum(), permutation_type="independent",
+            alternative="greater", n_resamples=np.inf, vectorized=False).pvalue
+        assert abs(rank_sum_greater(a, b) - exact) < 1e-9
+    assert abs(rank_sum_greater([3, 4, 5], np.arange(-12, 0)) - 1 / 455) < 1e-12  # the top 3 of 15
+
+
 @pytest.mark.parametrize("epochs", [1, 2])
 def test_one_or_two_epochs_are_not_enough(epochs):
     s = np.arange(epochs * P)

@@ -15,8 +15,9 @@ import numpy as np
 from scipy import ndimage, signal
 from scipy import stats as sps
 
+from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
-from ..stats import mad
+from ..stats import mad, rank_sum_greater
 from . import detector
 from ._curves import scaled
 
@@ -520,8 +521,60 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
     if s is None:
         return []
     step, y, is_log = scaled(s)
-    if len(y) < int(params["min_points"]):
+    found = _spectral(run, s, step, y, is_log, params) if len(y) >= int(params["min_points"]) else []
+    if not found:
+        found = _restart_locked(run, s, step, y, is_log, params)
+    return found
+
+
+def _restart_locked(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
+                    params: Mapping[str, Any]) -> list[Finding]:
+    """The loss jumps up where the logged LR restarts (rises after a decay) and not elsewhere: a cyclic schedule
+    seen in a log too short for a periodogram (16 epochs of warm restarts), or with restarts that are not
+    evenly spaced (SGDR's growing cycles)."""
+    lr = run.get(run.roles.lr)
+    if lr is None or len(y) < 4:
         return []
+    ls, lv = finite_sorted(lr)
+    if len(ls) < 4:
+        return []
+    at = np.searchsorted(ls, step, side="right") - 1  # the LR in force at each loss point
+    ok = at >= 0
+    step, y, lr_at = step[ok], y[ok], lv[at[ok]]
+    factor = float(params["restart_factor"])
+    restarts: list[int] = []
+    decayed = False
+    for i in range(1, len(lr_at)):
+        if lr_at[i] < lr_at[i - 1]:
+            decayed = True
+        elif decayed and lr_at[i] >= factor * lr_at[i - 1] > 0:
+            restarts.append(i)
+            decayed = False
+    if len(restarts) < int(params["min_restarts"]):
+        return []
+    d = np.diff(y)
+    jump = d[np.array(restarts) - 1]
+    rest = np.delete(d, np.array(restarts) - 1)
+    p = rank_sum_greater(jump, rest)
+    if p > float(params["max_restart_p"]) or np.median(jump) <= 0:
+        return []
+    swing = float(np.median(np.exp(jump) - 1)) if is_log else float(np.median(jump))
+    where = ", ".join(f"{int(step[i]):,}" for i in restarts[:6]) + (" …" if len(restarts) > 6 else "")
+    return [Finding(
+        rule="", family="periodicity", severity="info", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
+        summary=(f"'{s.tag}' jumps up at each of the {len(restarts)} learning-rate restarts (steps {where}; median "
+                 f"{swing:+.0%}) and falls between them: it cycles with the schedule"),
+        stats={"restart_steps": [int(step[i]) for i in restarts], "median_jump": round(swing, 4),
+               "rank_sum_p": float(f"{p:.3g}"), "points": int(len(y)),
+               "thresholds": {k: params[k] for k in ("restart_factor", "min_restarts", "max_restart_p")}},
+        causes=(Cause("lr_schedule", 0.9, f"the logged learning rate restarts {len(restarts)} times (rises ≥ "
+                                          f"{factor:g}× after decaying) and the loss rises at those points more than "
+                                          f"at any other (rank-sum p = {p:.2g}): warm restarts or a cyclic "
+                                          "schedule; expected, not a problem"),))]
+
+
+def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
+              params: Mapping[str, Any]) -> list[Finding]:
     period_pts, power = dominant_period(y)
     if period_pts == 0:
         return []
