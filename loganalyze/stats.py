@@ -69,28 +69,31 @@ def group_means(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def rank_sum_greater(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact one-sided p-value that the values of `a` rank above those of `b` (Wilcoxon rank sum / Mann–Whitney,
-    ties by mid-rank and counted against `a`): the share of the ways to draw len(a) of the pooled ranks whose sum
-    is at least the observed one. Exact, so it stays right for the handful of events a short log holds."""
+    """One-sided p-value that the values of `a` rank above those of `b` (Wilcoxon rank sum / Mann–Whitney U).
+
+    Exact while min(m, n) × (m + n) ≤ 200,000 (its cost), so it stays right for the handful of events a short
+    log holds (3 restarts among 16 epochs; 6 epochs' last batches among 300 steps): U's distribution is the
+    coefficient list of the Gaussian binomial [m+n choose m]. Ties get mid-ranks and U is rounded down, which
+    only makes p larger. Beyond, the normal approximation (tie- and continuity-corrected)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     m, n = len(a), len(b)
     if m == 0 or n == 0:
         return 1.0
     pooled = np.concatenate([a, b])
-    order = np.argsort(pooled, kind="mergesort")
-    ranks = np.empty(len(pooled))
-    ranks[order] = np.arange(1, len(pooled) + 1)
-    for v in np.unique(pooled):  # mid-ranks for ties
-        tie = pooled == v
-        if tie.sum() > 1:
-            ranks[tie] = ranks[tie].mean()
-    # doubled ranks are integers even with mid-ranks; count subsets of size m by their doubled-rank sum
-    r2 = np.rint(2 * ranks).astype(int)
-    observed = int(r2[:m].sum())
-    total = int(r2.sum())
-    ways = np.zeros((m + 1, total + 1))
-    ways[0, 0] = 1.0
-    for r in r2:
-        ways[1:, r:] += ways[:-1, : total + 1 - r].copy()
-    count = ways[m]
-    return float(count[observed:].sum() / count.sum())
+    _, inverse, counts = np.unique(pooled, return_inverse=True, return_counts=True)
+    below = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ranks = below[inverse] + (counts[inverse] + 1) / 2  # mid-ranks
+    u = float(ranks[:m].sum()) - m * (m + 1) / 2
+    if min(m, n) * (m + n) > 200_000:
+        var = m * n / 12 * ((m + n + 1) - float(np.sum(counts ** 3 - counts)) / ((m + n) * (m + n - 1)))
+        return 1.0 if var <= 0 else float(0.5 * math.erfc((u - m * n / 2 - 0.5) / math.sqrt(2 * var)))
+    k = min(m, n)
+    poly = np.ones(1)  # Gaussian binomial: prod_{i=1..k} (1 - q^(m+n-k+i)) / (1 - q^i)
+    for i in range(1, k + 1):
+        poly = np.concatenate([poly, np.zeros(m + n - k + i)])
+        poly[m + n - k + i:] -= poly[: len(poly) - (m + n - k + i)].copy()
+        pad = -len(poly) % i  # divide by (1 - q^i): a running sum with stride i
+        poly = np.cumsum(np.concatenate([poly, np.zeros(pad)]).reshape(-1, i), axis=0).ravel()
+        poly = poly[: min(len(poly) - pad, k * (m + n - k) + 1)]
+    tail = poly[int(math.floor(u)):].sum()
+    return float(min(1.0, tail / poly.sum()))

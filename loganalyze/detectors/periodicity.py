@@ -148,6 +148,36 @@ def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
     return float(np.median(z)), outside / len(z), direction, p
 
 
+def last_point_rank_p(f: Fold) -> float:
+    """One-sided rank-sum p that the epochs' last points sit farther from the trend than the other points: the
+    test that keeps its power over a handful of epochs, where counting the epochs beyond 3 spreads (the binomial)
+    needs nearly all of them there."""
+    last = f.last_in_epoch.copy()
+    if np.count_nonzero(f.epoch == f.epoch[-1]) < f.points_per_epoch:
+        last[np.nonzero(last)[0][-1]] = False  # the run's final point ends a partial epoch
+    far, other = np.abs(f.residual[last]), np.abs(f.residual[~last])
+    if len(far) < 3 or len(other) < 3:
+        return 1.0
+    if len(other) > 5000:  # evenly thinned by position, not by value: the test stays valid and cheap
+        other = other[np.linspace(0, len(other) - 1, 5000).astype(int)]
+    return rank_sum_greater(far, other)
+
+
+def small_last_batch(f: Fold, params: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the last point of each epoch is an outlier, and the evidence in words."""
+    z, share, direction, p = last_point_outlier(f)
+    side = {1: "above", -1: "below"}.get(direction, "away from")
+    if z >= float(params["last_batch_z"]) and p <= float(params["last_batch_p"]):
+        return True, (f"the last point of each epoch sits a median {z:.1f} spreads {side} the rest (over 3 spreads "
+                      f"in {share:.0%} of epochs, binomial p = {p:.1e})")
+    if z >= float(params["last_batch_rank_z"]):
+        rank_p = last_point_rank_p(f)
+        if rank_p <= float(params["last_batch_rank_p"]):
+            return True, (f"the last point of each epoch sits a median {z:.1f} spreads {side} the rest, farther "
+                          f"than the other points (rank-sum p = {rank_p:.1e} over {int(f.epoch.max()) + 1} epochs)")
+    return False, ""
+
+
 def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
     """(early/late step-to-step change, boundary jump/late change) within epochs.
 
@@ -244,15 +274,12 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     causes: list[Cause] = []
 
     # small last batch: an outlier at the last point of each epoch, the rest flat
-    last_z, last_share, last_dir, last_p = last_point_outlier(f)
     rest = np.delete(p, [bins - 1])
-    if last_z >= float(params["last_batch_z"]) and last_p <= float(params["last_batch_p"]):
+    last_batch, last_ev = small_last_batch(f, params)
+    if last_batch:
         flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - np.median(rest))
         causes.append(Cause("small_last_batch", 0.85 if flat_rest else 0.6,
-                            f"the last point of each epoch sits a median {last_z:.1f} spreads "
-                            f"{dict([(1, 'above'), (-1, 'below')]).get(last_dir, 'away from')} the rest "
-                            f"(over 3 spreads in {last_share:.0%} of epochs, binomial p = {last_p:.1e})"
-                            + (" while the rest of the epoch is flat" if flat_rest else "")
+                            last_ev + (" while the rest of the epoch is flat" if flat_rest else "")
                             + ": the final, smaller batch has a noisier (or differently weighted) loss"))
 
     # running mean reset each epoch: big moves early in the epoch, almost none late, a jump at the boundary
@@ -381,9 +408,9 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
                 and f.f_p <= float(params["max_p"]))
 
     def has_signature(f: Fold) -> bool:
-        last_z, _, _, last_p = last_point_outlier(f)
         decay, jump = cumulative_mean_shape(f)
-        return (last_z >= 3 and last_p <= 1e-4) or (decay >= 4 and jump >= 4)
+        rm = float(params["running_mean_ratio"])
+        return small_last_batch(f, params)[0] or (decay >= rm and jump >= rm)
 
     significant, signature = is_significant(f), has_signature(f)
     faded = False
