@@ -264,6 +264,30 @@ def test_converged_early_names_where_the_flat_stretch_starts():
     assert f.stats["flat_fraction"] >= 0.75 and abs(f.stats["level"] - 0.2) < 0.01
 
 
+def test_a_short_noisy_per_epoch_log_that_converged_early():
+    """35 Keras epochs: a steep fall over four epochs, then ±15% epoch-to-epoch noise around 0.057. Seven
+    bucket medians of five epochs wander by that noise (σ·1.25/√5 ≈ 8%), which widens "flat"; the descent is
+    measured from the first epochs, not from the first bucket's median (which already sits low)."""
+    e = np.arange(35)
+    y = 0.057 + 1.3 * np.exp(-e / 0.9)
+    y = y * np.exp(0.13 * np.random.default_rng(21).standard_normal(35))
+    (f,) = findings({"train/loss": (e, y)}, "PL004")
+    assert 3 <= f.stats["flat_start_step"] <= 12 and abs(f.stats["level"] / 0.057 - 1) < 0.15
+
+
+def test_a_short_noisy_log_still_falling_has_not_converged():
+    e = np.arange(35)
+    y = (0.05 + 1.3 * np.exp(-e / 12)) * np.exp(0.13 * np.random.default_rng(21).standard_normal(35))
+    assert findings({"train/loss": (e, y)}, "PL004") == ()
+
+
+def test_real_keras_log_flat_from_epoch_4_is_converged_early(realworld):
+    report = analyze([realworld / "28_keras_csvlogger_brain_tumor"])
+    got = {f.tags[0]: f for f in report.findings if f.rule == "PL004"}
+    assert set(got) == {"loss", "val_loss"}
+    assert all(4 <= f.stats["flat_start_step"] <= 12 and 0.05 < f.stats["level"] < 0.06 for f in got.values())
+
+
 def test_a_loss_that_keeps_falling_has_not_converged_early():
     s = np.arange(2000)
     y = 2 * np.exp(-s / 900) + 0.05

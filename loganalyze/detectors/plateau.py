@@ -427,6 +427,10 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         # a noisy curve's bucket medians wander by their own noise: "flat" widens to twice that, never past
         # the cap (a curve still falling that much is not flat)
         tail_noise = mad(np.diff(med[buckets // 2:])) / np.sqrt(2) if buckets >= 8 else 0.0
+        # with few buckets, their own wander cannot be measured: a bucket median's noise follows from the
+        # points' (σ·1.25/√k for the median of k points; 35 epochs at ±15% make 7 medians that wander ±8%)
+        point_noise = mad(np.diff(y[n // 2:])) / np.sqrt(2)
+        tail_noise = max(tail_noise, 1.2533 * point_noise / np.sqrt(n / buckets))
         cap = float(np.log1p(params["max_flat_tolerance"])) if is_log else float(params["max_flat_tolerance"]) * abs(final)
         tol = min(max(tol, 2 * tail_noise), max(tol, cap))
         off = np.abs(med - final) > tol
@@ -440,7 +444,10 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             continue
         start_step = int(step[edges[first_flat]])
         frac = float(step[-1] - start_step) / max(float(step[-1] - step[0]), 1.0)
-        descent = float(med[0] - final)
+        # fallen from where it started: the first points, not the first bucket (a wide bucket over a steep
+        # start hides the descent in its median)
+        head = max(1, min(3, n // 3), n // 10)
+        descent = float(max(med[0], np.median(y[:head])) - final)
         if frac < float(params["min_flat_fraction"]) or descent < (np.log(params["min_descent"]) if is_log
                                                                    else (params["min_descent"] - 1) * abs(final)):
             continue
