@@ -44,6 +44,7 @@ CAUSES = (
     "noisy_validation",
     "train_val_mismatch",
     "corrupt_samples",
+    "probabilities_as_logits",
     "unknown",
 )
 

@@ -335,3 +335,51 @@ def test_a_validation_loss_that_climbs_to_a_chance_level_while_training_learns_i
     val = noisy(val, 0.01, seed=13)
     run = {"train/loss": (s, train), "val/loss": (ev, val)}
     assert not [f for f in by_rule(findings(run), "PL001") if "val/loss" in f.tags]
+
+
+def _train_two_classes(tmp_path, double_softmax: bool):
+    """A real two-class MLP on data with a wide margin, logged per step by SummaryWriter; with a softmax at the
+    end of the model, CrossEntropyLoss applies a second one."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.manual_seed(0)
+    x = torch.randn(512, 8)
+    y = (x[:, 0] > 0).long()
+    x[:, 0] += 2 * torch.sign(x[:, 0])
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 2), *([nn.Softmax(dim=1)] if double_softmax else []))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    out = tmp_path / ("double_softmax" if double_softmax else "logits")
+    with SummaryWriter(str(out)) as w:
+        for step in range(200):
+            idx = torch.randint(0, 512, (64,))
+            out_ = model(x[idx])
+            loss = nn.functional.cross_entropy(out_, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.add_scalar("train/loss", loss.item(), step)
+            w.add_scalar("train/acc", (out_.argmax(1) == y[idx]).float().mean().item(), step)
+    return analyze([out])
+
+
+def test_a_double_softmax_sits_at_the_floor_of_a_cross_entropy_fed_probabilities(tmp_path):
+    report = _train_two_classes(tmp_path, double_softmax=True)
+    (f,) = [f for f in report.findings if f.rule == "PL001"]
+    assert f.stats["kind"] == "floor" and f.stats["classes"] == 2
+    assert abs(f.stats["level"] - np.log1p(1 / np.e)) < 1e-3 and f.stats["min"] >= 0.313
+    assert f.stats["floor_start_step"] < 100 and f.stats["fraction_at_floor"] > 0.5
+    assert f.causes[0].cause == "probabilities_as_logits" and "'train/acc' is already 1.0" in f.causes[0].evidence
+
+
+def test_the_same_model_on_logits_goes_far_below_that_floor(tmp_path):
+    report = _train_two_classes(tmp_path, double_softmax=False)
+    assert not [f for f in report.findings if f.rule == "PL001"]
+
+
+def test_real_lightning_log_at_the_two_class_floor(realworld):
+    report = analyze([realworld / "14_lightning_tb_medical_small"])
+    (f,) = [f for f in report.findings if f.rule == "PL001"]
+    assert f.tags == ("train_loss",) and f.stats["kind"] == "floor" and 0.3132 < f.stats["level"] < 0.3140
+    assert 500 <= f.stats["floor_start_step"] <= 900 and f.causes[0].cause == "probabilities_as_logits"

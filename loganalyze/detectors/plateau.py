@@ -63,11 +63,66 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     return found
 
 
+def floor_levels(classes) -> list[tuple[int, float]]:
+    """The lowest value a C-class cross-entropy reaches when it is fed probabilities instead of logits (a softmax
+    in the model, then CrossEntropyLoss's own): with inputs in [0, 1] the best margin is 1, so the loss cannot
+    go below -log(e / (e + C - 1)) = log(1 + (C - 1)/e) — 0.3133 for two classes, 1.4611 for ten."""
+    return [(int(c), float(np.log1p((c - 1) / np.e))) for c in classes]
+
+
+def _at_floor(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mapping[str, Any]) -> Finding | None:
+    """A training loss that comes down to log(1 + (C-1)/e) and sits there, never below it, without noise."""
+    n = len(v)
+    tol = float(params["floor_tolerance"])
+    k = max(3, int(float(params["min_fraction_at_floor"]) * n))
+    end_level = float(np.median(v[-k:]))
+    match = next(((c, lv) for c, lv in floor_levels(params["chance_classes"]) if abs(end_level - lv) <= tol * lv),
+                 None)
+    if match is None:
+        return None
+    classes, floor = match
+    # the stretch at the floor: from the earliest point after which most points sit on it (the others above
+    # it: a batch the model still gets wrong costs more, never less)
+    on = np.abs(v - floor) <= tol * floor
+    share_on = np.cumsum(on[::-1])[::-1] / np.arange(n, 0, -1)
+    i = int(np.argmax(share_on >= float(params["min_share_at_floor"])))
+    run_len = n - i
+    held = v[i:]
+    # a floor is a bound: nothing goes below it; and once every sample is saturated the batches all cost the
+    # same, so the points there have (almost) no noise
+    if run_len < k or float(np.min(v)) < floor * (1 - tol) or float(np.median(np.abs(held - floor))) > tol * floor:
+        return None
+    what = f"log(1 + {classes - 1}/e)"
+    ev = (f"'{s.tag}' has sat at {floor:.4f} = {what} since step {int(step[i]):,} and never goes below it: the "
+          f"lowest a {classes}-class cross-entropy can reach when it is fed probabilities — a softmax at the end of "
+          "the model and CrossEntropyLoss's own on top (a double softmax), so even a perfect prediction costs "
+          "that much and the gradient fades; remove the model's softmax, or use NLLLoss on log-probabilities")
+    perfect = [t for t, higher in run.roles.higher_is_better.items() if higher and "val" not in t.lower()
+               and (m := run.get(t)) is not None and m.points >= 3
+               and np.nanmedian(m.value[-max(3, m.points // 4):]) >= 0.99]
+    if perfect:
+        ev += f"; '{perfect[0]}' is already 1.0 there"
+    return Finding(
+        rule="", family="plateau", severity="warning", tags=(s.tag,), step_range=(int(step[i]), int(step[-1])),
+        summary=(f"'{s.tag}' sits at {floor:.4f} = {what} from step {int(step[i]):,} ({run_len / n:.0%} of the "
+                 f"run) and never below: the floor of a {classes}-class cross-entropy fed probabilities"),
+        stats={"kind": "floor", "level": round(float(np.median(held)), 6), "floor": round(floor, 6),
+               "classes": classes, "floor_start_step": int(step[i]), "fraction_at_floor": round(run_len / n, 4),
+               "min": round(float(np.min(v)), 6),
+               "thresholds": {k_: params[k_] for k_ in ("floor_tolerance", "min_fraction_at_floor",
+                                                        "min_share_at_floor")}},
+        causes=(Cause("probabilities_as_logits", 0.8, ev),))
+
+
 def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mapping[str, Any],
                 is_train: bool, term: bool = False) -> Finding | None:
     n = len(v)
     if n < int(params["min_points_at_chance"]):
         return None
+    if is_train:
+        floor = _at_floor(run, s, step, v, params)
+        if floor is not None:
+            return floor
     head = max(1, min(3, n // 3), n // 10)
     start, end = float(np.median(v[:head])), float(np.median(v[-head:]))
     scale = max(abs(start), 1e-12)
