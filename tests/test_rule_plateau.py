@@ -383,3 +383,33 @@ def test_real_lightning_log_at_the_two_class_floor(realworld):
     (f,) = [f for f in report.findings if f.rule == "PL001"]
     assert f.tags == ("train_loss",) and f.stats["kind"] == "floor" and 0.3132 < f.stats["level"] < 0.3140
     assert 500 <= f.stats["floor_start_step"] <= 900 and f.causes[0].cause == "probabilities_as_logits"
+
+
+def _first_is_best(train_after=1.4, val_after=1.3, seed=3):
+    """Five train logs and twenty evaluations; after the first point each curve sits `x_after` times higher."""
+    rng = np.random.default_rng(seed)
+    ts, es = np.arange(1, 6) * 500, np.arange(1, 21) * 130
+    train = np.r_[1.2, 1.2 * train_after * np.exp(0.05 * rng.standard_normal(4))]
+    val = np.r_[2.5, 2.5 * val_after * np.exp(0.05 * rng.standard_normal(19))]
+    lr = np.minimum(1e-3 * (1 + ts / 500), 3e-3)
+    return {"train/loss": (ts, train), "val/loss": (es, val), "lr": (ts, lr)}
+
+
+def test_neither_loss_ever_improves_on_its_first_value_under_a_rising_lr():
+    (f,) = [f for f in findings(_first_is_best()) if f.rule == "PL001"]
+    assert f.stats["kind"] == "never_improved" and f.tags == ("train/loss", "val/loss")
+    assert f.stats["train_best_later"] > f.stats["train_first"] and f.stats["val_best_later"] > f.stats["val_first"]
+    assert f.causes[0].cause == "lr_too_high" and "0.003" in f.causes[0].evidence
+
+
+@pytest.mark.parametrize("train_after,val_after", [(0.5, 1.3), (1.4, 0.8)])
+def test_one_loss_that_improves_means_the_run_learned_something(train_after, val_after):
+    found = [f for f in findings(_first_is_best(train_after, val_after)) if f.rule == "PL001"]
+    assert not [f for f in found if f.stats.get("kind") == "never_improved"]
+
+
+def test_real_whisper_fine_tune_whose_losses_never_beat_their_first_value(realworld_dev):
+    report = analyze([realworld_dev / "data" / "05_hf_whisper_lr_too_high"])
+    (f,) = [f for f in report.findings if f.rule == "PL001"]
+    assert f.stats["kind"] == "never_improved" and f.stats["val_points"] == 20
+    assert f.causes[0].cause == "lr_too_high"

@@ -59,8 +59,48 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                 found[same] = replace(found[same], tags=found[same].tags + (tag,))
             else:
                 found.append(f)
+    if not found:
+        never = _never_improved(run, params)
+        if never is not None:
+            found.append(never)
     found += _constant_metrics(run, params, judged)
     return found
+
+
+def _never_improved(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None:
+    """Neither the training nor the validation loss ever gets below its first logged value: whatever the curves
+    do in between, the run made the model no better than where it started."""
+    got = []
+    for tag in (run.roles.train_loss, run.roles.val_loss):
+        s = run.get(tag) if tag else None
+        if s is None:
+            return None
+        step, v = finite_sorted(s)
+        if len(v) < int(params["min_points_never_improved"]):
+            return None
+        if float(np.min(v[1:])) < v[0] * (1 - float(params["chance_tolerance"])):
+            return None
+        got.append((s.tag, step, v))
+    (tt, ts, tv), (vt, vs, vv) = got
+    worse = [f"'{t}' from {v[0]:.4g} to {v[-1]:.4g} ({v[-1] / v[0] - 1:+.0%}; best later {np.min(v[1:]):.4g})"
+             for t, _, v in got]
+    start = int(min(ts[0], vs[0]))
+    causes = [Cause("unknown", 0.5, "no update made the model better on either split: check the LR (too high from "
+                                    "the first steps), that the loss is wired to the outputs, and the data pipeline")]
+    ctx = lr_context(run, int(max(ts[-1], vs[-1])))
+    if ctx is not None and not ctx.constant and ctx.peak >= float(params["lr_rise_factor"]) * ctx.start:
+        causes.insert(0, Cause("lr_too_high", 0.7,
+                               f"the LR ('{ctx.tag}') rises from {ctx.start:.3g} to {ctx.peak:.3g} while neither loss "
+                               "ever improves on its first value: steps that large undo what the first ones learned"))
+    return Finding(
+        rule="", family="plateau", severity="", tags=(tt, vt), step_range=(start, int(max(ts[-1], vs[-1]))),
+        summary=(f"neither loss ever improves on its first logged value: {worse[0]}; {worse[1]} over "
+                 f"{len(vv)} evaluations"),
+        stats={"kind": "never_improved", "train_first": round(float(tv[0]), 6), "train_best_later": round(float(np.min(tv[1:])), 6),
+               "val_first": round(float(vv[0]), 6), "val_best_later": round(float(np.min(vv[1:])), 6),
+               "train_points": int(len(tv)), "val_points": int(len(vv)),
+               "thresholds": {k: params[k] for k in ("min_points_never_improved", "chance_tolerance")}},
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
 
 
 def floor_levels(classes) -> list[tuple[int, float]]:
