@@ -163,3 +163,37 @@ def metric_tags(run: AlignedRun) -> list[str]:
     """Every tag whose direction is known (losses, errors, accuracy-like), LR/epoch/grad excluded."""
     special = {run.roles.lr, run.roles.epoch, run.roles.grad_norm}
     return [t for t in run.roles.higher_is_better if t not in special and t in run.series]
+
+
+# ---- nothing transfers: validation never leaves where training started ---------------------------------------
+
+@dataclass(frozen=True)
+class NoTransfer:
+    train_start: float  # the training loss over its first points
+    train_end: float  # over its last points
+    val_best: float  # the lowest validation loss
+
+    def describe(self, train_tag: str, val_tag: str) -> str:
+        return (f"'{train_tag}' fell from {self.train_start:.4g} to {self.train_end:.4g} while '{val_tag}' never got "
+                f"below {self.val_best:.4g}, where training started: the model fits the training samples one by one "
+                "and nothing of it carries over to new ones — random or mostly wrong labels, or a validation set from "
+                "another task or pipeline")
+
+
+def no_transfer(run: AlignedRun, tolerance: float, min_fall: float) -> NoTransfer | None:
+    """The training loss falls `min_fall`× below its start while the validation loss never gets below that start
+    (by `tolerance`): what training learned does not transfer at all. Overfitting transfers first (validation
+    improves, then worsens), so this is the signature of memorization."""
+    train, val = run.get(run.roles.train_loss), run.get(run.roles.val_loss)
+    if train is None or val is None:
+        return None
+    _, tv = finite_sorted(train)
+    _, vv = finite_sorted(val)
+    if len(tv) < 4 or len(vv) < 3:
+        return None
+    k = max(1, min(3, len(tv) // 3), len(tv) // 20)
+    start, end = float(np.median(tv[:k])), float(np.median(tv[-k:]))
+    best = float(np.min(vv))
+    if start <= 0 or end <= 0 or start / end < min_fall or best < start * (1 - tolerance):
+        return None
+    return NoTransfer(start, end, best)

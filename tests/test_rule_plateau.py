@@ -413,3 +413,18 @@ def test_real_whisper_fine_tune_whose_losses_never_beat_their_first_value(realwo
     (f,) = [f for f in report.findings if f.rule == "PL001"]
     assert f.stats["kind"] == "never_improved" and f.stats["val_points"] == 20
     assert f.causes[0].cause == "lr_too_high"
+
+
+@pytest.mark.parametrize("val_level,top", [(6.3, "memorization"), (0.35, "overfitting")])
+def test_a_validation_stall_ranks_memorization_only_when_nothing_transfers(val_level, top):
+    """Training falls from ln 500 (6.2) to 0.05 in both runs. Validation flat at 6.3 never got below where training
+    started: nothing transferred (random labels). Validation flat at 0.35 improved a lot before it stalled: it
+    fits the training set only from there on (overfitting, early stopping)."""
+    s = np.arange(1000)
+    train = (0.05 + 6.17 * np.exp(-s / 150)) * np.exp(0.03 * np.random.default_rng(4).standard_normal(1000))
+    ev = np.arange(99, 1000, 100)
+    val = val_level * np.exp(0.01 * np.random.default_rng(5).standard_normal(len(ev)))
+    (f,) = findings({"train/loss": (s, train), "val/loss": (ev, val)}, "PL003")
+    assert f.causes[0].cause == top
+    if top == "memorization":
+        assert "never got below" in f.causes[0].evidence and f.causes[1].cause == "overfitting"

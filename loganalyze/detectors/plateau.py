@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
-from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags
+from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags, no_transfer
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
@@ -366,12 +366,18 @@ def _constant_metrics(run: AlignedRun, params: Mapping[str, Any], judged: set[st
         kind = ("a loss of exactly 0: the term is disconnected or trivially satisfied" if not higher and value == 0
                 else "the same value at every evaluation: the predictions do not depend on the input, or the "
                      "metric is computed on an empty or constant prediction")
+        causes = [Cause("unknown", 0.6, f"'{tag}' shows {kind}")]
+        nothing = no_transfer(run, float(params["transfer_tolerance"]), float(params["min_train_fall"])) \
+            if higher and split_of(tag) == "val" else None
+        if nothing is not None:
+            causes.insert(0, Cause("memorization", 0.65, f"'{tag}' never moves and " + nothing.describe(
+                run.roles.train_loss, run.roles.val_loss)))
         out.append(Finding(
             rule="", family="plateau", severity="", tags=(tag,), step_range=(first, int(step[-1])),
             summary=f"'{tag}' is exactly {value:.6g} at {int(same.sum())} of its {n} points",
             stats={"kind": "constant", "value": value, "points": n, "fraction_constant": round(share, 4),
                    "thresholds": {k: params[k] for k in ("min_points_constant", "min_fraction_constant")}},
-            causes=(Cause("unknown", 0.6, f"'{tag}' shows {kind}"),)))
+            causes=tuple(causes)))
     return out
 
 
@@ -495,10 +501,18 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                "val_best": round(best, 6), "evaluations_in_stall": len(vv) - s0,
                "stall_fraction": round(stall / span, 3), "train_gain": round(gain, 3),
                "thresholds": {k: params[k] for k in ("stall_tolerance", "min_stall_fraction", "min_train_gain")}},
-        causes=(Cause("overfitting", 0.5,
-                      f"training keeps improving ({gain:.1f}× lower) while validation stays within {tol:.0%} of "
-                      f"{float(vv[s0]):.4g}: the extra steps fit the training set only — early stopping at step "
-                      f"{int(vs[s0]):,} gives the same validation loss"),))]
+        causes=_stall_causes(run, gain, tol, float(vv[s0]), int(vs[s0]), params))]
+
+
+def _stall_causes(run: AlignedRun, gain: float, tol: float, level: float, at: int, params) -> tuple[Cause, ...]:
+    causes = [Cause("overfitting", 0.5,
+                    f"training keeps improving ({gain:.1f}× lower) while validation stays within {tol:.0%} of "
+                    f"{level:.4g}: the extra steps fit the training set only — early stopping at step {at:,} gives "
+                    "the same validation loss")]
+    nothing = no_transfer(run, float(params["transfer_tolerance"]), float(params["min_train_fall"]))
+    if nothing is not None:
+        causes.insert(0, Cause("memorization", 0.6, nothing.describe(run.roles.train_loss, run.roles.val_loss)))
+    return tuple(causes)
 
 
 @detector("PL004")
