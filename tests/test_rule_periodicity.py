@@ -198,3 +198,38 @@ def test_duplicate_steps_do_not_make_a_zero_period():
     assert f.stats["period_steps"] == 40
     if f.rule == "PD001":
         assert rr.run.epochs.provenance == "loss_cycle" and "40-step cycle" in rr.run.epochs.detail
+
+
+def _sparse(dips: bool, seed=7):
+    """26-step epochs, the loss logged every 10 steps (at steps 9, 19, …): an epoch's final step is logged only
+    every fifth epoch (129, 259, …). With `dips`, the last, one-sample batch's loss is far off."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(9, 2600, 10)
+    y = (0.1 + 0.6 * np.exp(-steps / 500)) * np.exp(0.05 * rng.standard_normal(len(steps)))
+    ends = (steps + 1) % 26 == 0
+    if dips:
+        y[ends] *= np.exp(-rng.uniform(1, 4, ends.sum()))
+    epoch = np.arange(0, 2600)
+    return {"train/loss": (steps, y), "epoch": (epoch, epoch // 26)}, steps[ends]
+
+
+def test_a_last_batch_seen_only_where_the_log_hits_an_epoch_end():
+    """2.6 points per epoch are too few to fold; the 20 points on an epoch's final step are compared with the rest."""
+    run, ends = _sparse(dips=True)
+    (f,) = [f for f in findings(run, "PD") if f.rule == "PD001"]
+    ends = ends[:-1]  # the last one, 2599, ends the run: no next epoch start marks it as an epoch's end
+    assert f.causes[0].cause == "small_last_batch" and f.stats["points_at_epoch_end"] == len(ends) == 19
+    assert [a for a, _ in f.ranges] == list(ends) and f.stats["rank_sum_p"] < 1e-6 and "below" in f.summary
+
+
+def test_the_same_sparse_log_without_the_dips_is_quiet():
+    run, _ = _sparse(dips=False)
+    assert not [f for f in findings(run, "PD") if f.rule == "PD001"]
+
+
+def test_real_lightning_log_whose_dips_fall_on_epoch_ends(realworld):
+    from loganalyze.engine import analyze
+
+    (f,) = [f for f in analyze([realworld / "36_lightning_tb_dlgn_last_batch_dips"]).findings if f.rule == "PD001"]
+    assert f.causes[0].cause == "small_last_batch" and f.stats["period_steps"] == 26
+    assert all((a + 1) % 26 == 0 for a, _ in f.ranges) and f.stats["points_at_epoch_end"] >= 15

@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
-from ..stats import mad, rank_sum_greater
+from ..stats import mad, rank_sum_greater, rolling_median
 from . import detector
 from ._curves import scaled
 
@@ -401,7 +401,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
         return None
     f = fold(step, y, run.epochs, int(params["bins"]))
     if f is None:
-        return None
+        return _sparse_last_batch(run, s, step, y, is_log, params)
 
     def is_significant(f: Fold) -> bool:
         return (f.eta2 >= float(params["min_variance_explained"]) and f.split_half >= float(params["min_split_half"])
@@ -469,6 +469,44 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
                "thresholds": {k: params[k] for k in ("min_variance_explained", "min_split_half", "max_p",
                                                       "min_relative_amplitude")}},
         causes=tuple(causes))
+
+
+def _sparse_last_batch(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
+                       params: Mapping[str, Any]) -> Finding | None:
+    """Too few points per epoch to fold (a log every 10 steps of a 26-step epoch), but some land on an epoch's
+    final step: those points alone carry the last batch. They are compared with the others, each against a
+    running median of the series."""
+    starts = run.epochs.starts
+    at_end = np.isin(step, starts[1:] - 1)
+    if int(at_end.sum()) < 3 or len(y) - int(at_end.sum()) < 3:
+        return None
+    resid = y - rolling_median(y, 7)
+    spread = mad(resid[~at_end]) or 1e-12
+    z = np.abs(resid) / spread
+    z_end = float(np.median(z[at_end]))
+    p = rank_sum_greater(z[at_end], z[~at_end])
+    if z_end < float(params["last_batch_rank_z"]) or p > float(params["last_batch_rank_p"]):
+        return None
+    below = float(np.mean(resid[at_end] < 0))
+    side = "below" if below >= 0.75 else "above" if below <= 0.25 else "away from"
+    swing = float(np.median(np.abs(resid[at_end])))
+    rel = float(np.exp(swing) - 1) if is_log else swing  # on a log scale: the factor off, minus one
+    ends = step[at_end]
+    ppe = int(round(float(np.median(np.diff(starts)))))
+    ev = (f"the {len(ends)} points logged at an epoch's final step ({', '.join(f'{int(t):,}' for t in ends[:5])}"
+          f"{' …' if len(ends) > 5 else ''}) sit a median {z_end:.0f} spreads {side} the running median, farther "
+          f"than the other points (rank-sum p = {p:.1e}): the final, smaller batch has a noisier (or differently "
+          "weighted) loss")
+    return Finding(
+        rule="", family="periodicity", severity="", tags=(s.tag,), step_range=(int(ends[0]), int(ends[-1])),
+        ranges=tuple((int(t), int(t)) for t in ends[:200]),
+        summary=(f"'{s.tag}' is off at every logged epoch end ({len(ends)} of them, {ppe:,}-step epochs): a median "
+                 + (f"{rel + 1:.3g}× {side}" if is_log else f"{swing:.3g} {side}") + " its running median"),
+        stats={"period_steps": ppe, "epochs": int(run.epochs.count), "epoch_provenance": run.epochs.provenance,
+               "points_at_epoch_end": int(len(ends)), "median_spreads": round(z_end, 2), "rank_sum_p": float(f"{p:.3g}"),
+               "relative_amplitude": round(rel, 4), "judged_on": "points at the epochs' final steps (too few per epoch to fold)",
+               "thresholds": {k: params[k] for k in ("last_batch_rank_z", "last_batch_rank_p")}},
+        causes=(Cause("small_last_batch", 0.8, ev),))
 
 
 @detector("PD001")
