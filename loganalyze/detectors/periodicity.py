@@ -480,7 +480,7 @@ def _sparse_last_batch(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_l
     at_end = np.isin(step, starts[1:] - 1)
     if int(at_end.sum()) < 3 or len(y) - int(at_end.sum()) < 3:
         return None
-    resid = y - rolling_median(y, 7)
+    resid = y - rolling_median(y, int(params["sparse_median_window"]))
     spread = mad(resid[~at_end]) or 1e-12
     z = np.abs(resid) / spread
     z_end = float(np.median(z[at_end]))
@@ -505,7 +505,7 @@ def _sparse_last_batch(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_l
         stats={"period_steps": ppe, "epochs": int(run.epochs.count), "epoch_provenance": run.epochs.provenance,
                "points_at_epoch_end": int(len(ends)), "median_spreads": round(z_end, 2), "rank_sum_p": float(f"{p:.3g}"),
                "relative_amplitude": round(rel, 4), "judged_on": "points at the epochs' final steps (too few per epoch to fold)",
-               "thresholds": {k: params[k] for k in ("last_batch_rank_z", "last_batch_rank_p")}},
+               "thresholds": {k: params[k] for k in ("last_batch_rank_z", "last_batch_rank_p", "sparse_median_window")}},
         causes=(Cause("small_last_batch", 0.8, ev),))
 
 
