@@ -257,3 +257,40 @@ def test_gradient_norm_bursts_need_an_order_of_magnitude():
     loss = (np.exp(-s / 200) + 0.3) * np.exp(0.02 * rng.standard_normal(600))
     (f,) = findings({"train/loss": (s, loss), "grad_norm": (s, g)}, "SP001")
     assert f.tags == ("grad_norm",) and f.stats["steps"] == [450]
+
+
+def _tracking_val(jumps, usual=1.05, seed=9):
+    """300 epochs; validation tracks training at `usual`× it, except in the stretches `jumps` (start, length,
+    factor), where it is thrown up and comes back."""
+    rng = np.random.default_rng(seed)
+    e = np.arange(300)
+    train = (0.06 + 2 * np.exp(-e / 20)) * np.exp(0.02 * rng.standard_normal(300))
+    val = usual * train * np.exp(0.05 * rng.standard_normal(300))
+    for start, length, factor in jumps:
+        val[start:start + length] *= factor * np.exp(0.3 * rng.standard_normal(length))
+    return {"train/loss": (e, train), "val/loss": (e, val)}
+
+
+def test_validation_that_jumps_far_above_training_again_and_again():
+    run = _tracking_val([(10, 6, 8.0), (40, 3, 5.0), (70, 10, 12.0), (120, 2, 6.0)])
+    (f,) = [f for f in findings(run, "SP001") if f.stats.get("mode") == "validation_ratio"]
+    assert f.tags == ("val/loss", "train/loss") and f.stats["count"] >= 4 and f.stats["steps"][0] == 10
+    assert 1.0 < f.stats["usual_ratio"] < 1.15 and f.stats["max_ratio_to_usual"] > 8
+    assert f.causes[0].cause == "noisy_validation"
+
+
+def test_two_jumps_are_not_a_pattern_and_overfitting_is_not_jumps():
+    assert not [f for f in findings(_tracking_val([(10, 6, 8.0), (70, 10, 12.0)]), "SP001")
+                if f.stats.get("mode") == "validation_ratio"]
+    # validation far above training all along (its usual ratio is 6): the ratio says nothing
+    run = _tracking_val([(10, 6, 8.0), (40, 3, 5.0), (70, 10, 12.0), (120, 2, 6.0)], usual=6.0)
+    assert not [f for f in findings(run, "SP001") if f.stats.get("mode") == "validation_ratio"]
+
+
+@pytest.mark.parametrize("name", ["01_keras_tf2_rms10_spiky_val", "02_keras_tf2_rms1_simple_value_in_v2"])
+def test_real_keras_validation_thrown_far_above_training(realworld, name):
+    from loganalyze.engine import analyze
+
+    (f,) = [f for f in analyze([realworld / name]).findings if f.rule == "SP001"]
+    assert f.stats["mode"] == "validation_ratio" and f.stats["count"] >= 3 and f.stats["evaluations_off"] >= 80
+    assert f.step_range[0] <= 10 and f.stats["usual_ratio"] < 1.2

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import card_levels, chance_match, dies_at, share_at_high_lr
+from ..evidence import card_levels, chance_match, dies_at, finite_sorted, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -109,7 +109,56 @@ def loss_spikes(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         f = _spikes_on(run, run.series[tag], kind, params)
         if f is not None:
             out.append(f)
+    jumps = _validation_jumps(run, params)
+    if jumps is not None:
+        # the repeated jumps describe the validation curve whole: they replace its few rolling-window spikes
+        out = [f for f in out if f.tags[0] != run.roles.val_loss] + [jumps]
     return out
+
+
+def _validation_jumps(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None:
+    """Validation that normally tracks training but jumps far above it again and again, each time coming back.
+
+    Judged on the ratio to the training loss at the same step, not on the validation curve alone: in an
+    unstable stretch most evaluations are off, so a rolling median of validation sits up there with them and
+    sees no spike."""
+    train, val = run.get(run.roles.train_loss), run.get(run.roles.val_loss)
+    if train is None or val is None:
+        return None
+    ts, tv = finite_sorted(train)
+    vs, vv = finite_sorted(val)
+    if len(vv) < int(params["val_jump_min_evaluations"]) or len(tv) < 4 or tv.min() <= 0 or vv.min() <= 0:
+        return None
+    t_at = np.exp(np.interp(vs, ts, np.log(tv)))
+    r = np.log(vv / t_at)
+    usual = float(np.median(r))
+    if usual > np.log(float(params["val_jump_max_usual_ratio"])):
+        return None  # validation does not track training here (overfitting, a shift): the ratio says nothing
+    factor = float(params["val_jump_factor"])
+    hi = r > usual + np.log(factor)
+    first = np.nonzero(hi & ~np.r_[False, hi[:-1]])[0]
+    back = [int(i) for i in first if (~hi[i:]).any()]  # each excursion returns below the line afterwards
+    if len(back) < int(params["val_jump_min_episodes"]):
+        return None
+    ratio = np.exp(r - usual)
+    steps_ = [int(vs[i]) for i in back]
+    off = int(hi.sum())
+    peak = float(ratio.max())
+    ev = (f"'{val.tag}' normally sits at {np.exp(usual):.2f}× '{train.tag}' but jumps to ≥ {factor:g}× that in "
+          f"{len(back)} separate stretches ({off} of {len(vv)} evaluations, up to {peak:.0f}×) and comes back each "
+          "time while training stays smooth: the model the evaluation sees swings between evaluations — BatchNorm "
+          "running statistics far from the batch statistics (high momentum, small batches), or an LR so high that "
+          "the weights at an evaluation are far from where the epoch's average loss was measured")
+    return Finding(
+        rule="", family="spikes", severity="", tags=(val.tag, train.tag), step_range=(steps_[0], int(vs[np.nonzero(hi)[0][-1]])),
+        ranges=tuple((st, st) for st in steps_[:100]),
+        summary=(f"'{val.tag}' jumps to {factor:g}–{peak:.0f}× its usual ratio to '{train.tag}' {len(back)} times "
+                 f"(first at step {steps_[0]:,}; {off} of {len(vv)} evaluations) and comes back"),
+        stats={"mode": "validation_ratio", "count": len(back), "steps": steps_[:100], "evaluations_off": off,
+               "usual_ratio": round(float(np.exp(usual)), 4), "max_ratio_to_usual": round(peak, 3),
+               "thresholds": {k: params[k] for k in ("val_jump_factor", "val_jump_max_usual_ratio",
+                                                     "val_jump_min_episodes", "val_jump_min_evaluations")}},
+        causes=(Cause("noisy_validation", 0.55, ev),))
 
 
 def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Finding | None:
