@@ -9,6 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge behaviour, not speed: on a shared, loaded machine input generation and examples run
+# slowly, which Hypothesis would otherwise report as a failure.
+settings.register_profile("loganalyze", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("loganalyze")
 
 SHARED = Path(os.environ.get("LOGANALYZE_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 REALWORLD = SHARED / "realworld"
