@@ -5,6 +5,8 @@ detector reads only its parameters. Cards ship inside the wheel as `loganalyze/_
 """
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,11 +20,60 @@ class CardError(ValueError):
     """A rule card is malformed; names the file."""
 
 
+_RANGE = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])\s*$")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval in the usual notation, `[2, inf)` or `(0, 1]`: where a parameter makes sense."""
+
+    lo: float
+    hi: float
+    lo_closed: bool
+    hi_closed: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "Range":
+        m = _RANGE.match(text)
+        if not m:
+            raise ValueError(f"range {text!r} is not an interval like '[1, inf)' or '(0, 1]'")
+        lo, hi = float(m.group(2)), float(m.group(3))
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ValueError(f"range {text!r} is empty")
+        return cls(lo, hi, m.group(1) == "[" and math.isfinite(lo), m.group(4) == "]" and math.isfinite(hi))
+
+    def __contains__(self, x: float) -> bool:
+        if not isinstance(x, (int, float)) or isinstance(x, bool) or math.isnan(x):
+            return False
+        above = x >= self.lo if self.lo_closed else x > self.lo
+        below = x <= self.hi if self.hi_closed else x < self.hi
+        return above and below
+
+    def __str__(self) -> str:
+        def num(v: float) -> str:
+            return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:g}"
+        return f"{'[' if self.lo_closed else '('}{num(self.lo)}, {num(self.hi)}{']' if self.hi_closed else ')'}"
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str
     default: Any
     description: str
+    range: Range | None = None  # every number (and every number of a list) must lie in it
+
+    def out_of_range(self, value: Any) -> str | None:
+        """Why `value` is not a valid setting of this parameter by its card's range, or None."""
+        if self.range is None:
+            return None
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if v not in self.range:
+                what = "each value" if isinstance(value, list) else "the value"
+                return f"{v!r} is out of range: {what} must lie in {self.range}"
+            if isinstance(self.default, int) and not isinstance(self.default, bool) and isinstance(v, float):
+                return f"{v!r} is not a whole number"
+        return None
 
 
 @dataclass(frozen=True)
@@ -75,7 +126,8 @@ class Card:
         if self.parameters:
             out.append("Parameters (override in [tool.loganalyze.rules.%s])" % self.id)
             for p in self.parameters:
-                out.append(f"  {p.name} = {p.default!r}  — {p.description}")
+                out.append(f"  {p.name} = {p.default!r}" + (f"  in {p.range}" if p.range else "")
+                           + f"  — {p.description}")
             out.append("")
         if self.false_positive_rate:
             out += ["False-positive rate", _indent(self.false_positive_rate), ""]
@@ -117,10 +169,7 @@ def parse_card(path: Path) -> Card:
         raise CardError(f"{path}: family {data['family']!r} is not one of {FAMILIES}")
     if data["severity"] not in SEVERITIES:
         raise CardError(f"{path}: severity {data['severity']!r} is not one of {SEVERITIES}")
-    params = tuple(
-        Parameter(name, spec["default"], spec.get("description", ""))
-        for name, spec in data.get("parameters", {}).items()
-    )
+    params = tuple(_parameter(path, name, spec) for name, spec in data.get("parameters", {}).items())
     causes = []
     for c in data.get("causes", []):
         if c.get("cause") not in CAUSES:
@@ -142,6 +191,35 @@ def parse_card(path: Path) -> Card:
         false_positive_rate=data.get("false_positive_rate", ""),
         path=str(path),
     )
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _parameter(path: Path, name: str, spec: Any) -> Parameter:
+    """A parameter with its range: every numeric parameter states one, and its default lies in it."""
+    where = f"{path}: parameters.{name}"
+    if not isinstance(spec, dict) or "default" not in spec:
+        raise CardError(f"{where}: needs a table with a default")
+    unknown = sorted(set(spec) - {"default", "description", "range"})
+    if unknown:
+        raise CardError(f"{where}: unknown keys {unknown}")
+    default = spec["default"]
+    numeric = _is_number(default) or (isinstance(default, list) and default and all(map(_is_number, default)))
+    rng = None
+    if "range" in spec:
+        try:
+            rng = Range.parse(str(spec["range"]))
+        except ValueError as e:
+            raise CardError(f"{where}: {e}") from e
+    elif numeric:
+        raise CardError(f"{where}: a numeric parameter must state its range, e.g. range = \"[1, inf)\"")
+    param = Parameter(name, default, spec.get("description", ""), rng)
+    bad = param.out_of_range(default)
+    if bad:
+        raise CardError(f"{where}: the default {bad}")
+    return param
 
 
 @lru_cache(maxsize=None)

@@ -13,6 +13,17 @@ from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
 
+
+def _level_is(level: float, match: str) -> str:
+    """`1.605 = ln 5 (…)`, but `0.25 (…)` rather than `0.25 = 0.25 (…)` when the level reads as its name."""
+    shown = f"{level:.4g}"
+    try:
+        same = float(match.split(" ", 1)[0]) == float(shown)
+    except ValueError:  # "ln 5 (…)"
+        same = False
+    return match if same else f"{shown} = {match}"
+
+
 def _series(run: AlignedRun, tag: str | None = None):
     s = run.get(run.roles.train_loss if tag is None else tag)
     if s is None:
@@ -271,7 +282,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                      "detached loss"))
     what = "" if is_train else "loss term " if term else "validation loss "
     summary = (f"{what}'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
-               if not pinned else f"{what}'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")
+               if not pinned else f"{what}'{s.tag}' is pinned at {_level_is(level, match)} for {near:.0%} of the run")
     return Finding(
         rule="", family="plateau", severity=severity, tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
         summary=summary,
