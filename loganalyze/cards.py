@@ -63,16 +63,15 @@ class Parameter:
     range: Range | None = None  # every number (and every number of a list) must lie in it
 
     def out_of_range(self, value: Any) -> str | None:
-        """Why `value` is not a valid setting of this parameter by its card's range, or None."""
+        """Why `value` is not a valid setting of this parameter by its card's range (words to follow
+        the value: "is out of range: …"), or None."""
         if self.range is None:
             return None
-        values = value if isinstance(value, list) else [value]
-        for v in values:
+        if not isinstance(value, list):
+            return None if value in self.range else f"is out of range: it must lie in {self.range}"
+        for v in value:
             if v not in self.range:
-                what = "each value" if isinstance(value, list) else "the value"
-                return f"{v!r} is out of range: {what} must lie in {self.range}"
-            if isinstance(self.default, int) and not isinstance(self.default, bool) and isinstance(v, float):
-                return f"{v!r} is not a whole number"
+                return f"holds {v!r}, out of range: each value must lie in {self.range}"
         return None
 
 
@@ -218,7 +217,7 @@ def _parameter(path: Path, name: str, spec: Any) -> Parameter:
     param = Parameter(name, default, spec.get("description", ""), rng)
     bad = param.out_of_range(default)
     if bad:
-        raise CardError(f"{where}: the default {bad}")
+        raise CardError(f"{where}: the default {default!r} {bad}")
     return param
 
 

@@ -173,7 +173,7 @@ def from_mapping(data: Mapping[str, Any], source: str) -> Config:
                 value = _check_type(value, defaults[pkey], where)
                 bad = next(p for p in card.parameters if p.name == pkey).out_of_range(value)
                 if bad:
-                    raise ConfigError(f"{where} = {bad} (see `loganalyze explain {card.id}`)")
+                    raise ConfigError(f"{where} = {value!r} {bad} (see `loganalyze explain {card.id}`)")
                 params.setdefault(card.id, {})[pkey] = value
             else:
                 raise ConfigError(f"{where}: unknown parameter (known: severity, {', '.join(sorted(defaults))})")
