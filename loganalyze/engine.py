@@ -72,6 +72,15 @@ def _load(paths: Sequence[str | Path], progress: Progress | None) -> IngestResul
     return IngestResult(tuple(runs), tuple(problems))
 
 
+def _counted(reports, progress: Progress | None, total: int) -> list[RunReport]:
+    out: list[RunReport] = []
+    for rr in reports:
+        out.append(rr)
+        if progress:
+            progress("analyze", len(out), total)
+    return out
+
+
 def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
             progress: Progress | None = None) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
@@ -87,15 +96,8 @@ def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(aligned) >= 8:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            reports = []
-            for rr in pool.map(_run_rules_star, [(a, config) for a in aligned], chunksize=4):
-                reports.append(rr)
-                if progress:
-                    progress("analyze", len(reports), len(aligned))
+            reports = _counted(pool.map(_run_rules_star, [(a, config) for a in aligned], chunksize=4), progress,
+                               len(aligned))
     else:
-        reports = []
-        for a in aligned:
-            reports.append(run_rules(a, config))
-            if progress:
-                progress("analyze", len(reports), len(aligned))
+        reports = _counted((run_rules(a, config) for a in aligned), progress, len(aligned))
     return Report(tuple(reports), tuple(ingested.problems), config)

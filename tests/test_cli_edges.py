@@ -397,3 +397,17 @@ def test_progress_line_is_rewritten_in_place_and_cleared():
     quiet("read", 1, 1)
     quiet.close()
     assert quiet.stream.getvalue() == ""
+
+
+def test_analyze_reports_files_read_and_runs_analyzed_to_its_progress_callback(tmp_path):
+    from loganalyze.engine import analyze
+
+    for i in range(3):
+        write_csv(tmp_path / f"r{i}.csv", decaying(seed=i))
+    write_events(tmp_path / "ev", range(50), decaying(50))
+    calls = []
+    report = analyze([tmp_path], jobs=1, progress=lambda *a: calls.append(a))
+    reads = [c for c in calls if c[0] == "read"]
+    runs = [c for c in calls if c[0] == "analyze"]
+    assert reads[-1] == ("read", 4, 4) and [c[1] for c in reads] == sorted(c[1] for c in reads)
+    assert runs == [("analyze", k, 4) for k in range(1, 5)] and len(report.runs) == 4
