@@ -195,7 +195,8 @@ def check_roles(runs, config: Config) -> None:
             continue
         tags = sorted({t for r in readable for t in r.series})
         near = difflib.get_close_matches(tag, tags, n=3, cutoff=0.5)
-        lacking = ", ".join(r.name for r in readable[:5]) + (f" and {len(readable) - 5} more" if len(readable) > 5 else "")
+        lacking = ", ".join(r.name for r in readable[:5])
+        lacking += f" and {len(readable) - 5} more" if len(readable) > 5 else ""
         errors.append(f"{key} = {tag!r} names a tag no run has (lacking it: {lacking}"
                       + (f"; did you mean {' or '.join(map(repr, near))}?" if near else "") + ")")
     if errors:

@@ -411,3 +411,8 @@ def test_analyze_reports_files_read_and_runs_analyzed_to_its_progress_callback(t
     runs = [c for c in calls if c[0] == "analyze"]
     assert reads[-1] == ("read", 4, 4) and [c[1] for c in reads] == sorted(c[1] for c in reads)
     assert runs == [("analyze", k, 4) for k in range(1, 5)] and len(report.runs) == 4
+
+
+def test_two_outputs_naming_one_file_is_exit_2(one_log, tmp_path):
+    r = run_cli(one_log, "--json", "same.out", "--sarif", "./same.out", cwd=tmp_path)
+    assert r.returncode == 2 and "--sarif and --json name the same file" in err(r) and out(r) == ""

@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_ESCAPE = re.compile("[\x7f-\x9f\ud800-\udfff]")  # json.dumps escapes C0 itself
 # C0 controls but tab and newline, DEL, C1 controls, and lone surrogates
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -37,11 +37,12 @@ def printable(text: str) -> str:
 
 
 def json_safe(text: str) -> str:
-    """Serialized JSON with its lone surrogates escaped (`\\udcff`): valid UTF-8, lossless.
+    """Serialized JSON with its lone surrogates (and DEL, C1 controls) escaped (`\\udcff`): valid
+    UTF-8, lossless, no raw control character.
 
-    Only valid on the output of `json.dumps`, where a surrogate can only sit inside a string.
+    Only valid on the output of `json.dumps`, where these can only sit inside a string.
     """
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _target_dir(path: Path) -> Path:
