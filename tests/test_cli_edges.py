@@ -416,3 +416,16 @@ def test_analyze_reports_files_read_and_runs_analyzed_to_its_progress_callback(t
 def test_two_outputs_naming_one_file_is_exit_2(one_log, tmp_path):
     r = run_cli(one_log, "--json", "same.out", "--sarif", "./same.out", cwd=tmp_path)
     assert r.returncode == 2 and "--sarif and --json name the same file" in err(r) and out(r) == ""
+
+
+def test_the_trainer_reports_each_epoch_as_it_ends(tmp_path):
+    """What `loganalyze train` shows on a terminal (`N/M epochs of SCENARIO`), from a tiny real run."""
+    pytest.importorskip("torch")
+    from loganalyze.trainer.core import Context, pick_device
+    from loganalyze.trainer.scenarios import run_scenario
+
+    seen = []
+    ctx = Context(tmp_path / "lr_sane", pick_device("cpu"), scale=0.05, epochs=2, csv=False,
+                  on_epoch=lambda done, total: seen.append((done, total)))
+    run_scenario("lr_sane", ctx)
+    assert seen == [(1, 2), (2, 2)]
