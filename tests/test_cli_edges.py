@@ -429,3 +429,22 @@ def test_the_trainer_reports_each_epoch_as_it_ends(tmp_path):
                   on_epoch=lambda done, total: seen.append((done, total)))
     run_scenario("lr_sane", ctx)
     assert seen == [(1, 2), (2, 2)]
+
+
+def test_identical_repeats_that_in002_lets_pass_are_not_printed_unless_verbose(tmp_path):
+    """Lightning logs `epoch` again with each validation at a step that has it already: IN002 judges
+    identical repeats harmless; the summary stays quiet about them, `-v` lists them."""
+    from tensorboardX import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path / "run"))
+    for i, v in enumerate(decaying(200)):
+        w.add_scalar("train/loss", v, i)
+        w.add_scalar("epoch", i // 20, i)
+        if i % 20 == 19:
+            w.add_scalar("val/loss", v * 1.2, i)
+            w.add_scalar("epoch", i // 20, i)
+    w.close()
+    quiet = out(run_cli(tmp_path / "run", "--fail-on", "never", cwd=tmp_path))
+    loud = out(run_cli(tmp_path / "run", "--fail-on", "never", "-v", cwd=tmp_path))
+    assert "duplicate_steps" not in quiet and "IN002" not in quiet
+    assert "  ! duplicate_steps: 'epoch' has 10 point(s)" in loud

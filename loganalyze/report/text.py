@@ -17,8 +17,9 @@ MARK = {"error": "✖ error  ", "warning": "▲ warning", "info": "● info   "}
 WIDTH = 100
 _NBSP = "\x00"  # stands for a space inside a path while wrapping; no name can hold a NUL
 
-# the input problems an integrity rule reports as a finding: not repeated as `!` lines when it does
-_REPORTED_BY = {"step_rewind": "IN001", "duplicate_steps": "IN002"}
+# the input problems an integrity rule judges: when it is selected, it decides what is worth a finding
+# (IN002 lets identical repeats pass), and its finding says it; they are not repeated as `!` lines
+_JUDGED_BY = {"step_rewind": "IN001", "duplicate_steps": "IN002"}
 
 
 def _fmt_step(s: int | None) -> str:
@@ -35,13 +36,21 @@ def wrap(text: str, indent: str, subsequent: str, keep: tuple[str, ...] = ()) ->
     return [line.replace(_NBSP, " ") for line in lines]
 
 
-def _covered(p: Problem, findings: tuple[Finding, ...]) -> bool:
-    for f in findings:
-        if f.rule == _REPORTED_BY.get(p.kind):
-            return True
-        if f.rule == "IN003" and f.stats.get("kind") == p.kind and f.stats.get("file") == p.file:
-            return True
-    return False
+def _covered(p: Problem, rr: RunReport, selected: set[str] | None) -> bool:
+    """Whether a finding of the run says it already (IN003 names each damaged file), or its rule judged it."""
+    judge = _JUDGED_BY.get(p.kind)
+    if judge and (judge in selected if selected is not None else any(f.rule == judge for f in rr.findings)):
+        return True
+    return any(f.rule == "IN003" and f.stats.get("kind") == p.kind and f.stats.get("file") == p.file
+               for f in rr.findings)
+
+
+def _selected(report: Report) -> set[str] | None:
+    if report.config is None:
+        return None
+    from ..cards import load_cards
+
+    return {rid for rid, card in load_cards().items() if report.config.is_selected(card)}
 
 
 def problem_summaries(problems, with_file: bool = False) -> list[tuple[str, tuple[str, ...]]]:
@@ -129,20 +138,23 @@ def _keep(rr: RunReport) -> tuple[str, ...]:
     return tuple({rr.run.name, *(s for r in rr.run.runs for s in r.sources), *(p.file for p in rr.run.problems)})
 
 
-def run_text(rr: RunReport, verbose: bool = False, twin_of: str | None = None) -> list[str]:
+def run_text(rr: RunReport, verbose: bool = False, twin_of: str | None = None,
+             selected: set[str] | None = None) -> list[str]:
+    """One run's block. `selected`: the rule ids that ran (None: judge by the findings alone)."""
     run = rr.run
     keep = _keep(rr)
     lines = [_header(rr)]
     if twin_of:
         lines.append(f"  same run as {twin_of}: its {_formats(rr)} twin (the same tags, steps and values)")
     if run.epochs.known:
-        lines.append(f"  epochs: {run.epochs.count} ({run.epochs.provenance}: {run.epochs.detail})")
+        lines += wrap(f"epochs: {run.epochs.count} ({run.epochs.provenance}: {run.epochs.detail})", "  ", "    ",
+                      keep)
     if verbose:
         for tag, s in sorted(run.series.items()):
             lines.append(f"    {tag}: {s.points:,} points, steps {_fmt_step(int(s.step.min()) if s.points else None)}"
                          f"–{_fmt_step(int(s.step.max()) if s.points else None)}"
                          + (f", {s.nonfinite} non-finite" if s.nonfinite else ""))
-    lines += problem_lines([p for p in run.problems if not _covered(p, rr.findings)])
+    lines += problem_lines([p for p in run.problems if verbose or not _covered(p, rr, selected)])
     if not rr.findings:
         lines.append("  no findings")
     for group in _group(rr.findings):
@@ -220,14 +232,15 @@ def report_text(report: Report, verbose: bool = False) -> str:
     for name, primary in twin_of.items():
         followers[primary].append(by_name[name])
     order = sorted((rr for rr in report.runs if rr.run.name not in twin_of), key=lambda r: (-_worst(r), r.run.name))
+    selected = _selected(report)
     for rr in order:
-        out += run_text(rr, verbose)
+        out += run_text(rr, verbose, selected=selected)
         for twin in sorted(followers.get(rr.run.name, ()), key=lambda r: r.run.name):
             if _same_findings(twin, rr) and not verbose:
                 out.append(f"{_header(twin)}")
                 out.append(f"  same run as {rr.run.name}: its {_formats(twin)} twin, with the same findings")
             else:
-                out += run_text(twin, verbose, twin_of=rr.run.name)
+                out += run_text(twin, verbose, twin_of=rr.run.name, selected=selected)
         out.append("")
     out += problem_lines(report.problems, prefix="", with_file=True)
     counts = {s: sum(1 for f in report.findings if f.severity == s) for s in ("error", "warning", "info")}
