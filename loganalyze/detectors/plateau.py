@@ -321,14 +321,14 @@ def _late_collapse(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, late: tu
     i, level, match = late
     low_i = int(np.argmin(v[:i]))
     ctx = lr_context(run, int(step[i]))
-    ev = (f"the loss had reached {v[low_i]:.4g} (step {int(step[low_i]):,}) and has sat at {level:.4g} = {match} "
+    ev = (f"the loss had reached {v[low_i]:.4g} (step {int(step[low_i]):,}) and has sat at {_level_is(level, match)} "
           f"since step {int(step[i]):,}: the network collapsed to predicting the prior — updates too large for it "
           "(a too-high or raised LR, unnormalized inputs) kill units or saturate the outputs")
     if ctx is not None and not ctx.constant and ctx.peak > 1.5 * ctx.start:
         ev += f"; {ctx.describe()}"
     return Finding(
         rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[i]), int(step[-1])),
-        summary=f"'{s.tag}' collapsed to {level:.4g} = {match} at step {int(step[i]):,} and stays there "
+        summary=f"'{s.tag}' collapsed to {_level_is(level, match)} at step {int(step[i]):,} and stays there "
                 f"({(len(v) - i) / len(v):.0%} of the run)",
         stats={"kind": "collapsed", "level": round(level, 6), "chance_level": match, "collapse_step": int(step[i]),
                "best_before": round(float(v[low_i]), 6), "fraction_at_level": round((len(v) - i) / len(v), 4),
@@ -446,7 +446,7 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                             "higher starting LR saves that stretch"))
     if match is not None:
         causes.append(Cause("bad_initialization", 0.55 if not causes else 0.4,
-                            f"the stall sits at {level:.4g} = {match}: the model predicts the prior until it "
+                            f"the stall sits at {_level_is(level, match)}: the model predicts the prior until it "
                             "breaks a symmetry — typical of an initialization with tiny or saturated outputs, or a "
                             "deep/recurrent net whose gradients vanish at the start"))
     causes.append(Cause("unknown", 0.45 if not causes else 0.3,
