@@ -103,7 +103,7 @@ def _axis_score(val: Series, train: Series) -> float:
 
 def infer_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | None = None,
                 higher: Sequence[str] = (), lower: Sequence[str] = ()) -> Roles:
-    overrides = dict(overrides or {})
+    overrides = {k: v for k, v in (overrides or {}).items() if v in series}  # a run without it: inferred
     tags = sorted(series)
 
     def best(want: str, axis: Series | None = None) -> str | None:

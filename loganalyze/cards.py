@@ -5,6 +5,8 @@ detector reads only its parameters. Cards ship inside the wheel as `loganalyze/_
 """
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,11 +20,59 @@ class CardError(ValueError):
     """A rule card is malformed; names the file."""
 
 
+_RANGE = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])\s*$")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval in the usual notation, `[2, inf)` or `(0, 1]`: where a parameter makes sense."""
+
+    lo: float
+    hi: float
+    lo_closed: bool
+    hi_closed: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "Range":
+        m = _RANGE.match(text)
+        if not m:
+            raise ValueError(f"range {text!r} is not an interval like '[1, inf)' or '(0, 1]'")
+        lo, hi = float(m.group(2)), float(m.group(3))
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ValueError(f"range {text!r} is empty")
+        return cls(lo, hi, m.group(1) == "[" and math.isfinite(lo), m.group(4) == "]" and math.isfinite(hi))
+
+    def __contains__(self, x: float) -> bool:
+        if not isinstance(x, (int, float)) or isinstance(x, bool) or math.isnan(x):
+            return False
+        above = x >= self.lo if self.lo_closed else x > self.lo
+        below = x <= self.hi if self.hi_closed else x < self.hi
+        return above and below
+
+    def __str__(self) -> str:
+        def num(v: float) -> str:
+            return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:g}"
+        return f"{'[' if self.lo_closed else '('}{num(self.lo)}, {num(self.hi)}{']' if self.hi_closed else ')'}"
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str
     default: Any
     description: str
+    range: Range | None = None  # every number (and every number of a list) must lie in it
+
+    def out_of_range(self, value: Any) -> str | None:
+        """Why `value` is not a valid setting of this parameter by its card's range (words to follow
+        the value: "is out of range: …"), or None."""
+        if self.range is None:
+            return None
+        if not isinstance(value, list):
+            return None if value in self.range else f"is out of range: it must lie in {self.range}"
+        for v in value:
+            if v not in self.range:
+                return f"holds {v!r}, out of range: each value must lie in {self.range}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -75,7 +125,8 @@ class Card:
         if self.parameters:
             out.append("Parameters (override in [tool.loganalyze.rules.%s])" % self.id)
             for p in self.parameters:
-                out.append(f"  {p.name} = {p.default!r}  — {p.description}")
+                out.append(f"  {p.name} = {p.default!r}" + (f"  in {p.range}" if p.range else "")
+                           + f"  — {p.description}")
             out.append("")
         if self.false_positive_rate:
             out += ["False-positive rate", _indent(self.false_positive_rate), ""]
@@ -117,10 +168,7 @@ def parse_card(path: Path) -> Card:
         raise CardError(f"{path}: family {data['family']!r} is not one of {FAMILIES}")
     if data["severity"] not in SEVERITIES:
         raise CardError(f"{path}: severity {data['severity']!r} is not one of {SEVERITIES}")
-    params = tuple(
-        Parameter(name, spec["default"], spec.get("description", ""))
-        for name, spec in data.get("parameters", {}).items()
-    )
+    params = tuple(_parameter(path, name, spec) for name, spec in data.get("parameters", {}).items())
     causes = []
     for c in data.get("causes", []):
         if c.get("cause") not in CAUSES:
@@ -142,6 +190,28 @@ def parse_card(path: Path) -> Card:
         false_positive_rate=data.get("false_positive_rate", ""),
         path=str(path),
     )
+
+
+def _parameter(path: Path, name: str, spec: Any) -> Parameter:
+    """A parameter with its range (`range = "[1, inf)"`), in which its default must lie."""
+    where = f"{path}: parameters.{name}"
+    if not isinstance(spec, dict) or "default" not in spec:
+        raise CardError(f"{where}: needs a table with a default")
+    unknown = sorted(set(spec) - {"default", "description", "range"})
+    if unknown:
+        raise CardError(f"{where}: unknown keys {unknown}")
+    default = spec["default"]
+    rng = None
+    if "range" in spec:  # every numeric parameter states one (tests/test_config.py holds the cards to it)
+        try:
+            rng = Range.parse(str(spec["range"]))
+        except ValueError as e:
+            raise CardError(f"{where}: {e}") from e
+    param = Parameter(name, default, spec.get("description", ""), rng)
+    bad = param.out_of_range(default)
+    if bad:
+        raise CardError(f"{where}: the default {default!r} {bad}")
+    return param
 
 
 @lru_cache(maxsize=None)

@@ -16,8 +16,10 @@ import click
 
 from . import __version__
 from .cards import CardError, find_card, load_cards
+from .cliutil import Progress, missing_paths, output_errors, shadowed_directory
 from .config import FAIL_LEVELS, ConfigError, check_selectors, discover, load_file
 from .model import SEVERITY_RANK, Report
+from .report._write import printable
 
 
 class _DefaultGroup(click.Group):
@@ -26,6 +28,10 @@ class _DefaultGroup(click.Group):
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["analyze", *args]
+        elif args and args[0] in self.commands and args[0] != "analyze":
+            notice = shadowed_directory(args[0])
+            if notice:
+                click.echo(notice, err=True)
         return super().parse_args(ctx, args)
 
 
@@ -36,6 +42,9 @@ def cli() -> None:
 
     loganalyze PATH... analyzes TensorBoard event files and CSV/JSON step logs
     (see `loganalyze analyze --help`).
+
+    A directory named like a command (train, rules, explain) is analyzed with
+    `loganalyze analyze train/` (or `loganalyze ./train`).
     """
 
 
@@ -43,16 +52,10 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
-def _open_out(target: str):
-    return sys.stdout if target == "-" else open(target, "w", encoding="utf-8", newline="\n")
-
-
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        Path(target).write_text(text, encoding="utf-8", newline="\n")
+def _fail(message: str) -> None:
+    """A usage, configuration or output error: exit 2, the message on stderr."""
+    click.echo(f"loganalyze: {printable(message)}", err=True)
+    sys.exit(2)
 
 
 def exit_code(report: Report, fail_on: str) -> int:
@@ -79,10 +82,22 @@ def exit_code(report: Report, fail_on: str) -> int:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes for sweeps [default: all cores].")
 def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, config_path, steps_per_epoch,
                 select, ignore, verbose, jobs) -> None:
-    """Analyze the logs under PATH... (event-file directories, CSV/JSON logs, or trees of them)."""
+    """Analyze the logs under PATH... (event-file directories, CSV/JSON logs, or trees of them).
+
+    A path named like a command (train, rules, explain) needs this command spelled out:
+    `loganalyze analyze train/`.
+    """
     from .engine import analyze
     from .report import ci, jsonout, text
+    from .report._write import write_text
 
+    missing = missing_paths(paths)
+    if missing:
+        _fail("no such file or directory: " + ", ".join(missing))
+    bad_outputs = output_errors([("--json", json_out), ("--html", html_out), ("--junit", junit_out),
+                                 ("--sarif", sarif_out)])
+    if bad_outputs:
+        _fail("; ".join(bad_outputs))
     try:
         config = load_file(config_path) if config_path else discover()
         if select:
@@ -96,21 +111,29 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, c
         if fail_on:
             config = replace(config, fail_on=fail_on)
     except (ConfigError, CardError) as e:
-        click.echo(f"loganalyze: {e}", err=True)
-        sys.exit(2)
+        _fail(str(e))
 
-    report = analyze(paths, config, jobs=jobs)
+    progress = Progress()
+    try:
+        report = analyze(paths, config, jobs=jobs, progress=progress)
+    except ConfigError as e:  # a role naming a tag no run has: known only once the runs are read
+        _fail(str(e))
+    finally:
+        progress.close()
 
-    if json_out:
-        _write(json_out, jsonout.dumps(report))
-    if html_out:
-        from .report.html import write_html
+    try:
+        if json_out:
+            write_text(json_out, jsonout.dumps(report))
+        if html_out:
+            from .report.html import write_html
 
-        write_html(report, html_out)
-    if junit_out:
-        _write(junit_out, ci.junit(report, config.fail_on))
-    if sarif_out:
-        _write(sarif_out, ci.sarif(report))
+            write_html(report, html_out)
+        if junit_out:
+            write_text(junit_out, ci.junit(report, config.fail_on))
+        if sarif_out:
+            write_text(sarif_out, ci.sarif(report))
+    except OSError as e:
+        _fail(f"cannot write the report: {printable(str(e.filename or ''))}: {e.strerror or e}")
     to_stdout = "-" in (json_out, junit_out, sarif_out)
     if fmt == "github":
         click.echo(ci.github(report), nl=False)
@@ -120,9 +143,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, c
     readable = [rr for rr in report.runs if rr.run.series]
     if not readable:
         problems = [p for rr in report.runs for p in rr.run.problems] + list(report.problems)
-        reasons = "; ".join(f"{p.file}: {p.detail}" for p in problems[:5]) or "no log files found"
-        click.echo(f"loganalyze: no readable log under {', '.join(paths)} ({reasons})", err=True)
-        sys.exit(2)
+        reasons = "; ".join(t for t, _ in text.problem_summaries(problems, with_file=True))
+        _fail(f"no readable log under {', '.join(paths)} ({reasons or 'no log files found'})")
     sys.exit(exit_code(report, config.fail_on))
 
 
@@ -161,7 +183,16 @@ _add_train()
 
 
 def main() -> None:
-    cli(prog_name="loganalyze")
+    """The console script. Ctrl-C exits 130 (128 + SIGINT), as shells expect, and leaves no half-written report."""
+    try:
+        rv = cli.main(prog_name="loganalyze", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("\nloganalyze: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Unknown keys and wrong types are errors: a typo must not silently turn a check o
 """
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,9 @@ def _check_type(value: Any, default: Any, where: str) -> Any:
     elif isinstance(default, str):
         ok = isinstance(value, str)
     elif isinstance(default, list):
-        ok = isinstance(value, list)
+        ok = isinstance(value, list) and all(type(v) is type(d) or (isinstance(d, float) and isinstance(v, int)
+                                                                    and not isinstance(v, bool))
+                                             for v in value for d in default[:1])
     else:
         ok = True
     if not ok:
@@ -115,6 +118,8 @@ def _check_type(value: Any, default: Any, where: str) -> Any:
 
 def from_mapping(data: Mapping[str, Any], source: str) -> Config:
     """Validate a `[tool.loganalyze]` table."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [tool.loganalyze] must be a table, got {data!r}")
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {unknown} in [tool.loganalyze] (known: {sorted(_TOP_KEYS)})")
@@ -165,28 +170,74 @@ def from_mapping(data: Mapping[str, Any], source: str) -> Config:
                     raise ConfigError(f"{where} must be one of {SEVERITIES}, got {value!r}")
                 severity[card.id] = value
             elif pkey in defaults:
-                params.setdefault(card.id, {})[pkey] = _check_type(value, defaults[pkey], where)
+                value = _check_type(value, defaults[pkey], where)
+                bad = next(p for p in card.parameters if p.name == pkey).out_of_range(value)
+                if bad:
+                    raise ConfigError(f"{where} = {value!r} {bad} (see `loganalyze explain {card.id}`)")
+                params.setdefault(card.id, {})[pkey] = value
             else:
                 raise ConfigError(f"{where}: unknown parameter (known: severity, {', '.join(sorted(defaults))})")
     return Config(select, ignore, spe, fail_on, roles, hib, lib, params, severity, source)
 
 
-def load_file(path: Path) -> Config:
+def check_roles(runs, config: Config) -> None:
+    """A role or direction that names a tag no readable run has is a typo: a ConfigError saying which
+    runs lack it and the nearest tags they have. (A tag that only some runs lack is a note on those.)"""
+    readable = [r for r in runs if r.series]
+    if not readable:
+        return
+    named = [(f"roles.{role}", tag) for role, tag in sorted(config.roles.items())]
+    named += [("roles.higher_is_better", t) for t in config.higher_is_better]
+    named += [("roles.lower_is_better", t) for t in config.lower_is_better]
+    errors = []
+    for key, tag in named:
+        if any(tag in r.series for r in readable):
+            continue
+        tags = sorted({t for r in readable for t in r.series})
+        near = difflib.get_close_matches(tag, tags, n=3, cutoff=0.5)
+        lacking = ", ".join(r.name for r in readable[:5])
+        lacking += f" and {len(readable) - 5} more" if len(readable) > 5 else ""
+        errors.append(f"{key} = {tag!r} names a tag no run has (lacking it: {lacking}"
+                      + (f"; did you mean {' or '.join(map(repr, near))}?" if near else "") + ")")
+    if errors:
+        raise ConfigError(f"{config.source or 'configuration'}: " + "; ".join(errors))
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({e.reason} at byte {e.start})") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+
+
+def _tool_table(data: dict, path: Path) -> Any:
+    """`[tool.loganalyze]`, or None when the file has none."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    return tool.get("loganalyze")
+
+
+def load_file(path: Path) -> Config:
+    data = _read_toml(path)
+    table = _tool_table(data, path)
     if Path(path).name == "pyproject.toml":
-        data = data.get("tool", {}).get("loganalyze", {})
-    elif "tool" in data and "loganalyze" in data.get("tool", {}):
-        data = data["tool"]["loganalyze"]
+        data = {} if table is None else table
+    elif table is not None:
+        data = table
     return from_mapping(data, str(path))
 
 
 def discover(start: Path | None = None) -> Config:
-    """The nearest loganalyze.toml, or pyproject.toml with a [tool.loganalyze] table, upward from `start`."""
+    """The nearest loganalyze.toml, or pyproject.toml with a [tool.loganalyze] table, upward from `start`.
+
+    A pyproject.toml that is not valid TOML is an error, not skipped: it may hold the `fail_on` a CI
+    gate depends on, and skipping it would pass silently (`--config FILE` picks another file).
+    """
     here = (start or Path.cwd()).resolve()
     for d in (here, *here.parents):
         own = d / "loganalyze.toml"
@@ -195,9 +246,9 @@ def discover(start: Path | None = None) -> Config:
         pyproject = d / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError):
-                continue
-            if "loganalyze" in data.get("tool", {}):
-                return from_mapping(data["tool"]["loganalyze"], str(pyproject))
+                table = _tool_table(_read_toml(pyproject), pyproject)
+            except ConfigError as e:
+                raise ConfigError(f"{e} (use --config FILE to read another configuration)") from e
+            if table is not None:
+                return from_mapping(table, str(pyproject))
     return Config()

@@ -9,14 +9,16 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .align import align_runs
 from .cards import load_cards
-from .config import Config
+from .config import Config, check_roles
 from .detectors import all_detectors
-from .ingest import load
-from .model import SEVERITY_RANK, AlignedRun, Finding, Report, RunReport
+from .ingest import discover, read_source
+from .model import SEVERITY_RANK, AlignedRun, Finding, IngestResult, Report, RunReport
+
+Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
 
 
 def finding_order(f: Finding) -> tuple:
@@ -29,7 +31,10 @@ def run_rules(run: AlignedRun, config: Config) -> RunReport:
     detectors = all_detectors()
     findings: list[Finding] = []
     notes: list[str] = []
-    if not run.epochs.known:
+    if run.series:
+        notes += [f"roles.{role} = {tag!r} is not a tag of this run: inferred from the tag names instead"
+                  for role, tag in sorted(config.roles.items()) if tag not in run.series]
+    if run.series and not run.epochs.known:  # an empty run has no axis to miss
         notes.append(f"epoch axis unknown ({run.epochs.detail}): epoch-locked checks are limited; "
                      "set steps_per_epoch to enable them")
     for rule_id, card in cards.items():
@@ -54,18 +59,45 @@ def _run_rules_star(args: tuple[AlignedRun, Config]) -> RunReport:
     return run_rules(*args)
 
 
-def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None) -> Report:
+def _load(paths: Sequence[str | Path], progress: Progress | None) -> IngestResult:
+    """`ingest.load`, telling `progress` the files read so far."""
+    sources, problems = discover(paths)
+    total = sum(len(src.files) for src in sources)
+    runs, done = [], 0
+    for src in sources:
+        runs.append(read_source(src))
+        done += len(src.files)
+        if progress:
+            progress("read", done, total)
+    return IngestResult(tuple(runs), tuple(problems))
+
+
+def _counted(reports, progress: Progress | None, total: int) -> list[RunReport]:
+    out: list[RunReport] = []
+    for rr in reports:
+        out.append(rr)
+        if progress:
+            progress("analyze", len(out), total)
+    return out
+
+
+def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
+            progress: Progress | None = None) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
 
-    Sweeps of many runs are spread over processes (`jobs`, default: every core).
+    Sweeps of many runs are spread over processes (`jobs`, default: every core). `progress`, when
+    given, is called as files are read and runs analyzed. Raises ConfigError when a role names a
+    tag no run has.
     """
     config = config or Config()
-    ingested = load(paths)
+    ingested = _load(paths, progress)
     aligned = align_runs(ingested.runs, config)
+    check_roles(aligned, config)
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(aligned) >= 8:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            reports = list(pool.map(_run_rules_star, [(a, config) for a in aligned], chunksize=4))
+            reports = _counted(pool.map(_run_rules_star, [(a, config) for a in aligned], chunksize=4), progress,
+                               len(aligned))
     else:
-        reports = [run_rules(a, config) for a in aligned]
+        reports = _counted((run_rules(a, config) for a in aligned), progress, len(aligned))
     return Report(tuple(reports), tuple(ingested.problems), config)

@@ -51,7 +51,7 @@ def test_same_seed_same_logs_other_seed_other_logs(tmp_path):
 
 
 @needs_torch
-@pytest.mark.parametrize("epochs", [10, 2])
+@pytest.mark.parametrize("epochs", [pytest.param(10, marks=pytest.mark.slow), 2])  # 10 epochs: ~18 s
 def test_resume_rewinds_the_step_in_a_second_event_file(tmp_path, epochs):
     train("resume", "--out", str(tmp_path), "--scale", "0.1", "--epochs", str(epochs), "--device", "cpu", "--no-csv")
     files = sorted((tmp_path / "resume").glob("events.out.tfevents.*"))

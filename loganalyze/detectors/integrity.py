@@ -70,7 +70,8 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
             tags=tags[:20], step_range=(int(first[0]), int(first[-1])),
             summary=f"{who} {'has' if len(tags) == 1 else 'have'} {count} point(s) logged twice at the same step"
                     + (f", {conflicting} with different values" if conflicting else " (identical values)"),
-            stats={"count": count, "conflicting_values": conflicting, "first_steps": list(first), "series": len(tags)},
+            stats={"file": file, "count": count, "conflicting_values": conflicting, "first_steps": list(first),
+                   "series": len(tags)},
             causes=_duplicate_causes(tags, conflicting)))
     return out
 

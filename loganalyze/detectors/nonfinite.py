@@ -52,6 +52,7 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     window = int(params["lookback_points"])
 
     loss = run.get(run.roles.train_loss) or headline
+    history = len(_before(loss, first_step, window))  # finite loss points before the first non-finite one
     loss_rise = _rise(_before(loss, first_step, window))
     grad_rise = _rise(_before(run.get(run.roles.grad_norm), first_step, window))
     lr_before = _before(run.get(run.roles.lr), first_step, 10**9)
@@ -79,7 +80,13 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                             + (f", {n_inf} of them ±Inf" if n_inf else "")
                             + (", mixed precision in the hyperparameters" if amp else "")
                             + ": the signature of fp16 overflow skipped by a loss scaler."))
-    if not preceded:
+    if not preceded and history < 6:  # nothing, or too little, before it to call steady
+        causes.append(Cause("unstable_loss", 0.6 if permanent else 0.4,
+                            (f"non-finite from the first logged point (step {first_step})" if history == 0 else
+                             f"only {history} finite point(s) before step {first_step}, too few to see a rise")
+                            + ": typical of log(0) or a division in a hand-written loss, or of NaN in the "
+                              "inputs or the initial weights."))
+    elif not preceded:
         causes.append(Cause("unstable_loss", 0.8 if permanent else 0.5,
                             f"the loss was steady before step {first_step} (last points within "
                             f"{loss_rise:.2f}× of the window median, no gradient-norm rise"

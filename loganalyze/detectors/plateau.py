@@ -13,6 +13,17 @@ from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
 
+
+def _level_is(level: float, match: str) -> str:
+    """`1.605 = ln 5 (…)`, but `0.25 (…)` rather than `0.25 = 0.25 (…)` when the level reads as its name."""
+    shown = f"{level:.4g}"
+    try:
+        same = float(match.split(" ", 1)[0]) == float(shown)
+    except ValueError:  # "ln 5 (…)"
+        same = False
+    return match if same else f"{shown} = {match}"
+
+
 def _series(run: AlignedRun, tag: str | None = None):
     s = run.get(run.roles.train_loss if tag is None else tag)
     if s is None:
@@ -271,7 +282,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                      "detached loss"))
     what = "" if is_train else "loss term " if term else "validation loss "
     summary = (f"{what}'{s.tag}' never leaves its initial level: {improvement:+.1%} over {n:,} points"
-               if not pinned else f"{what}'{s.tag}' is pinned at {level:.4g} = {match} for {near:.0%} of the run")
+               if not pinned else f"{what}'{s.tag}' is pinned at {_level_is(level, match)} for {near:.0%} of the run")
     return Finding(
         rule="", family="plateau", severity=severity, tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
         summary=summary,
@@ -310,14 +321,14 @@ def _late_collapse(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, late: tu
     i, level, match = late
     low_i = int(np.argmin(v[:i]))
     ctx = lr_context(run, int(step[i]))
-    ev = (f"the loss had reached {v[low_i]:.4g} (step {int(step[low_i]):,}) and has sat at {level:.4g} = {match} "
+    ev = (f"the loss had reached {v[low_i]:.4g} (step {int(step[low_i]):,}) and has sat at {_level_is(level, match)} "
           f"since step {int(step[i]):,}: the network collapsed to predicting the prior — updates too large for it "
           "(a too-high or raised LR, unnormalized inputs) kill units or saturate the outputs")
     if ctx is not None and not ctx.constant and ctx.peak > 1.5 * ctx.start:
         ev += f"; {ctx.describe()}"
     return Finding(
         rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[i]), int(step[-1])),
-        summary=f"'{s.tag}' collapsed to {level:.4g} = {match} at step {int(step[i]):,} and stays there "
+        summary=f"'{s.tag}' collapsed to {_level_is(level, match)} at step {int(step[i]):,} and stays there "
                 f"({(len(v) - i) / len(v):.0%} of the run)",
         stats={"kind": "collapsed", "level": round(level, 6), "chance_level": match, "collapse_step": int(step[i]),
                "best_before": round(float(v[low_i]), 6), "fraction_at_level": round((len(v) - i) / len(v), 4),
@@ -435,7 +446,7 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
                             "higher starting LR saves that stretch"))
     if match is not None:
         causes.append(Cause("bad_initialization", 0.55 if not causes else 0.4,
-                            f"the stall sits at {level:.4g} = {match}: the model predicts the prior until it "
+                            f"the stall sits at {_level_is(level, match)}: the model predicts the prior until it "
                             "breaks a symmetry — typical of an initialization with tiny or saturated outputs, or a "
                             "deep/recurrent net whose gradients vanish at the start"))
     causes.append(Cause("unknown", 0.45 if not causes else 0.3,

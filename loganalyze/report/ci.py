@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from .. import __version__
 from ..cards import load_cards
 from ..model import SEVERITY_RANK, Finding, Report, RunReport
+from ._write import json_safe, printable
 
 _GH_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -18,9 +21,19 @@ def _gh_escape(s: str, prop: bool = False) -> str:
     return s
 
 
-def _anchor_file(rr: RunReport) -> str:
+def _anchor_file(rr: RunReport, f: Finding | None = None) -> str:
+    """The file an annotation points at: the damaged file for an integrity finding, else the run's first file."""
+    if f is not None:
+        named = f.stats.get("file") or (f.stats.get("files") or [None])[0]
+        if isinstance(named, str) and named:
+            return named
     sources = sorted({s for r in rr.run.runs for s in r.sources})
     return sources[0] if sources else rr.run.name
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for SARIF: the path's bytes percent-encoded (any name, spaces included)."""
+    return quote(os.fsencode(path.replace(os.sep, "/")), safe="/")
 
 
 def github(report: Report) -> str:
@@ -29,15 +42,17 @@ def github(report: Report) -> str:
     for rr in sorted(report.runs, key=lambda r: r.run.name):
         for f in rr.findings:
             title = f"{f.rule} {f.name} ({rr.run.name})"
-            msg = f"{f.summary} [steps {f.step_range[0]}–{f.step_range[1]}; {', '.join(f.tags)}]"
-            if f.causes:
+            where = [f"steps {f.step_range[0]}–{f.step_range[1]}"] if rr.run.series else []
+            where += [", ".join(f.tags)] if f.tags else []
+            msg = f.summary + (f" [{'; '.join(where)}]" if where else "")
+            if f.causes and f.causes[0].cause != "unknown":  # "unknown" names no cause
                 msg += f" Likely cause: {f.causes[0].cause} ({f.causes[0].confidence:.0%})."
-            lines.append(f"::{_GH_LEVEL[f.severity]} file={_gh_escape(_anchor_file(rr), True)},"
+            lines.append(f"::{_GH_LEVEL[f.severity]} file={_gh_escape(_anchor_file(rr, f), True)},"
                          f"title={_gh_escape(title, True)}::{_gh_escape(msg)}")
     for p in report.problems:
         lines.append(f"::warning file={_gh_escape(p.file, True)},title={_gh_escape('loganalyze ' + p.kind, True)}::"
                      f"{_gh_escape(p.detail)}")
-    return "\n".join(lines) + ("\n" if lines else "")
+    return printable("\n".join(lines) + ("\n" if lines else ""))
 
 
 def junit(report: Report, fail_on: str = "error") -> str:
@@ -69,7 +84,7 @@ def junit(report: Report, fail_on: str = "error") -> str:
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + printable(ET.tostring(suites, encoding="unicode")) + "\n"
 
 
 def _finding_line(f: Finding) -> str:
@@ -81,7 +96,8 @@ _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def sarif(report: Report) -> str:
-    """SARIF 2.1.0 for code-scanning UIs: a result per finding, located at the run's first log file."""
+    """SARIF 2.1.0 for code-scanning UIs: a result per finding, located at the damaged file for an
+    integrity finding, else at the run's first log file."""
     cards = load_cards()
     used = sorted({f.rule for f in report.findings})
     rules = [{
@@ -98,7 +114,7 @@ def sarif(report: Report) -> str:
                 "ruleId": f.rule,
                 "level": _SARIF_LEVEL[f.severity],
                 "message": {"text": f"{rr.run.name}: {f.summary}"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _anchor_file(rr)}}}],
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(_anchor_file(rr, f))}}}],
                 "properties": {"run": rr.run.name, "tags": list(f.tags), "step_range": list(f.step_range),
                                "causes": [{"cause": c.cause, "confidence": round(c.confidence, 3)} for c in f.causes]},
             })
@@ -108,4 +124,4 @@ def sarif(report: Report) -> str:
         "runs": [{"tool": {"driver": {"name": "loganalyze", "version": __version__, "rules": rules}},
                   "results": results}],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"

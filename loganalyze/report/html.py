@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,6 +21,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..cards import Card, load_cards
 from ..model import FAMILIES, SEVERITIES, SEVERITY_RANK, AlignedRun, Finding, Report, RunReport, Series
+from ._write import printable, write_text
 from .jsonout import clean, run_json
 from .text import MARK
 
@@ -320,7 +322,11 @@ def _context(report: Report, title: str, generated: str | None) -> dict:
 def script_json(data: Any) -> str:
     """JSON for a <script type="application/json"> block: `<`, `>` and `&` escaped, so no `</script>` can close it."""
     text = json.dumps(clean(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _JSON_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # names of any bytes: see _write
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_JSON_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _asset(name: str) -> str:
@@ -341,8 +347,8 @@ def _env() -> Environment:
 
 def render_html(report: Report, title: str = "loganalyze report", generated: str | None = None) -> str:
     """The whole report as one HTML document. Same report, same bytes: no clock unless `generated` is given."""
-    return _env().get_template("report.html.j2").render(**_context(report, title, generated))
+    return printable(_env().get_template("report.html.j2").render(**_context(report, title, generated)))
 
 
 def write_html(report: Report, path: str | Path, **kw) -> None:
-    Path(path).write_text(render_html(report, **kw), encoding="utf-8", newline="\n")
+    write_text(path, render_html(report, **kw))

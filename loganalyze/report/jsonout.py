@@ -14,6 +14,8 @@ Schema (version 1):
      "problems": [...]}   # ingest problems that belong to no run
 Runs are sorted by name, series by tag, findings by severity then rule then step.
 Non-finite numbers appear as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
+A file name that is not valid UTF-8 keeps its bytes: each undecodable byte 0xNN is the escape
+"\\udcNN" (Python's surrogateescape; `os.fsencode(name)` gives the bytes back).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from .. import __version__
 from ..model import SEVERITIES, AlignedRun, Finding, Problem, Report, RunReport
+from ._write import json_safe
 
 SCHEMA_VERSION = 1
 
@@ -134,4 +137,5 @@ def report_json(report: Report) -> dict:
 
 
 def dumps(report: Report) -> str:
-    return json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """UTF-8-safe: a file name that is not valid UTF-8 keeps its bytes as `\\udcXX` escapes."""
+    return json_safe(json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

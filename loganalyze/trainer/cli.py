@@ -72,9 +72,16 @@ def train_command(scenario, out, device, seed, epochs, scale, amp, csv, list_, a
         sys.exit(2)
     if amp and dev.type != "cuda":
         click.echo("note: --amp has no effect on CPU; training in float32", err=True)
+    from ..cliutil import Progress
+
     for name in names:
-        ctx = Context(Path(out) / name, dev, seed=seed, scale=scale, epochs=epochs, amp=amp, csv=csv)
-        seconds = run_scenario(name, ctx)
+        progress = Progress(delay=0)  # epochs as they end, on a terminal only
+        ctx = Context(Path(out) / name, dev, seed=seed, scale=scale, epochs=epochs, amp=amp, csv=csv,
+                      on_epoch=lambda done, total, name=name: progress(f"epochs of {name}", done, total))
+        try:
+            seconds = run_scenario(name, ctx)
+        finally:
+            progress.close()
         click.echo(f"{name}: wrote {ctx.run_dir} on {dev.type} in {seconds:.1f}s")
 
 

@@ -35,6 +35,7 @@ class Context:
     epochs: int | None = None
     amp: bool = False
     csv: bool = True
+    on_epoch: Callable[[int, int], None] | None = None  # (epochs done, epochs planned): the CLI's progress
 
     def n(self, base: int, minimum: int = 1) -> int:
         """A dataset size scaled by --scale."""
@@ -200,6 +201,8 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
         state.epoch += 1
         if on_epoch_end is not None:
             on_epoch_end(state)
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(state.epoch, plan.epochs)
     return state
 
 
