@@ -160,6 +160,15 @@ def _add_train() -> None:
 _add_train()
 
 
+def _add_export() -> None:
+    from .export_cli import export_command  # click only: the reader loads when the command runs
+
+    cli.add_command(export_command)
+
+
+_add_export()
+
+
 def main() -> None:
     cli(prog_name="loganalyze")
 

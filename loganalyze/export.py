@@ -162,40 +162,46 @@ def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis])
     return Points(**out, runs=run_names, tags=tag_names, problems=tuple(problems), axes=axes)
 
 
-def wide(points: Points) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The pivot: (run code, step, epoch, {tag: values}) with one row per (run, step) any tag was
-    written at, NaN where a tag has no point. A step written twice for one tag keeps the later write."""
-    rows_run, rows_step, rows_epoch = [], [], []
-    cols: dict[str, list[np.ndarray]] = {t: [] for t in points.tags}
+@dataclass(frozen=True, eq=False)
+class Wide:
+    """The pivot: one row per (run, step) any selected tag was written at, one column per tag."""
+
+    run: np.ndarray  # int32 code into Points.runs
+    step: np.ndarray  # int64
+    epoch: np.ndarray  # int64, -1 where unknown
+    values: dict[str, np.ndarray]  # tag -> float64, NaN where the tag has no point
+    present: dict[str, np.ndarray]  # tag -> bool: a point was written (its value may itself be NaN)
+
+
+def wide(points: Points) -> Wide:
+    """Pivot the long form. A step written twice for one tag keeps the later write (the ingest reports
+    such steps as `duplicate_steps`)."""
     bounds = np.flatnonzero(np.diff(points.run)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(points)]):
-        if hi <= lo:
-            continue
+    spans = [(lo, hi) for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(points)].tolist()) if hi > lo]
+    per_run = [np.unique(points.step[lo:hi]) for lo, hi in spans]
+    offsets = np.r_[0, np.cumsum([len(u) for u in per_run])].astype(np.int64)
+    n = int(offsets[-1])
+    run = np.empty(n, np.int32)
+    epoch = np.full(n, -1, np.int64)
+    values = {t: np.full(n, np.nan) for t in points.tags}
+    present = {t: np.zeros(n, bool) for t in points.tags}
+    for (lo, hi), steps, at in zip(spans, per_run, offsets[:-1].tolist()):
         r = int(points.run[lo])
-        steps = np.unique(points.step[lo:hi])
-        rows_run.append(np.full(len(steps), r, np.int32))
-        rows_step.append(steps)
+        run[at : at + len(steps)] = r
         axis = points.axes.get(points.runs[r])
-        rows_epoch.append(axis.epoch_of(steps) if axis is not None and axis.known else np.full(len(steps), -1))
-        present = set()
-        tag = points.tag[lo:hi]
-        tb = np.flatnonzero(np.diff(tag)) + 1
-        for a, b in zip(np.r_[0, tb] + lo, np.r_[tb, hi - lo] + lo):
+        if axis is not None and axis.known:
+            epoch[at : at + len(steps)] = axis.epoch_of(steps)
+        tb = (np.flatnonzero(np.diff(points.tag[lo:hi])) + 1 + lo).tolist()
+        for a, b in zip([lo, *tb], [*tb, hi]):
             t = points.tags[int(points.tag[a])]
             s, v = points.step[a:b], points.value[a:b]
             order = np.argsort(s, kind="stable")
             s, v = s[order], v[order]
             last = np.r_[s[1:] != s[:-1], True]
-            col = np.full(len(steps), np.nan)
-            col[np.searchsorted(steps, s[last])] = v[last]
-            cols[t].append(col)
-            present.add(t)
-        for t in points.tags:
-            if t not in present:
-                cols[t].append(np.full(len(steps), np.nan))
-    cat = (lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype))
-    return (cat(rows_run, np.int32), cat(rows_step, np.int64), cat(rows_epoch, np.int64),
-            {t: cat(c, np.float64) for t, c in cols.items()})
+            rows = at + np.searchsorted(steps, s[last])
+            values[t][rows], present[t][rows] = v[last], True
+    step = np.concatenate(per_run) if per_run else np.zeros(0, np.int64)
+    return Wide(run, step, epoch, values, present)
 
 
 def problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
@@ -239,11 +245,11 @@ def to_pandas(pts: Points, pivot: bool = False):
 
     if pivot:
         check_wide(pts)
-        run, step, epoch, cols = wide(pts)
-        data = {"run": pd.Categorical.from_codes(run, categories=list(pts.runs)), "step": step}
+        w = wide(pts)
+        data = {"run": pd.Categorical.from_codes(w.run, categories=list(pts.runs)), "step": w.step}
         if wide_epoch(pts):
-            data["epoch"] = epoch_col(epoch)
-        data.update(cols)
+            data["epoch"] = epoch_col(w.epoch)
+        data.update(w.values)
     else:
         data = {"run": pd.Categorical.from_codes(pts.run, categories=list(pts.runs)),
                 "tag": pd.Categorical.from_codes(pts.tag, categories=list(pts.tags)),
@@ -251,9 +257,145 @@ def to_pandas(pts: Points, pivot: bool = False):
         if pts.has_epoch:
             data["epoch"] = epoch_col(pts.epoch)
     df = pd.DataFrame(data, copy=False)
-    df.attrs["problems"] = problem_dicts(pts.problems)
-    df.attrs["epoch_axis"] = {r: {"provenance": a.provenance, "detail": a.detail} for r, a in sorted(pts.axes.items())}
+    df.attrs.update(metadata(pts))
     return df
 
 
-__all__ = ["read", "read_arrays", "Points", "wide", "to_pandas", "MissingExtra", "require"]
+# ---- writers: CSV and JSON lines need nothing but the standard library; Parquet needs pyarrow
+
+CHUNK = 1 << 16
+
+
+def _cells(a: np.ndarray, missing: np.ndarray | None) -> list:
+    """Python values for a writer, None where `missing`."""
+    out = a.tolist()
+    if missing is not None and missing.any():
+        out = [None if m else x for x, m in zip(out, missing.tolist())]
+    return out
+
+
+def long_columns(points: Points) -> list[str]:
+    return ["run", "tag", "step", "value", "wall_time"] + (["epoch"] if points.has_epoch else [])
+
+
+def wide_columns(points: Points) -> list[str]:
+    check_wide(points)
+    return ["run", "step"] + (["epoch"] if wide_epoch(points) else []) + list(points.tags)
+
+
+def _long_rows(points: Points):
+    """Chunks of row-wise cells: names, ints, floats (NaN, inf kept); None where nothing was recorded."""
+    epoch = points.has_epoch
+    for lo in range(0, len(points), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        cols = [list(map(points.runs.__getitem__, points.run[sl].tolist())),
+                list(map(points.tags.__getitem__, points.tag[sl].tolist())),
+                points.step[sl].tolist(), points.value[sl].tolist(),
+                _cells(points.wall_time[sl], np.isnan(points.wall_time[sl]))]
+        if epoch:
+            cols.append(_cells(points.epoch[sl], points.epoch[sl] < 0))
+        yield cols
+
+
+def _wide_rows(points: Points, w: Wide):
+    epoch = wide_epoch(points)
+    for lo in range(0, len(w.step), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        cols = [list(map(points.runs.__getitem__, w.run[sl].tolist())), w.step[sl].tolist()]
+        if epoch:
+            cols.append(_cells(w.epoch[sl], w.epoch[sl] < 0))
+        cols += [_cells(w.values[t][sl], ~w.present[t][sl]) for t in points.tags]
+        yield cols
+
+
+def write_csv(points: Points, fh, pivot: bool = False) -> None:
+    """CSV with a header. A value is written as Python writes a float (`nan`, `inf` included: they are
+    data); an empty cell means nothing was recorded (no wall time, unknown epoch, no point in the pivot)."""
+    import csv
+
+    out = csv.writer(fh, lineterminator="\n")
+    if pivot:
+        out.writerow(wide_columns(points))
+        chunks = _wide_rows(points, wide(points))
+    else:
+        out.writerow(long_columns(points))
+        chunks = _long_rows(points)
+    for cols in chunks:
+        out.writerows(zip(*cols))
+
+
+def _json_number(x) -> str:
+    """Finite numbers as JSON numbers; NaN and ±inf, which JSON has no numbers for, as the strings
+    "nan", "inf", "-inf" (float() reads them back); None as null."""
+    if x is None:
+        return "null"
+    if isinstance(x, float) and not np.isfinite(x):
+        return '"nan"' if x != x else ('"inf"' if x > 0 else '"-inf"')
+    return repr(x)
+
+
+def write_jsonl(points: Points, fh, pivot: bool = False) -> None:
+    """One JSON object per line, keys as the CSV header; in the pivot a tag without a point is left out."""
+    import json
+
+    runs = [json.dumps(r) for r in points.runs]
+    if pivot:
+        names = [json.dumps(c) for c in wide_columns(points)]
+        keys = names[:2 + wide_epoch(points)]
+        tag_keys = names[len(keys):]
+        quoted = dict(zip(points.runs, runs))
+        for cols in _wide_rows(points, wide(points)):
+            cols[0] = [quoted[r] for r in cols[0]]
+            for row in zip(*cols):
+                head = [f"{keys[0]}:{row[0]}"] + [f"{k}:{_json_number(x)}" for k, x in zip(keys[1:], row[1:len(keys)])]
+                body = [f"{k}:{_json_number(x)}" for k, x in zip(tag_keys, row[len(keys):]) if x is not None]
+                fh.write("{" + ",".join(head + body) + "}\n")
+        return
+    tags = [json.dumps(t) for t in points.tags]
+    epoch = points.has_epoch
+    for lo in range(0, len(points), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        r, t = points.run[sl].tolist(), points.tag[sl].tolist()
+        st, v = points.step[sl].tolist(), points.value[sl].tolist()
+        wt = _cells(points.wall_time[sl], np.isnan(points.wall_time[sl]))
+        ep = _cells(points.epoch[sl], points.epoch[sl] < 0) if epoch else None
+        lines = [f'{{"run":{runs[r[i]]},"tag":{tags[t[i]]},"step":{st[i]},"value":{_json_number(v[i])},'
+                 f'"wall_time":{_json_number(wt[i])}' + (f',"epoch":{_json_number(ep[i])}}}' if epoch else "}")
+                 for i in range(len(st))]
+        fh.write("\n".join(lines) + "\n")
+
+
+def metadata(points: Points) -> dict[str, Any]:
+    """What travels with an export beside the points: the input's problems, each run's epoch axis."""
+    return {"problems": problem_dicts(points.problems),
+            "epoch_axis": {r: {"provenance": a.provenance, "detail": a.detail} for r, a in sorted(points.axes.items())}}
+
+
+def write_parquet(points: Points, path: str, pivot: bool = False) -> None:
+    """Parquet (needs `loganalyze[parquet]`): run and tag dictionary-encoded, a null where nothing was
+    recorded (NaN values stay NaN), and `metadata()` as JSON under the schema key `loganalyze`."""
+    import json
+
+    pa = require("pyarrow", "parquet", "Parquet export")
+    pq = require("pyarrow.parquet", "parquet", "Parquet export")
+    names = pa.array(list(points.runs), pa.string())
+    if pivot:
+        w = wide(points)
+        cols = {"run": pa.DictionaryArray.from_arrays(pa.array(w.run), names), "step": pa.array(w.step)}
+        if wide_epoch(points):
+            cols["epoch"] = pa.array(w.epoch, mask=w.epoch < 0)
+        for t in points.tags:
+            cols[t] = pa.array(w.values[t], mask=~w.present[t])
+    else:
+        cols = {"run": pa.DictionaryArray.from_arrays(pa.array(points.run), names),
+                "tag": pa.DictionaryArray.from_arrays(pa.array(points.tag), pa.array(list(points.tags), pa.string())),
+                "step": pa.array(points.step), "value": pa.array(points.value),
+                "wall_time": pa.array(points.wall_time, mask=np.isnan(points.wall_time))}
+        if points.has_epoch:
+            cols["epoch"] = pa.array(points.epoch, mask=points.epoch < 0)
+    table = pa.table(cols).replace_schema_metadata({"loganalyze": json.dumps(metadata(points))})
+    pq.write_table(table, path)
+
+
+__all__ = ["read", "read_arrays", "Points", "Wide", "wide", "to_pandas", "write_csv", "write_jsonl", "write_parquet",
+           "MissingExtra", "require"]
