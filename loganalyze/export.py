@@ -52,12 +52,12 @@ class Points:
     run's axis is known.
     """
 
-    run: np.ndarray  # int32 code into runs
-    tag: np.ndarray  # int32 code into tags
+    run: np.ndarray  # code into runs (int8, int16 or int32: the smallest that holds them)
+    tag: np.ndarray  # code into tags
     step: np.ndarray  # int64
     value: np.ndarray  # float64; NaN and inf are kept, they are what some findings are about
     wall_time: np.ndarray  # float64, NaN where the format records none
-    epoch: np.ndarray  # int64, -1 where unknown
+    epoch: np.ndarray  # int64, -1 where unknown (a read-only view costing nothing when no axis is known)
     runs: tuple[str, ...]
     tags: tuple[str, ...]
     problems: tuple[Problem, ...]
@@ -116,23 +116,28 @@ def read_arrays(paths, tags: str | Iterable[str] | None = None, runs: str | Iter
     chunks: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
     axes: dict[str, EpochAxis] = {}
     for exp_name, members in groups:
-        if not any(_matches(name, run_pats) for _, name in members):
-            continue
-        loaded = [(prefix, read_source(by_name[name])) for prefix, name in members]
-        axis = align(loaded, exp_name, config).epochs
-        for _, run in loaded:
-            if not _matches(run.name, run_pats):
-                continue
-            problems += run.problems
-            axes[run.name] = axis
-            for tag in sorted(run.series):
-                if not _matches(tag, tag_pats):
-                    continue
-                s = run.series[tag]
-                epoch = axis.epoch_of(s.step) if axis.known else None
-                chunks.append((run.name, tag, s.step, s.value, s.wall_time, epoch))
-        del loaded
+        if any(_matches(name, run_pats) for _, name in members):
+            chunks += _experiment(exp_name, [(prefix, by_name[name]) for prefix, name in members], config,
+                                  tag_pats, run_pats, problems, axes)
     return _assemble(chunks, problems, axes)
+
+
+def _experiment(name: str, members, config: Config, tag_pats, run_pats, problems: list, axes: dict) -> list:
+    """The selected (run, tag) chunks of one experiment, its epoch axis worked out as `analyze` does.
+    Only the arrays outlive this call, so `_assemble` can let each go once copied."""
+    loaded = [(prefix, read_source(src)) for prefix, src in members]
+    axis = align(loaded, name, config).epochs
+    chunks = []
+    for _, run in loaded:
+        if not _matches(run.name, run_pats):
+            continue
+        problems += run.problems
+        axes[run.name] = axis
+        for tag in sorted(run.series):
+            if _matches(tag, tag_pats):
+                s = run.series[tag]
+                chunks.append((run.name, tag, s.step, s.value, s.wall_time, axis.epoch_of(s.step) if axis.known else None))
+    return chunks
 
 
 def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis]) -> Points:
@@ -144,8 +149,10 @@ def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis])
     tag_code = {t: i for i, t in enumerate(tag_names)}
     chunks.sort(key=lambda c: (run_code[c[0]], tag_code[c[1]]))
     n = sum(len(c[2]) for c in chunks)
-    out = dict(run=np.empty(n, np.int32), tag=np.empty(n, np.int32), step=np.empty(n, np.int64),
-               value=np.empty(n, np.float64), wall_time=np.empty(n, np.float64), epoch=np.empty(n, np.int64))
+    with_epoch = any(c[5] is not None for c in chunks)
+    out = dict(run=np.empty(n, _code_type(len(run_names))), tag=np.empty(n, _code_type(len(tag_names))),
+               step=np.empty(n, np.int64), value=np.empty(n, np.float64), wall_time=np.empty(n, np.float64),
+               epoch=np.empty(n, np.int64) if with_epoch else np.broadcast_to(np.int64(-1), (n,)))
     at = 0
     chunks.reverse()
     while chunks:
@@ -156,10 +163,16 @@ def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis])
         out["step"][at:end] = step
         out["value"][at:end] = value
         out["wall_time"][at:end] = wall
-        out["epoch"][at:end] = -1 if epoch is None else epoch
+        if with_epoch:
+            out["epoch"][at:end] = -1 if epoch is None else epoch
         at = end
         del step, value, wall, epoch
     return Points(**out, runs=run_names, tags=tag_names, problems=tuple(problems), axes=axes)
+
+
+def _code_type(names: int) -> type:
+    """The smallest signed integer for codes, as pandas' categoricals take them (so they need no copy)."""
+    return np.int8 if names < 2**7 else np.int16 if names < 2**15 else np.int32
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,16 +256,19 @@ def to_pandas(pts: Points, pivot: bool = False):
     def epoch_col(epoch: np.ndarray):
         return pd.arrays.IntegerArray(epoch, epoch < 0)
 
+    def categorical(codes: np.ndarray, names: tuple[str, ...]):
+        """Codes used as they are (they index `names` by construction), not copied and checked again."""
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)), validate=False)
+
     if pivot:
         check_wide(pts)
         w = wide(pts)
-        data = {"run": pd.Categorical.from_codes(w.run, categories=list(pts.runs)), "step": w.step}
+        data = {"run": categorical(w.run.astype(_code_type(len(pts.runs))), pts.runs), "step": w.step}
         if wide_epoch(pts):
             data["epoch"] = epoch_col(w.epoch)
         data.update(w.values)
     else:
-        data = {"run": pd.Categorical.from_codes(pts.run, categories=list(pts.runs)),
-                "tag": pd.Categorical.from_codes(pts.tag, categories=list(pts.tags)),
+        data = {"run": categorical(pts.run, pts.runs), "tag": categorical(pts.tag, pts.tags),
                 "step": pts.step, "value": pts.value, "wall_time": pts.wall_time}
         if pts.has_epoch:
             data["epoch"] = epoch_col(pts.epoch)
