@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -26,6 +26,7 @@ from .align import align, group_experiments
 from .config import Config
 from .ingest import discover, read_source
 from .model import EpochAxis, Problem, Run
+
 
 class MissingExtra(ImportError):
     """An optional dependency is not installed; the message names the extra that brings it."""
@@ -93,11 +94,12 @@ def _as_paths(paths) -> list[str]:
 
 
 def read_arrays(paths, tags: str | Iterable[str] | None = None, runs: str | Iterable[str] | None = None,
-                steps_per_epoch: int | None = None) -> Points:
+                steps_per_epoch: int | None = None, config: Config | None = None) -> Points:
     """Every point under `paths` (event-file directories, CSV/JSON logs, or trees of them) as arrays.
 
     `tags` and `runs`: shell-style patterns (`"val/*"`, or a list: any matches) on the tag as
-    written and the run name as `analyze` names it. Damaged input never raises; it is in
+    written and the run name as `analyze` names it. `steps_per_epoch` and `config` (its roles and
+    steps per epoch) shape the epoch axis as they do for `analyze`. Damaged input never raises; it is in
     `.problems`. A path that does not exist raises FileNotFoundError: a typo is not an empty log.
     """
     paths = _as_paths(paths)
@@ -105,7 +107,9 @@ def read_arrays(paths, tags: str | Iterable[str] | None = None, runs: str | Iter
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
     tag_pats, run_pats = _patterns(tags), _patterns(runs)
-    config = Config(steps_per_epoch=steps_per_epoch)
+    config = config or Config()
+    if steps_per_epoch:
+        config = replace(config, steps_per_epoch=steps_per_epoch)
     sources, problems = discover(paths)
     problems = list(problems)
     by_name = {s.name: s for s in sources}
@@ -222,16 +226,17 @@ def problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
 
 
 def read(paths, tags: str | Iterable[str] | None = None, runs: str | Iterable[str] | None = None,
-         pivot: bool = False, steps_per_epoch: int | None = None):
+         pivot: bool = False, steps_per_epoch: int | None = None, config: Config | None = None):
     """Every point under `paths` as a pandas DataFrame (needs `loganalyze[pandas]`).
 
     Long form: `run`, `tag` (categoricals), `step`, `value`, `wall_time`, and `epoch` (nullable
     integer) when any selected run's epoch axis is known. `pivot=True`: `run`, `step`, [`epoch`],
-    then one column per tag (a log's own `epoch` tag, where there is one, takes that name). `df.attrs["problems"]`: what was wrong with the input, as dicts
-    (`kind`, `file`, `detail`, `data`); `df.attrs["epoch_axis"]`: per run, how its epochs are known.
+    then one column per tag (a log's own `epoch` tag, where there is one, takes that name).
+    `df.attrs["problems"]`: what was wrong with the input, as dicts (`kind`, `file`, `detail`,
+    `data`); `df.attrs["epoch_axis"]`: per run, how its epochs are known.
     """
     require("pandas", "pandas", "loganalyze.read")
-    pts = read_arrays(paths, tags=tags, runs=runs, steps_per_epoch=steps_per_epoch)
+    pts = read_arrays(paths, tags=tags, runs=runs, steps_per_epoch=steps_per_epoch, config=config)
     return to_pandas(pts, pivot=pivot)
 
 

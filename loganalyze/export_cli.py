@@ -69,14 +69,20 @@ def export_command(paths, output, tags, runs, wide, steps_per_epoch) -> None:
     if output != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         _fail(f"the directory of {output!r} does not exist")
     from . import export
+    from .config import ConfigError, discover
 
+    try:
+        config = discover()  # the analysis' own settings (roles, steps_per_epoch) shape the epoch axis alike
+    except ConfigError as e:
+        _fail(str(e))
     if fmt == "parquet":
         try:
             export.require("pyarrow.parquet", "parquet", "Parquet export")
         except export.MissingExtra as e:
             _fail(str(e))
     try:
-        points = export.read_arrays(paths, tags=tags or None, runs=runs or None, steps_per_epoch=steps_per_epoch)
+        points = export.read_arrays(paths, tags=tags or None, runs=runs or None, steps_per_epoch=steps_per_epoch,
+                                    config=config)
     except FileNotFoundError as e:
         _fail(str(e))
     _report_problems(points.problems)

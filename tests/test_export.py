@@ -365,3 +365,13 @@ def test_import_stays_light():
     assert r.returncode == 0, r.stderr
     with pytest.raises(AttributeError):
         loganalyze.no_such_thing  # noqa: B018
+
+
+def test_the_analysis_config_shapes_the_epoch_axis_alike(tmp_path):
+    write_run(tmp_path / "r", {"metric": [(s, float(s)) for s in range(30)]})
+    (tmp_path / "loganalyze.toml").write_text("steps_per_epoch = 10\n")
+    r = run_cli("export", "r", "-o", "-", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [int(row["epoch"]) for row in rows] == [s // 10 for s in range(30)]
+    assert loganalyze.read(tmp_path / "r", steps_per_epoch=10)["epoch"].tolist() == [s // 10 for s in range(30)]
