@@ -87,14 +87,14 @@ def export_command(paths, output, tags, runs, wide, steps_per_epoch) -> None:
         _fail(str(e))
     _report_problems(points.problems)
     if len(points) == 0:
-        what = " matching " + " and ".join(
-            x for x in (tags and f"--tags {' '.join(tags)}", runs and f"--runs {' '.join(runs)}") if x) if tags or runs else ""
-        _fail(f"no points{what} under {', '.join(paths)}; nothing written")
-    try:
-        if wide:
+        filters = [f"--{name} {' '.join(globs)}" for name, globs in (("tags", tags), ("runs", runs)) if globs]
+        matching = " matching " + " and ".join(filters) if filters else ""
+        _fail(f"no points{matching} under {', '.join(paths)}; nothing written")
+    if wide:
+        try:
             export.check_wide(points)
-    except ValueError as e:
-        _fail(str(e))
+        except ValueError as e:
+            _fail(str(e))
     if output == "-":
         try:
             export.write_csv(points, sys.stdout, pivot=wide)

@@ -1,7 +1,7 @@
 """Export benchmark: `loganalyze.read()` to a DataFrame against tbparse's `SummaryReader(...).scalars`.
 
     python tests/bench/bench_export.py                      # 1M- and 10M-point files, a 2,000-run sweep
-    python tests/bench/bench_export.py --sizes 1000000 --runs 200 --skip-tbparse-above 2000000
+    python tests/bench/bench_export.py --sizes 1000000 --runs 0 --without-pyarrow   # pandas without pyarrow
 
 Cases: one event file of each `--sizes` (PyTorch SummaryWriter's byte layout, 8 tags, written by
 `bench_ingest.write_file`), and a sweep of `--runs` run directories of `--run-points` points each
@@ -41,8 +41,10 @@ READERS = {
 }
 
 
-def child(reader: str, path: Path, out: Path) -> dict:
+def child(reader: str, path: Path, out: Path, without_pyarrow: bool = False) -> dict:
     setup, body = READERS[reader]
+    if without_pyarrow and "parquet" not in reader:  # pandas imports pyarrow when it is installed
+        setup = "import sys; sys.modules['pyarrow'] = None; " + setup
     code = (f"import json, sys, time, warnings; warnings.filterwarnings('ignore'); {setup}\n"
             f"path, out = sys.argv[1], sys.argv[2]\nt = time.perf_counter()\n{body}\n"
             f"print(json.dumps({{'s': time.perf_counter() - t, 'n': n, 'mib': {HWM}}}))")
@@ -77,13 +79,13 @@ def write_sweep(root: Path, runs: int, points: int) -> None:
                         value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(v))])))
 
 
-def compare(label: str, path: Path, out_dir: Path, skip_tbparse: bool) -> None:
+def compare(label: str, path: Path, out_dir: Path, skip_tbparse: bool, without_pyarrow: bool) -> None:
     res = {}
     for reader in READERS:
         if reader == "tbparse" and skip_tbparse:
             continue
         out = out_dir / ("x.parquet" if "parquet" in reader else "x.csv")
-        res[reader] = child(reader, path, out)
+        res[reader] = child(reader, path, out, without_pyarrow)
         if out.exists():
             res[reader]["bytes"] = out.stat().st_size
             out.unlink()
@@ -108,6 +110,9 @@ def main() -> None:
     ap.add_argument("--run-points", type=int, default=500)
     ap.add_argument("--skip-tbparse-above", type=int, default=10**9,
                     help="leave tbparse out for files with more points (at 10M it takes minutes and GBs)")
+    ap.add_argument("--without-pyarrow", action="store_true",
+                    help="block pyarrow in the read() and tbparse children: pandas imports it when installed "
+                         "(~58 MiB more on both floors), and `loganalyze[pandas]` alone does not install it")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -117,14 +122,14 @@ def main() -> None:
             write_file(path, n, args.tags)
             print(f"\nwrote {n:,} points, {args.tags} tags: {path.stat().st_size / 2**20:.0f} MiB in "
                   f"{time.perf_counter() - t:.0f} s")
-            compare(f"one event file, {n:,} points", path, d, n > args.skip_tbparse_above)
+            compare(f"one event file, {n:,} points", path, d, n > args.skip_tbparse_above, args.without_pyarrow)
             path.unlink()
         if args.runs:
             root = d / "sweep"
             t = time.perf_counter()
             write_sweep(root, args.runs, args.run_points)
             print(f"\nwrote a sweep of {args.runs:,} runs x {args.run_points} steps in {time.perf_counter() - t:.0f} s")
-            compare(f"sweep: {args.runs:,} runs", root, d, False)
+            compare(f"sweep: {args.runs:,} runs", root, d, False, args.without_pyarrow)
 
 
 if __name__ == "__main__":
