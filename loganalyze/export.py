@@ -117,7 +117,7 @@ def read_arrays(paths, tags: str | Iterable[str] | None = None, runs: str | Iter
     # so a run is read with its siblings even when only it was asked for
     shells = [Run(s.name, s.files, {}, format=s.kind) for s in sources]
     groups = [(name, [(prefix, r.name) for prefix, r in members]) for name, members in group_experiments(shells)]
-    chunks: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    chunks: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray, EpochAxis | None]] = []
     axes: dict[str, EpochAxis] = {}
     for exp_name, members in groups:
         if any(_matches(name, run_pats) for _, name in members):
@@ -140,7 +140,7 @@ def _experiment(name: str, members, config: Config, tag_pats, run_pats, problems
         for tag in sorted(run.series):
             if _matches(tag, tag_pats):
                 s = run.series[tag]
-                chunks.append((run.name, tag, s.step, s.value, s.wall_time, axis.epoch_of(s.step) if axis.known else None))
+                chunks.append((run.name, tag, s.step, s.value, s.wall_time, axis if axis.known else None))
     return chunks
 
 
@@ -160,17 +160,17 @@ def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis])
     at = 0
     chunks.reverse()
     while chunks:
-        run, tag, step, value, wall, epoch = chunks.pop()
+        run, tag, step, value, wall, axis = chunks.pop()
         end = at + len(step)
         out["run"][at:end] = run_code[run]
         out["tag"][at:end] = tag_code[tag]
         out["step"][at:end] = step
         out["value"][at:end] = value
         out["wall_time"][at:end] = wall
-        if with_epoch:
-            out["epoch"][at:end] = -1 if epoch is None else epoch
+        if with_epoch:  # worked out here, not per chunk beforehand: 8 bytes a point less at the peak
+            out["epoch"][at:end] = -1 if axis is None else axis.epoch_of(step)
         at = end
-        del step, value, wall, epoch
+        del step, value, wall
     return Points(**out, runs=run_names, tags=tag_names, problems=tuple(problems), axes=axes)
 
 
