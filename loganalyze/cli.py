@@ -182,6 +182,15 @@ def _add_train() -> None:
 _add_train()
 
 
+def _add_export() -> None:
+    from .export_cli import export_command  # click only: the reader loads when the command runs
+
+    cli.add_command(export_command)
+
+
+_add_export()
+
+
 def main() -> None:
     """The console script. Ctrl-C exits 130 (128 + SIGINT), as shells expect, and leaves no half-written report."""
     try:
