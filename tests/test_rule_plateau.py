@@ -428,3 +428,35 @@ def test_a_validation_stall_ranks_memorization_only_when_nothing_transfers(val_l
     assert f.causes[0].cause == top
     if top == "memorization":
         assert "never got below" in f.causes[0].evidence and f.causes[1].cause == "overfitting"
+
+
+def _after_best(later, seed=0, steep=True):
+    """19 epochs: validation falls to 0.122 at epoch 9 (fast from 19, or slowly from 0.3); `later` gives what it
+    does after; training falls 10x."""
+    e = np.arange(19)
+    before = 19.0 * np.exp(-e[:9] * 0.6) if steep else np.linspace(0.3, 0.135, 9)
+    val = np.r_[before, 0.122, later]
+    train = 0.27 * np.exp(-e / 4) * np.exp(0.05 * np.random.default_rng(seed).standard_normal(19))
+    return {"train/loss": (e, train), "val/loss": (e, val)}
+
+
+def test_a_noisy_level_above_a_lucky_best_is_a_stall_not_overfitting():
+    """After its best (a lucky low), validation wanders at 0.13–0.17: it rises 30% from the best, but by less
+    than three times its own noise, which AC001 needs; the run is not left without a finding."""
+    run = _after_best([0.133, 0.169, 0.149, 0.140, 0.142, 0.163, 0.167, 0.157, 0.148])
+    found = findings(run)
+    assert not [f for f in found if f.rule == "AC001"]
+    (f,) = [f for f in found if f.rule == "PL003"]
+    assert f.stats["stall_start_step"] == 9 and f.stats["train_gain"] > 5
+    assert "never gets more than 10% better than 0.122" in f.causes[0].evidence
+
+
+def test_a_clear_rise_after_the_best_is_left_to_overfitting():
+    run = _after_best(list(0.122 * (1 + 0.06 * np.arange(1, 10))), steep=False)
+    found = findings(run)
+    assert [f for f in found if f.rule == "AC001"] and not [f for f in found if f.rule == "PL003"]
+
+
+def test_real_keras_validation_flat_after_epoch_9_is_a_stall(realworld):
+    (f,) = [f for f in analyze([realworld / "04_keras_csvlogger_ecg"]).findings if f.rule == "PL003"]
+    assert f.stats["stall_start_step"] == 9 and abs(f.stats["val_best"] - 0.1221) < 1e-3

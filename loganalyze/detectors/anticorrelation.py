@@ -1,6 +1,7 @@
 """AC001 overfitting and AC002 train-val-anticorrelation: validation moving against training."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -35,6 +36,30 @@ def _detrend(y: np.ndarray) -> np.ndarray:
     return y - np.polyval(np.polyfit(x, y, 2), x) if len(y) >= 5 else y - np.median(y)
 
 
+@dataclass(frozen=True)
+class Worsening:
+    """How a lower-is-better validation curve moves after its best evaluation."""
+
+    end: float  # median of the last (up to) three evaluations
+    rise: float  # (end - best) / |best|
+    noise: float  # evaluation-to-evaluation noise, relative to |best| (before the best when it has 5+ points)
+    tau: float  # Kendall tau from the best to the end
+
+    def clear(self, min_rise: float, min_rise_noise: float, min_tau: float) -> bool:
+        return self.rise >= min_rise and self.rise >= min_rise_noise * self.noise and self.tau > min_tau
+
+
+def worsening(y: np.ndarray) -> Worsening:
+    """The statistics AC001 decides on; PL003 asks the same question before it calls a flat stretch a stall."""
+    best = int(np.argmin(y))
+    after = len(y) - 1 - best
+    end = float(np.median(y[-min(3, after):])) if after else float(y[best])
+    scale = max(abs(float(y[best])), 1e-12)
+    noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
+    tau = float(sps.kendalltau(np.arange(after + 1), y[best:])[0]) if after >= 3 else 0.0
+    return Worsening(end, (end - float(y[best])) / scale, float(noise), tau if np.isfinite(tau) else 0.0)
+
+
 def _pair(run: AlignedRun) -> MetricPair | None:
     r = run.roles
     if r.train_loss and r.val_loss:
@@ -57,14 +82,10 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     after = len(y) - 1 - best
     if after < int(params["min_evals_after_best"]):
         return []
-    end = float(np.median(y[-min(3, after):]))
-    scale = max(abs(float(y[best])), 1e-12)
-    rise_rel = (end - y[best]) / scale
-    noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
+    w = worsening(y)
+    end, rise_rel, noise, tau = w.end, w.rise, w.noise, w.tau
     worse = int(np.count_nonzero(y[best + 1:] > y[best]))
-    tau, p = sps.kendalltau(np.arange(after + 1), y[best:]) if after >= 3 else (0.0, 1.0)
-    if not (rise_rel >= float(params["min_rise"]) and rise_rel >= float(params["min_rise_noise"]) * noise
-            and tau > float(params["min_val_tau"])):
+    if not w.clear(float(params["min_rise"]), float(params["min_rise_noise"]), float(params["min_val_tau"])):
         return []
     tr = _train_at(train, vs) * sign
     t_best = float(tr[best]) if np.isfinite(tr[best]) else np.nan

@@ -12,6 +12,7 @@ from ..evidence import card_levels, chance_match, finite_sorted, lr_context, met
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
+from .anticorrelation import worsening
 
 
 def _level_is(level: float, match: str) -> str:
@@ -492,8 +493,9 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     if span <= 0 or stall < float(params["min_stall_fraction"]) * span or len(vv) - s0 < 3:
         return []
     tail = vv[s0 + (len(vv) - s0) * 2 // 3:]
-    if float(np.median(tail)) > best * (1 + 2 * tol):
-        return []  # it rises: overfitting, AC001's
+    if float(np.median(tail)) > best * (1 + 2 * tol) and worsening(vv).clear(
+            float(params["defer_min_rise"]), float(params["defer_rise_noise"]), float(params["defer_min_tau"])):
+        return []  # it rises, and clearly (AC001's own statistics): overfitting, AC001's
     m = ts >= vs[s0]
     if np.count_nonzero(m) < 4:
         return []
@@ -517,9 +519,9 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
 
 def _stall_causes(run: AlignedRun, gain: float, tol: float, level: float, at: int, params) -> tuple[Cause, ...]:
     causes = [Cause("overfitting", 0.5,
-                    f"training keeps improving ({gain:.1f}× lower) while validation stays within {tol:.0%} of "
-                    f"{level:.4g}: the extra steps fit the training set only — early stopping at step {at:,} gives "
-                    "the same validation loss")]
+                    f"training keeps improving ({gain:.1f}× lower) while validation never gets more than {tol:.0%} "
+                    f"better than {level:.4g}: the extra steps fit the training set only — early stopping at step "
+                    f"{at:,} gives the same validation loss or a better one")]
     nothing = no_transfer(run, float(params["transfer_tolerance"]), float(params["min_train_fall"]))
     if nothing is not None:
         causes.insert(0, Cause("memorization", 0.6, nothing.describe(run.roles.train_loss, run.roles.val_loss)))
