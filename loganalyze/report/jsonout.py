@@ -99,7 +99,7 @@ def finding_json(f: Finding) -> dict:
 def curve_json(c) -> dict:
     return {"tag": c.tag, "higher_is_better": c.higher_is_better, "points": c.points,
             "final": clean(c.final), "best": clean(c.best), "noise": clean(c.noise), "stretch": c.stretch,
-            "window": c.window, "steps": clean(c.step), "values": clean(np.round(c.value, 9))}
+            "window": c.window, "steps": clean(c.step), "values": clean(c.value)}
 
 
 def check_json(c) -> dict:
