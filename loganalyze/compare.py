@@ -7,13 +7,18 @@ questions, answered per run:
   the rule is the same, the tags share one, and the step ranges overlap once each is widened by
   `STEP_SLACK` of the run's span — never by message text, so a reworded summary or a finding that
   moved a few steps is still the same finding.
-* curves: for each loss and metric, the final value, the best value, the step at which the
-  baseline's final level is first reached, and the mean gap between the curves on the common
-  step range (the area between them divided by its width). Each is held against a tolerance
-  drawn from the logs' own noise: `TOL_SIGMAS` standard errors of the baseline's last stretch,
-  or, when the baseline holds repeats of the run (`smoke/seed0`, `smoke/seed1`, …), that many
-  standard deviations of the measure across the repeats when they spread wider. `tolerance`
-  (a fraction of the baseline's value) replaces both.
+* curves: for each loss and metric, the final level (median of the last stretch), the best value
+  of the smoothed curve, the step at which the baseline's final level is first reached, and the
+  mean gap between the smoothed curves on the common step range (the area between them divided
+  by its width). Each is held against a tolerance drawn from the logs' own noise σ (the spread of
+  the baseline's last stretch around its straight-line trend): the final level may move by
+  `TOL_SIGMAS`·σ/√stretch, best and mean gap by `TOL_SIGMAS`·σ/√window (one smoothed point: two
+  seeds wander apart by more than independent noise allows over a whole run), and the step by that
+  level tolerance over the curve's slope where it crosses, but at least `SEED_STEPS` of itself —
+  seeds of one healthy run reach a level up to ~40 % of the steps apart, which no single run's
+  noise shows. When the baseline holds repeats of the run (`smoke/seed0`, `smoke/seed1`, …) each
+  measure is held to `TOL_SIGMAS` standard deviations across the repeats where that is wider.
+  `tolerance` (a fraction of the baseline's value) replaces all of it.
 
 Pure functions on numpy arrays and the model's dataclasses; reading logs and JSON lives in
 `loganalyze.gate`.
@@ -224,8 +229,9 @@ def same_finding(a: Finding, b: Finding, slack: float = 0.0) -> bool:
 def match_findings(new: Sequence[Finding], base: Sequence[Finding], slack: float = 0.0
                    ) -> tuple[tuple[Finding, ...], tuple[Finding, ...], tuple[Finding, ...]]:
     """(new, unchanged, absent): new findings with no baseline twin, those with one, baseline ones with none."""
-    fresh = tuple(f for f in new if not any(same_finding(f, g, slack) for g in base))
-    kept = tuple(f for f in new if f not in fresh)
+    twin = [any(same_finding(f, g, slack) for g in base) for f in new]
+    fresh = tuple(f for f, t in zip(new, twin) if not t)
+    kept = tuple(f for f, t in zip(new, twin) if t)
     gone: list[Finding] = []
     for g in base:
         if not any(same_finding(g, f, slack) for f in new) and not any(same_finding(g, h, slack) for h in gone):
@@ -352,7 +358,7 @@ def curve_checks(new: Curve, base: Sequence[Curve], tolerance: float | None = No
         mean_gap, base_level = gap
         spread = []
         if len(base) > 1:
-            spread = [g[1] for g in (_mean_gap(b, b_step, b_value) for b in base) if g is not None]
+            spread = [g[0] for g in (_mean_gap(b, b_step, b_value) for b in base) if g is not None]
         tol, src = _tol(level_tol, spread, tolerance, base_level)
         checks.append(Check(tag, "area", base_level, base_level + (-mean_gap if new.higher_is_better else mean_gap),
                             mean_gap, tol, src))

@@ -74,6 +74,15 @@ def side_from_json(doc: dict, label: str) -> Side:
     return Side(label, tuple(runs), notes)
 
 
+def _readable(report, label: str, what: str):
+    """The report, or a CompareError saying why nothing under `label` could be read."""
+    if any(rr.run.series for rr in report.runs):
+        return report
+    problems = [p for rr in report.runs for p in rr.run.problems] + list(report.problems)
+    reasons = "; ".join(f"{p.file}: {p.detail}" for p in problems[:5]) or "no log files found"
+    raise CompareError(f"{what} {label} holds no readable run ({reasons})")
+
+
 def load_side(paths: Sequence[str], config, jobs: int | None = None) -> tuple[Side, Any]:
     """A side of a comparison from logs (analyzed here) or from one JSON report; and the Report when analyzed."""
     from .compare import side_from_report
@@ -84,7 +93,7 @@ def load_side(paths: Sequence[str], config, jobs: int | None = None) -> tuple[Si
         doc = _read_json_report(Path(paths[0]))
         if doc is not None:
             return side_from_json(doc, label), None
-    report = analyze(paths, config, jobs=jobs)
+    report = _readable(analyze(paths, config, jobs=jobs), label, "the baseline")
     return side_from_report(report, label), report
 
 
@@ -132,7 +141,8 @@ def gate(report, new_label: str, baseline: str, config, tolerance: float | None,
 
     try:
         base = base_side if base_side is not None else _load_baseline(baseline, config, jobs)
-        comparison = compare(base, side_from_report(report, new_label), config.fail_on, tolerance)
+        new = side_from_report(_readable(report, new_label, "NEW:"), new_label)
+        comparison = compare(base, new, config.fail_on, tolerance)
     except CompareError as e:
         click.echo(f"loganalyze: {e}", err=True)
         return 2

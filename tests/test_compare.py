@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from loganalyze.compare import (STRETCH_MIN, TOL_SIGMAS, Curve, RunSide, Side, c
                                 match_findings, pair_runs, repeat_key, same_finding, summarize, CompareError)
 from loganalyze.model import Finding, Series
 from loganalyze.trainer import cli as train_cli
+from test_report_browser import INK, browser, open_report  # noqa: F401 — the real headless Chromium fixture
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 needs_torch = pytest.mark.skipif(not train_cli._torch_available(), reason="the train extra (torch) is not installed")
@@ -334,7 +335,7 @@ def test_a_reworded_summary_or_a_shifted_step_still_matches():
 
 def test_findings_are_new_unchanged_or_absent():
     pd = finding()
-    sp = finding(rule="SP001", steps=(300, 300))
+    sp = replace(finding(rule="SP001", steps=(300, 300)), stats={"profile": np.arange(5.0)})  # arrays, as PD001 has
     pl = finding(rule="PL001", steps=(0, 999))
     new, unchanged, absent = match_findings([pd, sp], [finding(summary="reworded", steps=(10, 490)), pl], slack=10)
     assert new == (sp,) and unchanged == (pd,) and [f.rule for f in absent] == ["PL001"]
@@ -460,3 +461,19 @@ def test_pre_commit_hooks_run_in_a_repository(tmp_path):
     assert r.returncode == 1, out
     assert "loganalyze compare (against a baseline)" in out and "Passed" in out
     assert "loganalyze (training logs)" in out and "Failed" in out and "PD001" in out
+
+
+@pytest.mark.browser
+def test_the_baseline_curve_is_drawn_behind_in_chromium(browser, tmp_path):
+    base = side(tmp_path / "base", "smoke", FIXTURES / "lr_sane")
+    new = side(tmp_path / "new", "smoke", FIXTURES / "lr_too_high")
+    run_cli("compare", base, new, "--html", tmp_path / "r.html")
+    page, problems = open_report(browser, tmp_path / "r.html")
+    assert page.locator("p.compared").first.inner_text().startswith("compared with")
+    assert "baseline" in page.locator("figure.panel .legend").first.inner_text()
+    loss = page.locator("canvas.chart[data-panel='0']").first
+    with_baseline = loss.evaluate(INK)
+    # the same chart with the baseline taken out of the page's data: less ink
+    loss.evaluate("c => { c._chart.run.baseline = {}; c._chart.draw(); }")
+    assert with_baseline > loss.evaluate(INK) > 0
+    assert not problems, problems
