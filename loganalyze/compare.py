@@ -332,6 +332,8 @@ def curve_checks(new: Curve, base: Sequence[Curve], tolerance: float | None = No
     final_tol = max(TOL_SIGMAS * noise / math.sqrt(stretch), floor)
     level_tol = max(TOL_SIGMAS * noise / math.sqrt(window), floor)
     ref_final, ref_best = float(np.mean(finals)), float(np.mean(bests))
+    if tolerance is not None:  # the level to reach is the final level within the user's tolerance
+        final_tol = tolerance * abs(ref_final)
     checks = []
     tol, src = _tol(final_tol, finals, tolerance, ref_final)
     checks.append(Check(tag, "final", ref_final, new.final, new.worse(new.final, ref_final), tol, src))
