@@ -310,7 +310,7 @@ def _context(report: Report, title: str, generated: str | None, comparison=None)
                           "step_range": [int(x) for x in d["f"].step_range],
                           "ranges": [[int(a), int(b)] for a, b in d["f"].ranges],
                           "fold": d["fold"]} for d in findings],
-            "baseline": _baseline_lines(rc),
+            **({"baseline": _baseline_lines(rc)} if rc is not None else {}),
         })
     data = {"runs": data_runs}
     return {
