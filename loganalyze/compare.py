@@ -18,7 +18,9 @@ questions, answered per run:
   seeds of one healthy run reach a level up to ~40 % of the steps apart, which no single run's
   noise shows. When the baseline holds repeats of the run (`smoke/seed0`, `smoke/seed1`, …) each
   measure is held to `TOL_SIGMAS` standard deviations across the repeats where that is wider.
-  `tolerance` (a fraction of the baseline's value) replaces all of it.
+  Point counts are counted as independent ones, n (1 − ρ)/(1 + ρ) with ρ the lag-1 autocorrelation
+  of the stretch, so a logged running mean (each point mostly the previous one) is not taken for
+  fifty independent draws. `tolerance` (a fraction of the baseline's value) replaces all of it.
 
 Pure functions on numpy arrays and the model's dataclasses; reading logs and JSON lives in
 `loganalyze.gate`.
@@ -61,6 +63,7 @@ class Curve:
     final: float  # median of the last stretch
     best: float  # best value of the smoothed curve
     noise: float  # standard deviation of one point in the last stretch, its linear trend removed
+    autocorrelation: float  # lag-1, of the last stretch around its trend, in [0, 0.99]
     stretch: int  # points in the last stretch
     window: int  # points in the smoothing window
     step: np.ndarray  # the smoothed curve, at most CURVE_POINTS points
@@ -80,15 +83,34 @@ def _trailing_mean(value: np.ndarray, w: int) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
-def _noise(step: np.ndarray, value: np.ndarray) -> float:
-    """Spread of the points around their straight-line trend, so a still-falling tail is not noise."""
+def _noise(step: np.ndarray, value: np.ndarray) -> tuple[float, float]:
+    """Spread of the points around their straight-line trend (a still-falling tail is not noise), and the
+    lag-1 (rank) autocorrelation of what is left: a running-mean loss moves point to point far less than
+    it spreads."""
     if len(value) < 3:
-        return 0.0
+        return 0.0, 0.0
     x = step.astype(np.float64) - float(step[0])
     if np.ptp(x) == 0:
-        return float(np.std(value, ddof=1))
-    slope, icpt = np.polyfit(x, value, 1)
-    return float(np.sqrt(np.sum((value - (slope * x + icpt)) ** 2) / (len(value) - 2)))
+        resid = value - value.mean()
+        dof = len(value) - 1
+    else:
+        slope, icpt = np.polyfit(x, value, 1)
+        resid = value - (slope * x + icpt)
+        dof = len(value) - 2
+    sigma = math.sqrt(float(np.sum(resid ** 2)) / dof)
+    # on ranks, so that the one-batch jump at an epoch start does not hide how smooth the rest is
+    a = np.argsort(np.argsort(resid[:-1])).astype(np.float64)
+    b = np.argsort(np.argsort(resid[1:])).astype(np.float64)
+    a -= a.mean()
+    b -= b.mean()
+    den = math.sqrt(float(np.sum(a * a) * np.sum(b * b)))
+    rho = float(np.sum(a * b)) / den if den > 0 else 0.0
+    return sigma, min(max(rho, 0.0), 0.99)
+
+
+def independent(points: int, rho: float) -> float:
+    """How many independent points `points` autocorrelated ones are worth (AR(1): n (1 − ρ) / (1 + ρ))."""
+    return max(1.0, points * (1 - rho) / (1 + rho))
 
 
 def summarize(series: Series, higher_is_better: bool) -> Curve | None:
@@ -107,13 +129,15 @@ def summarize(series: Series, higher_is_better: bool) -> Curve | None:
     w = max(1, int(n * SMOOTH))
     smooth = _trailing_mean(value, w)
     keep = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
+    noise, rho = _noise(step[-k:], value[-k:])
     return Curve(
         tag=series.tag,
         higher_is_better=higher_is_better,
         points=n,
         final=float(np.median(value[-k:])),
         best=float(smooth.max() if higher_is_better else smooth.min()),
-        noise=_noise(step[-k:], value[-k:]),
+        noise=noise,
+        autocorrelation=rho,
         stretch=k,
         window=w,
         step=step[keep].astype(np.int64),
@@ -326,8 +350,9 @@ def curve_checks(new: Curve, base: Sequence[Curve], tolerance: float | None = No
     finals = [b.final for b in base]
     bests = [b.best for b in base]
     noise = float(np.median([b.noise for b in base]))
-    stretch = min(b.stretch for b in base)
-    window = min(b.window for b in base)
+    rho = float(np.median([b.autocorrelation for b in base]))
+    stretch = independent(min(b.stretch for b in base), rho)
+    window = independent(min(b.window for b in base), rho)
     floor = 1e-9 * max(1.0, max(abs(b.final) for b in base))
     final_tol = max(TOL_SIGMAS * noise / math.sqrt(stretch), floor)
     level_tol = max(TOL_SIGMAS * noise / math.sqrt(window), floor)

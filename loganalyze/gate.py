@@ -58,7 +58,8 @@ def side_from_json(doc: dict, label: str) -> Side:
             for c in r.get("curves", []):
                 curves[c["tag"]] = Curve(
                     tag=c["tag"], higher_is_better=bool(c["higher_is_better"]), points=int(c["points"]),
-                    final=_num(c["final"]), best=_num(c["best"]), noise=_num(c["noise"]), stretch=int(c["stretch"]),
+                    final=_num(c["final"]), best=_num(c["best"]), noise=_num(c["noise"]),
+                    autocorrelation=_num(c["autocorrelation"]), stretch=int(c["stretch"]),
                     window=int(c["window"]), step=np.asarray(c["steps"], dtype=np.int64),
                     value=np.asarray([_num(v) for v in c["values"]], dtype=np.float64))
             firsts = [s["first_step"] for s in r.get("series", []) if s.get("first_step") is not None]

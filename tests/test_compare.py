@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from loganalyze.cli import cli
 from loganalyze.compare import (STRETCH_MIN, TOL_SIGMAS, Curve, RunSide, Side, compare, curve_checks,
-                                match_findings, pair_runs, repeat_key, same_finding, summarize, CompareError)
+                                independent, match_findings, pair_runs, repeat_key, same_finding, summarize, CompareError)
 from loganalyze.model import Finding, Series
 from loganalyze.trainer import cli as train_cli
 from test_report_browser import INK, browser, open_report  # noqa: F401 — the real headless Chromium fixture
@@ -86,7 +86,8 @@ TRAINED = Path(__file__).resolve().parents[1] / ".cache" / "test_compare" / "v1"
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict[str, Path]:
     runs = {"healthy_seed1": ("healthy_mlp", 1, None), "healthy_seed2": ("healthy_mlp", 2, None),
-            "healthy_lr3e-4": ("healthy_mlp", 0, 3e-4), "running_mean_seed1": ("running_mean", 1, None)}
+            "healthy_lr3e-4": ("healthy_mlp", 0, 3e-4), "running_mean_seed1": ("running_mean", 1, None),
+            "running_mean_seed2": ("running_mean", 2, None)}
     out = {}
     for name, (scenario, seed, lr) in runs.items():
         out[name] = TRAINED / name
@@ -166,8 +167,12 @@ def test_c_slower_converging_variant_fails_on_the_curves_alone(trained, tmp_path
 @pytest.mark.slow
 @needs_torch
 def test_d_a_finding_the_baseline_already_has_is_unchanged_and_passes(trained, tmp_path):
-    base = side(tmp_path / "base", "smoke", FIXTURES / "running_mean")
-    new = side(tmp_path / "new", "smoke", trained["running_mean_seed1"])
+    # The logged running mean averages the batch noise away, so one run's noise says little about how
+    # far another seed's curve may land; two repeats in the baseline say it.
+    base = tmp_path / "base"
+    side(base, "smoke/seed0", FIXTURES / "running_mean")
+    side(base, "smoke/seed1", trained["running_mean_seed1"])
+    new = side(tmp_path / "new", "smoke", trained["running_mean_seed2"])
     alone = run_cli(new, "--fail-on", "warning")
     assert alone.returncode == 1  # the absolute gate fails on the known PD001
     r = run_cli("compare", base, new, "--fail-on", "warning", "--json", tmp_path / "c.json")
@@ -378,11 +383,26 @@ def test_the_tolerance_follows_the_noise_of_the_last_stretch():
         k = max(STRETCH_MIN, 200)
         assert base.stretch == k
         assert abs(base.noise - sigma) < 0.15 * sigma  # the trend is not counted as noise
+        assert base.autocorrelation < 0.15  # independent draws
         final = by_measure(curve_checks(noisy_curve(1, sigma), [base]))["final"]
-        assert final.tolerance == pytest.approx(TOL_SIGMAS * base.noise / np.sqrt(k))
+        assert final.tolerance == pytest.approx(TOL_SIGMAS * base.noise / np.sqrt(independent(k, base.autocorrelation)))
         assert not final.regressed  # another draw of the same curve
         worse = by_measure(curve_checks(noisy_curve(1, sigma, shift=2 * final.tolerance), [base]))
         assert worse["final"].regressed and worse["area"].worse_by > 0
+
+
+def test_an_autocorrelated_log_counts_fewer_independent_points():
+    """A loss logged as a running mean: each point mostly the one before, so its tail proves less."""
+    steps = np.arange(2000)
+    rng = np.random.default_rng(0)
+    raw = 0.3 + np.exp(-steps / 300) + rng.normal(0, 0.1, 2000)
+    running = np.array([raw[max(0, i - 19):i + 1].mean() for i in range(2000)])
+    iid = summarize(Series.from_lists("train/loss", steps, raw), higher_is_better=False)
+    smooth = summarize(Series.from_lists("train/loss", steps, running), higher_is_better=False)
+    assert smooth.autocorrelation > 0.8 > 0.15 > iid.autocorrelation
+    assert independent(smooth.stretch, smooth.autocorrelation) < smooth.stretch / 5
+    tol = by_measure(curve_checks(smooth, [smooth]))["final"].tolerance
+    assert tol > TOL_SIGMAS * smooth.noise / np.sqrt(smooth.stretch) * 2
 
 
 def test_a_slower_curve_is_late_to_the_baseline_level():

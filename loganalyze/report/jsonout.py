@@ -13,14 +13,14 @@ version 2 unchanged):
                "findings": [{"rule", "name", "family", "severity", "tags", "step_range", "ranges",
                              "summary", "stats", "causes": [{"cause", "confidence", "evidence"}]}],
                "notes": [str],
-               "curves": [{"tag", "higher_is_better", "points", "final", "best", "noise", "stretch",   # v2
-                           "window", "steps": [int], "values": [float]}],
+               "curves": [{"tag", "higher_is_better", "points", "final", "best", "noise",   # v2
+                           "autocorrelation", "stretch", "window", "steps": [int], "values": [float]}],
                "baseline": {...}}],   # v2, only when compared: see below
      "problems": [...],   # ingest problems that belong to no run
      "baseline": {"source", "fail_on", "tolerance", "verdict", "notes"}}   # v2, only when compared
 `curves` (v2) is what `loganalyze compare` needs of each loss and metric, so that a JSON report can be
 the baseline: final level (median of the last stretch), best (of the smoothed curve), the noise of the
-last stretch, and the smoothed curve at up to 256 points (loganalyze/compare.py says how).
+last stretch and its lag-1 autocorrelation, and the smoothed curve at up to 256 points (loganalyze/compare.py says how).
 When the report was compared with a baseline (`compare`, `analyze --baseline`), each finding gains
 "baseline_state": "new" | "unchanged", and each run "baseline": {"runs": [baseline run names],
 "verdict": "pass" | "fail", "absent": [findings of the baseline that are gone, as above],
@@ -98,7 +98,8 @@ def finding_json(f: Finding) -> dict:
 
 def curve_json(c) -> dict:
     return {"tag": c.tag, "higher_is_better": c.higher_is_better, "points": c.points,
-            "final": clean(c.final), "best": clean(c.best), "noise": clean(c.noise), "stretch": c.stretch,
+            "final": clean(c.final), "best": clean(c.best), "noise": clean(c.noise),
+            "autocorrelation": clean(c.autocorrelation), "stretch": c.stretch,
             "window": c.window, "steps": clean(c.step), "values": clean(c.value)}
 
 
