@@ -5,7 +5,7 @@
 Target (issue 11): comparing two 1M-point runs costs at most 1.2x analyzing the new one alone.
 Writes two event files in SummaryWriter's byte layout (a falling train loss at every step, a
 validation loss every 1,000 steps; the new run converges more slowly), cached under
-.cache/bench_compare/, then times, best of --repeat:
+.cache/bench_compare/, then times, in --repeat interleaved rounds:
 
   analyze      analyze(NEW)                                   the reference
   json base    read the baseline's JSON report + analyze(NEW) + compare   (the CI workflow:
@@ -14,7 +14,8 @@ validation loss every 1,000 steps; the new run converges more slowly), cached un
                (what `loganalyze compare base/ new/` does when it has two cores)
   logs, 1 proc analyze(BASE) + analyze(NEW) + compare, one after the other (-j 1)
 
-and prints each as a ratio to `analyze`. Not a test: timings on a shared machine are noisy.
+and prints each one's median ratio to `analyze` of the same round, and the time of the gate's own work
+(curve summaries, reading the JSON, comparing). Not a test: timings on a shared machine are noisy.
 """
 from __future__ import annotations
 
@@ -105,14 +106,26 @@ def main() -> None:
         b = side_from_report(analyze([str(base)], config, jobs=1), str(base))
         assert compare(b, side_from_report(analyze([str(new)], config, jobs=1), str(new))).verdict == "fail"
 
-    t_plain = best_of(args.repeat, plain)
-    rows = [("analyze NEW alone", t_plain), ("compare, baseline JSON", best_of(args.repeat, from_json)),
-            ("compare, baseline logs, 2 processes", best_of(args.repeat, logs_parallel)),
-            ("compare, baseline logs, 1 process", best_of(args.repeat, logs_serial))]
-    print(f"{args.points:,} points per run, best of {args.repeat}")
-    for name, t in rows:
-        print(f"  {name:38} {t:6.2f} s  {t / t_plain:5.2f}x")
+    # Interleaved rounds, so that a change in the machine's load falls on every variant alike; each
+    # variant's ratio is taken to the plain analysis of its own round, and the median ratio is printed.
+    variants = [("analyze NEW alone", plain), ("compare, baseline JSON", from_json),
+                ("compare, baseline logs, 2 processes", logs_parallel),
+                ("compare, baseline logs, 1 process", logs_serial)]
+    times = {name: [] for name, _ in variants}
+    for _ in range(args.repeat):
+        for name, fn in variants:
+            times[name].append(best_of(1, fn))
+    print(f"{args.points:,} points per run, {args.repeat} interleaved rounds")
+    for name, _ in variants:
+        ratios = [t / p for t, p in zip(times[name], times["analyze NEW alone"])]
+        print(f"  {name:38} best {min(times[name]):6.2f} s   median ratio {float(np.median(ratios)):5.2f}x")
 
+    # what the gate adds to an analysis, timed alone: curve summaries of NEW, reading the JSON, comparing
+    report = analyze([str(new)], config, jobs=1)
+    t0 = time.perf_counter()
+    b = side_from_json(json.loads(base_json.read_text(encoding="utf-8")), str(base_json))
+    compare(b, side_from_report(report, str(new)))
+    print(f"  the gate's own work (JSON baseline): {time.perf_counter() - t0:.3f} s")
 
 if __name__ == "__main__":
     main()
