@@ -102,18 +102,11 @@ def _load_baseline(path: str, config, jobs: int | None) -> Side:
     return load_side([path], config, jobs)[0]
 
 
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        Path(target).write_text(text, encoding="utf-8", newline="\n")
-
-
 def finish(report, comparison: Comparison, *, json_out=None, html_out=None, sarif_out=None, junit_out=None,
            fmt: str = "text") -> int:
     """Write what was asked for; the exit code of the comparison."""
     from .report import ci, jsonout, markdown
+    from .report._write import write_text as _write
 
     if json_out:
         _write(json_out, jsonout.dumps(report, comparison))
@@ -139,15 +132,25 @@ def gate(report, new_label: str, baseline: str, config, tolerance: float | None,
          base_side: Side | None = None, **outputs) -> int:
     """Compare an analyzed report with `baseline` and write the outputs; 2 when they cannot be compared."""
     from .compare import compare, side_from_report
+    from .config import ConfigError
 
     try:
         base = base_side if base_side is not None else _load_baseline(baseline, config, jobs)
         new = side_from_report(_readable(report, new_label, "NEW:"), new_label)
         comparison = compare(base, new, config.fail_on, tolerance)
-    except CompareError as e:
-        click.echo(f"loganalyze: {e}", err=True)
-        return 2
-    return finish(report, comparison, **outputs)
+    except (CompareError, ConfigError) as e:
+        return _error(str(e))
+    try:
+        return finish(report, comparison, **outputs)
+    except OSError as e:
+        return _error(f"cannot write the report: {e.filename or ''}: {e.strerror or e}")
+
+
+def _error(message: str) -> int:
+    from .report._write import printable
+
+    click.echo(f"loganalyze: {printable(message)}", err=True)
+    return 2
 
 
 def _analyze_both(base: str, new: str, config, jobs: int | None):
@@ -207,8 +210,7 @@ def compare_command(base, new, json_out, html_out, sarif_out, fmt, fail_on, tole
         sys.exit(2)
     try:
         base_side, report = _analyze_both(base, new, config, jobs)
-    except CompareError as e:
-        click.echo(f"loganalyze: {e}", err=True)
-        sys.exit(2)
+    except (CompareError, ConfigError) as e:
+        sys.exit(_error(str(e)))
     sys.exit(gate(report, new, base, config, tolerance, jobs, base_side=base_side, json_out=json_out,
                   html_out=html_out, sarif_out=sarif_out, fmt=fmt))
