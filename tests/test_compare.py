@@ -130,6 +130,9 @@ def test_b_too_high_lr_against_its_healthy_twin_fails_with_new_findings_and_regr
     assert "new" in r.stdout and "regression" in r.stdout
     states = {x["ruleId"]: x["baselineState"] for x in json.loads((tmp_path / "c.sarif").read_text())["runs"][0]["results"]}
     assert states["PL001"] == "new" and states["SP001"] == "new"
+    gh = run_cli("compare", base, new, "--format", "github").stdout.splitlines()
+    assert any(line.startswith("::error") and "curve regression train/loss" in line for line in gh), gh
+    assert {line.split("title=")[1].split(" ")[0] for line in gh if "curve regression" not in line} == {"PL001", "SP001"}
 
 
 def test_b_running_mean_against_its_healthy_twin_is_a_new_finding(tmp_path):
