@@ -65,12 +65,16 @@ def exit_code(report: Report, fail_on: str) -> int:
 
 @cli.command("analyze")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--json", "json_out", metavar="FILE|-", help="Write the JSON report (schema_version 1).")
+@click.option("--json", "json_out", metavar="FILE|-", help="Write the JSON report (schema_version 2).")
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained interactive HTML report.")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML: one test case per run × rule.")
 @click.option("--sarif", "sarif_out", metavar="FILE", help="Write SARIF 2.1.0.")
-@click.option("--format", "fmt", type=click.Choice(["text", "github", "none"]), default="text", show_default=True,
-              help="What to print: a terminal summary, GitHub Actions annotations, or nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "markdown", "none"]), default="text",
+              show_default=True, help="What to print: a terminal summary, GitHub Actions annotations, a Markdown "
+              "table (with --baseline), or nothing.")
+@click.option("--baseline", metavar="PATH", help="Compare with these logs or JSON report: fail only on what got worse.")
+@click.option("--tolerance", type=click.FloatRange(min=0), metavar="FRAC",
+              help="With --baseline: allowed worsening of each curve measure, as a fraction of the baseline's value.")
 @click.option("--fail-on", type=click.Choice(FAIL_LEVELS), default=None,
               help="Exit 1 when a finding at or above this severity exists  [default: error].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -80,8 +84,8 @@ def exit_code(report: Report, fail_on: str) -> int:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules.")
 @click.option("-v", "--verbose", is_flag=True, help="List every tag and the top three causes.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes for sweeps [default: all cores].")
-def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, config_path, steps_per_epoch,
-                select, ignore, verbose, jobs) -> None:
+def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, tolerance, fail_on, config_path,
+                steps_per_epoch, select, ignore, verbose, jobs) -> None:
     """Analyze the logs under PATH... (event-file directories, CSV/JSON logs, or trees of them).
 
     A path named like a command (train, rules, explain) needs this command spelled out:
@@ -113,6 +117,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, c
     except (ConfigError, CardError) as e:
         _fail(str(e))
 
+    if (fmt == "markdown" or tolerance is not None) and not baseline:
+        _fail("--format markdown and --tolerance need --baseline")
     progress = Progress()
     try:
         report = analyze(paths, config, jobs=jobs, progress=progress)
@@ -120,6 +126,11 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, fail_on, c
         _fail(str(e))
     finally:
         progress.close()
+    if baseline:
+        from .gate import gate
+
+        sys.exit(gate(report, ", ".join(paths), baseline, config, tolerance, jobs, json_out=json_out,
+                      html_out=html_out, sarif_out=sarif_out, junit_out=junit_out, fmt=fmt))
 
     try:
         if json_out:
@@ -180,6 +191,10 @@ def _add_train() -> None:
 
 
 _add_train()
+
+from .gate import compare_command  # noqa: E402 — `loganalyze compare`; light: click only
+
+cli.add_command(compare_command)
 
 
 def _add_export() -> None:

@@ -43,7 +43,7 @@ def test_nan_run_fails_on_error_and_names_the_first_step(logs, tmp_path):
     r = run_cli(logs, "--json", tmp_path / "out.json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     doc = json.loads((tmp_path / "out.json").read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     runs = {run["name"]: run for run in doc["runs"]}
     assert set(runs) == {"broken", "healthy"}
     nf = [f for f in runs["broken"]["findings"] if f["family"] == "nonfinite"]

@@ -36,11 +36,15 @@ def _uri(path: str) -> str:
     return quote(os.fsencode(path.replace(os.sep, "/")), safe="/")
 
 
-def github(report: Report) -> str:
-    """`::warning file=…,title=…::message` lines; GitHub shows them on the PR."""
+def github(report: Report, comparison=None) -> str:
+    """`::warning file=…,title=…::message` lines; GitHub shows them on the PR.
+
+    Compared with a baseline: only the new findings, and one error line per curve regression.
+    """
     lines = []
     for rr in sorted(report.runs, key=lambda r: r.run.name):
-        for f in rr.findings:
+        rc = comparison.get(rr.run.name) if comparison is not None else None
+        for f in rr.findings if rc is None else rc.new:
             title = f"{f.rule} {f.name} ({rr.run.name})"
             where = [f"steps {f.step_range[0]}–{f.step_range[1]}"] if rr.run.series else []
             where += [", ".join(f.tags)] if f.tags else []
@@ -49,6 +53,12 @@ def github(report: Report) -> str:
                 msg += f" Likely cause: {f.causes[0].cause} ({f.causes[0].confidence:.0%})."
             lines.append(f"::{_GH_LEVEL[f.severity]} file={_gh_escape(_anchor_file(rr, f), True)},"
                          f"title={_gh_escape(title, True)}::{_gh_escape(msg)}")
+        for c in rc.regressions if rc is not None else ():
+            from .markdown import check_text
+
+            lines.append(f"::error file={_gh_escape(_anchor_file(rr), True)},"
+                         f"title={_gh_escape(f'curve regression {c.tag} ({rr.run.name})', True)}::"
+                         f"{_gh_escape(check_text(c))}")
     for p in report.problems:
         lines.append(f"::warning file={_gh_escape(p.file, True)},title={_gh_escape('loganalyze ' + p.kind, True)}::"
                      f"{_gh_escape(p.detail)}")
@@ -95,11 +105,17 @@ def _finding_line(f: Finding) -> str:
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def sarif(report: Report) -> str:
+def sarif(report: Report, comparison=None) -> str:
     """SARIF 2.1.0 for code-scanning UIs: a result per finding, located at the damaged file for an
-    integrity finding, else at the run's first log file."""
+    integrity finding, else at the run's first log file.
+
+    Compared with a baseline, each result has a `baselineState` (new, unchanged), and the baseline's
+    findings that are gone are listed as results with `baselineState: absent`.
+    """
     cards = load_cards()
-    used = sorted({f.rule for f in report.findings})
+    absent = {rr.run.name: comparison.get(rr.run.name).absent for rr in report.runs
+              if comparison is not None and comparison.get(rr.run.name) is not None}
+    used = sorted({f.rule for f in report.findings} | {f.rule for gone in absent.values() for f in gone})
     rules = [{
         "id": rid,
         "name": cards[rid].name if rid in cards else rid,
@@ -109,15 +125,21 @@ def sarif(report: Report) -> str:
     } for rid in used]
     results = []
     for rr in sorted(report.runs, key=lambda r: r.run.name):
-        for f in rr.findings:
-            results.append({
+        rc = comparison.get(rr.run.name) if comparison is not None else None
+        states = [(f, None if rc is None else rc.state_of(f)) for f in rr.findings]
+        states += [(f, "absent") for f in absent.get(rr.run.name, ())]
+        for f, state in states:
+            result = {
                 "ruleId": f.rule,
                 "level": _SARIF_LEVEL[f.severity],
                 "message": {"text": f"{rr.run.name}: {f.summary}"},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(_anchor_file(rr, f))}}}],
                 "properties": {"run": rr.run.name, "tags": list(f.tags), "step_range": list(f.step_range),
                                "causes": [{"cause": c.cause, "confidence": round(c.confidence, 3)} for c in f.causes]},
-            })
+            }
+            if state:
+                result["baselineState"] = state
+            results.append(result)
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -265,7 +265,15 @@ def _step_span(run: AlignedRun) -> tuple[int, int] | None:
     return min(int(a.min()) for a in steps), max(int(a.max()) for a in steps)
 
 
-def _context(report: Report, title: str, generated: str | None) -> dict:
+def _baseline_lines(rc) -> dict:
+    """The baseline's smoothed curves of one run, per tag (one per repeat), drawn behind the new ones."""
+    if rc is None:
+        return {}
+    return {tag: [{"s": [int(x) for x in c.step], "v": [_round(float(v)) for v in c.value]} for c in curves]
+            for tag, curves in rc.baseline_curves.items()}
+
+
+def _context(report: Report, title: str, generated: str | None, comparison=None) -> dict:
     cards = load_cards()
     ordered = sorted(report.runs, key=_worst_first)
     runs, data_runs, used_cards = [], [], set()
@@ -285,8 +293,9 @@ def _context(report: Report, title: str, generated: str | None) -> dict:
             })
         by_family = {fam: [f for f in rr.findings if f.family == fam] for fam in FAMILIES}
         first_of_family = {fam: next((d["id"] for d in findings if d["f"].family == fam), None) for fam in FAMILIES}
+        rc = comparison.get(run.name) if comparison is not None else None
         runs.append({
-            "id": rid, "rr": rr, "json": run_json(rr), "panels": panels, "others": others,
+            "id": rid, "rr": rr, "json": run_json(rr), "panels": panels, "others": others, "rc": rc,
             "findings": findings, "counts": _severity_counts(rr.findings), "span": _step_span(run),
             "cells": {fam: _overview_cell(by_family[fam]) for fam in FAMILIES}, "first_of_family": first_of_family,
         })
@@ -301,6 +310,7 @@ def _context(report: Report, title: str, generated: str | None) -> dict:
                           "step_range": [int(x) for x in d["f"].step_range],
                           "ranges": [[int(a), int(b)] for a, b in d["f"].ranges],
                           "fold": d["fold"]} for d in findings],
+            **({"baseline": _baseline_lines(rc)} if rc is not None else {}),
         })
     data = {"runs": data_runs}
     return {
@@ -316,6 +326,7 @@ def _context(report: Report, title: str, generated: str | None) -> dict:
         "css": Markup(_asset("report.css")),
         "js": Markup(_asset("report.js")),
         "data": Markup(script_json(data)),
+        "comparison": comparison,
     }
 
 
@@ -345,9 +356,13 @@ def _env() -> Environment:
     return env
 
 
-def render_html(report: Report, title: str = "loganalyze report", generated: str | None = None) -> str:
-    """The whole report as one HTML document. Same report, same bytes: no clock unless `generated` is given."""
-    return printable(_env().get_template("report.html.j2").render(**_context(report, title, generated)))
+def render_html(report: Report, title: str = "loganalyze report", generated: str | None = None,
+                comparison=None) -> str:
+    """The whole report as one HTML document. Same report, same bytes: no clock unless `generated` is given.
+
+    With a `comparison`, the baseline's curves are drawn behind the new ones and each run says what it was
+    compared with."""
+    return printable(_env().get_template("report.html.j2").render(**_context(report, title, generated, comparison)))
 
 
 def write_html(report: Report, path: str | Path, **kw) -> None:

@@ -1,6 +1,8 @@
 """The JSON view of a Report: the contract for tooling. Versioned; byte-identical for the same logs.
 
-Schema (version 1):
+Schema (version 2 = version 1 plus the keys marked "v2"; nothing of version 1 was renamed, retyped or
+removed, so a version-1 reader that ignores keys it does not know and accepts schema_version >= 1 reads
+version 2 unchanged):
     {"schema_version": 1, "tool": {"name", "version"},
      "summary": {"runs", "findings": {"error", "warning", "info"}},
      "runs": [{"name", "format", "sources": [path], "members": [run name],
@@ -10,8 +12,20 @@ Schema (version 1):
                "roles": {"train_loss", "val_loss", "lr", "grad_norm", "epoch", "pairs": [...]},
                "findings": [{"rule", "name", "family", "severity", "tags", "step_range", "ranges",
                              "summary", "stats", "causes": [{"cause", "confidence", "evidence"}]}],
-               "notes": [str]}],
-     "problems": [...]}   # ingest problems that belong to no run
+               "notes": [str],
+               "curves": [{"tag", "higher_is_better", "points", "final", "best", "noise",   # v2
+                           "autocorrelation", "stretch", "window", "steps": [int], "values": [float]}],
+               "baseline": {...}}],   # v2, only when compared: see below
+     "problems": [...],   # ingest problems that belong to no run
+     "baseline": {"source", "fail_on", "tolerance", "verdict", "notes"}}   # v2, only when compared
+`curves` (v2) is what `loganalyze compare` needs of each loss and metric, so that a JSON report can be
+the baseline: final level (median of the last stretch), best (of the smoothed curve), the noise of the
+last stretch and its lag-1 autocorrelation, and the smoothed curve at up to 256 points (loganalyze/compare.py says how).
+When the report was compared with a baseline (`compare`, `analyze --baseline`), each finding gains
+"baseline_state": "new" | "unchanged", and each run "baseline": {"runs": [baseline run names],
+"verdict": "pass" | "fail", "absent": [findings of the baseline that are gone, as above],
+"checks": [{"tag", "measure", "baseline", "new", "worse_by", "tolerance", "tolerance_from", "regressed",
+"improved"}], "notes": [str]}.
 Runs are sorted by name, series by tag, findings by severity then rule then step.
 Non-finite numbers appear as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
 A file name that is not valid UTF-8 keeps its bytes: each undecodable byte 0xNN is the escape
@@ -29,7 +43,7 @@ from .. import __version__
 from ..model import SEVERITIES, AlignedRun, Finding, Problem, Report, RunReport
 from ._write import json_safe
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def clean(x: Any) -> Any:
@@ -82,6 +96,35 @@ def finding_json(f: Finding) -> dict:
     }
 
 
+def curve_json(c) -> dict:
+    return {"tag": c.tag, "higher_is_better": c.higher_is_better, "points": c.points,
+            "final": clean(c.final), "best": clean(c.best), "noise": clean(c.noise),
+            "autocorrelation": clean(c.autocorrelation), "stretch": c.stretch,
+            "window": c.window, "steps": clean(c.step), "values": clean(c.value)}
+
+
+def check_json(c) -> dict:
+    return {"tag": c.tag, "measure": c.measure, "baseline": clean(c.baseline), "new": clean(c.new),
+            "worse_by": clean(c.worse_by), "tolerance": clean(c.tolerance), "tolerance_from": c.tolerance_from,
+            "regressed": c.regressed, "improved": c.improved}
+
+
+def _with_baseline(doc: dict, rr: RunReport, comparison) -> dict:
+    rc = comparison.get(rr.run.name)
+    if rc is None:
+        return doc
+    for fj, f in zip(doc["findings"], rr.findings):
+        fj["baseline_state"] = rc.state_of(f)
+    doc["baseline"] = {
+        "runs": list(rc.baseline_names),
+        "verdict": rc.verdict(comparison.fail_on),
+        "absent": [finding_json(f) for f in rc.absent],
+        "checks": [check_json(c) for c in rc.checks],
+        "notes": list(rc.notes),
+    }
+    return doc
+
+
 def run_json(rr: RunReport) -> dict:
     run = rr.run
     series = []
@@ -119,23 +162,36 @@ def run_json(rr: RunReport) -> dict:
         },
         "findings": [finding_json(f) for f in rr.findings],
         "notes": list(rr.notes),
+        "curves": [curve_json(c) for c in _curves(run).values()],
     }
 
 
-def report_json(report: Report) -> dict:
+def _curves(run: AlignedRun) -> dict:
+    from ..compare import run_curves
+
+    return run_curves(run)
+
+
+def report_json(report: Report, comparison=None) -> dict:
     counts = {s: 0 for s in SEVERITIES}
     for f in report.findings:
         counts[f.severity] += 1
-    return {
+    runs = sorted(report.runs, key=lambda r: r.run.name)
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "loganalyze", "version": __version__},
         "summary": {"runs": len(report.runs), "findings": counts},
-        "runs": [run_json(rr) for rr in sorted(report.runs, key=lambda r: r.run.name)],
+        "runs": [run_json(rr) if comparison is None else _with_baseline(run_json(rr), rr, comparison) for rr in runs],
         "problems": sorted((problem_json(p) for p in report.problems),
                            key=lambda d: (d["file"], d["kind"], d["detail"])),
     }
+    if comparison is not None:
+        doc["baseline"] = {"source": comparison.baseline, "fail_on": comparison.fail_on,
+                           "tolerance": comparison.tolerance, "verdict": comparison.verdict,
+                           "notes": list(comparison.notes)}
+    return doc
 
 
-def dumps(report: Report) -> str:
+def dumps(report: Report, comparison=None) -> str:
     """UTF-8-safe: a file name that is not valid UTF-8 keeps its bytes as `\\udcXX` escapes."""
-    return json_safe(json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    return json_safe(json.dumps(report_json(report, comparison), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

@@ -205,6 +205,16 @@
           }
         }
       }
+      for (const t of this.visible()) {
+        for (const b of (this.run.baseline || {})[t] || []) {
+          for (let i = 0; i < b.s.length; i++) {
+            const v = this.ty(b.v[i]);
+            if (v === null || b.s[i] < x0 || b.s[i] > x1) continue;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+          }
+        }
+      }
       if (!isFinite(lo)) return [0, 1];
       if (hi - lo <= Math.abs(lo) * 1e-9) { const d = Math.abs(lo) * 0.1 || 0.5; lo -= d; hi += d; }
       const pad = (hi - lo) * 0.05;
@@ -293,6 +303,27 @@
         ctx.setLineDash([]);
         ctx.globalAlpha = 1;
       }
+
+      // the baseline's curves (a comparison), muted, behind the new ones
+      const baseline = this.run.baseline || {};
+      for (const t of this.visible()) {
+        for (const b of baseline[t] || []) {
+          ctx.strokeStyle = theme.muted;
+          ctx.globalAlpha = 0.5;
+          ctx.lineWidth = 2.5;
+          ctx.beginPath();
+          let pen = false;
+          for (let i = 0; i < b.s.length; i++) {
+            const y = this.ty(b.v[i]);
+            if (y === null || b.s[i] < x0 || b.s[i] > x1) { pen = false; continue; }
+            if (pen) ctx.lineTo(sx(b.s[i]), sy(y)); else ctx.moveTo(sx(b.s[i]), sy(y));
+            pen = true;
+          }
+          ctx.stroke();
+        }
+      }
+      ctx.globalAlpha = 1;
+      ctx.lineWidth = 1;
 
       // the curves: raw (faint when smoothing) and smoothed
       let drawn = 0;
@@ -546,6 +577,7 @@
         });
         box.appendChild(b);
       }
+      if (this.tags.some((t) => (this.run.baseline || {})[t])) box.appendChild(el("span", "key baseline", "━ baseline (smoothed)"));
       if (this.run.epochs.length) box.appendChild(el("span", "key", "┆ epoch boundary"));
       if (this.tags.some((t) => this.run.series[t].nf.length)) box.appendChild(el("span", "key", "▼ non-finite values"));
       if (this.findings.length) box.appendChild(el("span", "key", "▬ finding ranges (bands) and extents (bars below)"));

@@ -1,0 +1,131 @@
+"""Compare benchmark: the gate on two 1M-point runs against analyzing the new run alone, same process.
+
+    python tests/bench/bench_compare.py [--points 1000000] [--repeat 3]
+
+Target (issue 11): comparing two 1M-point runs costs at most 1.2x analyzing the new one alone.
+Writes two event files in SummaryWriter's byte layout (a falling train loss at every step, a
+validation loss every 1,000 steps; the new run converges more slowly), cached under
+.cache/bench_compare/, then times, in --repeat interleaved rounds:
+
+  analyze      analyze(NEW)                                   the reference
+  json base    read the baseline's JSON report + analyze(NEW) + compare   (the CI workflow:
+               the baseline report is written on main, `loganalyze compare baseline.json logs/`)
+  logs, 2 proc analyze(BASE) in a second process while analyze(NEW) runs here, + compare
+               (what `loganalyze compare base/ new/` does when it has two cores)
+  logs, 1 proc analyze(BASE) + analyze(NEW) + compare, one after the other (-j 1)
+
+and prints each one's median ratio to `analyze` of the same round, and the time of the gate's own work
+(curve summaries, reading the JSON, comparing). Not a test: timings on a shared machine are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def write_run(path: Path, points: int, rate: float, seed: int) -> None:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from loganalyze.ingest.tfevents import masked_crc
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    steps = np.arange(points)
+    loss = (0.3 + np.exp(-steps * rate) + rng.normal(0, 0.05, points)).astype(np.float32)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as fh:
+        def put(ev):
+            data = ev.SerializeToString()
+            head = struct.pack("<Q", len(data))
+            fh.write(head + struct.pack("<I", masked_crc(head)) + data + struct.pack("<I", masked_crc(data)))
+
+        put(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2"))
+        for i in range(points):
+            values = [summary_pb2.Summary.Value(tag="train/loss", simple_value=loss[i])]
+            if i % 1000 == 999:
+                values.append(summary_pb2.Summary.Value(tag="val/loss", simple_value=float(loss[i - 999:i + 1].mean() + 0.1)))
+            put(event_pb2.Event(wall_time=1.7e9 + i * 1e-3, step=i, summary=summary_pb2.Summary(value=values)))
+    tmp.rename(path)
+
+
+def best_of(n: int, fn) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from loganalyze.compare import compare, side_from_report
+    from loganalyze.config import Config
+    from loganalyze.engine import analyze
+    from loganalyze.gate import _analyze_both, side_from_json
+    from loganalyze.report.jsonout import dumps
+
+    cache = ROOT / ".cache" / "bench_compare" / str(args.points)
+    base, new = cache / "base", cache / "new"
+    for root, rate, seed in ((base, 5 / args.points, 0), (new, 3 / args.points, 1)):
+        f = root / "smoke" / "events.out.tfevents.1700000000.bench"
+        if not f.exists():
+            t0 = time.perf_counter()
+            write_run(f, args.points, rate, seed)
+            print(f"wrote {f} ({f.stat().st_size / 2**20:.0f} MB) in {time.perf_counter() - t0:.0f} s")
+    config = Config()
+    base_json = cache / "base.json"
+    base_json.write_text(dumps(analyze([str(base)], config, jobs=1)), encoding="utf-8")
+
+    def plain():
+        analyze([str(new)], config, jobs=1)
+
+    def from_json():
+        b = side_from_json(json.loads(base_json.read_text(encoding="utf-8")), str(base_json))
+        c = compare(b, side_from_report(analyze([str(new)], config, jobs=1), str(new)))
+        assert c.verdict == "fail"  # the new run converges more slowly: the gate must see it
+
+    def logs_parallel():
+        b, report = _analyze_both(str(base), str(new), config, jobs=2)
+        assert compare(b, side_from_report(report, str(new))).verdict == "fail"
+
+    def logs_serial():
+        b = side_from_report(analyze([str(base)], config, jobs=1), str(base))
+        assert compare(b, side_from_report(analyze([str(new)], config, jobs=1), str(new))).verdict == "fail"
+
+    # Interleaved rounds, so that a change in the machine's load falls on every variant alike; each
+    # variant's ratio is taken to the plain analysis of its own round, and the median ratio is printed.
+    variants = [("analyze NEW alone", plain), ("compare, baseline JSON", from_json),
+                ("compare, baseline logs, 2 processes", logs_parallel),
+                ("compare, baseline logs, 1 process", logs_serial)]
+    times = {name: [] for name, _ in variants}
+    for _ in range(args.repeat):
+        for name, fn in variants:
+            times[name].append(best_of(1, fn))
+    print(f"{args.points:,} points per run, {args.repeat} interleaved rounds")
+    for name, _ in variants:
+        ratios = [t / p for t, p in zip(times[name], times["analyze NEW alone"])]
+        print(f"  {name:38} best {min(times[name]):6.2f} s   median ratio {float(np.median(ratios)):5.2f}x")
+
+    # what the gate adds to an analysis, timed alone: curve summaries of NEW, reading the JSON, comparing
+    report = analyze([str(new)], config, jobs=1)
+    t0 = time.perf_counter()
+    b = side_from_json(json.loads(base_json.read_text(encoding="utf-8")), str(base_json))
+    compare(b, side_from_report(report, str(new)))
+    print(f"  the gate's own work (JSON baseline): {time.perf_counter() - t0:.3f} s")
+
+if __name__ == "__main__":
+    main()
