@@ -233,17 +233,3 @@ def test_real_lightning_log_whose_dips_fall_on_epoch_ends(realworld):
     (f,) = [f for f in analyze([realworld / "36_lightning_tb_dlgn_last_batch_dips"]).findings if f.rule == "PD001"]
     assert f.causes[0].cause == "small_last_batch" and f.stats["period_steps"] == 26
     assert all((a + 1) % 26 == 0 for a, _ in f.ranges) and f.stats["points_at_epoch_end"] >= 15
-
-
-def test_a_square_cycle_is_found_at_its_period_not_at_a_harmonic():
-    """A state switched on for the last three quarters of every 250 steps (model.eval() left on after a mid-epoch
-    evaluation: no dropout, a lower loss) puts most of its periodogram power at 125 steps; the fold at 250
-    explains far more of the variance, so 250 is the period. Validation every 62.5 steps (four a cycle) makes the
-    epoch axis the evaluation cadence, so the cycle is not the epoch's and falls to PD002."""
-    s = np.arange(1000)
-    on = (s % 250) >= 62
-    y = noisy((0.4 + 1.2 * np.exp(-s / 300)) * np.where(on, 0.7, 1.0), 0.05, seed=11)
-    ev = np.round(62.5 * np.arange(1, 17)).astype(int) - 1
-    run = {"train/loss": (s, y), "val/loss": (ev, noisy(0.5 + 1.0 * np.exp(-ev / 300), 0.02, seed=12))}
-    (f,) = [f for f in findings(run, "PD") if f.rule == "PD002"]
-    assert abs(f.stats["period_steps"] - 250) <= 3 and f.stats["cycles"] == pytest.approx(4, abs=0.1)

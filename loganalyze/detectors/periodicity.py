@@ -668,18 +668,6 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     period_steps = _refine_period(step, y, period_steps, spacing, len(y))
     starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
     f = fold(step, y, EpochAxis(starts, "config"), 20)
-    # a square-ish wave (a state switched on for part of each cycle) puts its power in harmonics: the
-    # periodogram's peak may be half or a third of the true period. A multiple whose fold explains clearly more
-    # of the variance, with enough cycles left, is the period.
-    for k in (2, 3):
-        if f is None or len(y) / (period_pts * k) < float(params["min_cycles"]):
-            break
-        starts_k = np.arange(int(step[0]), int(step[-1]) + 1, k * period_steps, dtype=np.int64)
-        fk = fold(step, y, EpochAxis(starts_k, "config"), 20)
-        if fk is not None and fk.eta2 >= float(params["harmonic_gain"]) * f.eta2:
-            f, period_steps, period_pts, starts = fk, k * period_steps, k * period_pts, starts_k
-            n_cycles = len(y) / period_pts
-            break
     # a logged LR with the same period is independent evidence: odd and even cycles may then agree less
     min_split = float(params["min_split_half_lr_locked" if lr_match else "min_split_half"])
     min_eta = float(params["min_variance_explained_lr_locked" if lr_match else "min_variance_explained"])
