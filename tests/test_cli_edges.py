@@ -426,9 +426,9 @@ def test_the_trainer_reports_each_epoch_as_it_ends(tmp_path):
 
     seen = []
     ctx = Context(tmp_path / "lr_sane", pick_device("cpu"), scale=0.05, epochs=2, csv=False,
-                  on_epoch=lambda done, total: seen.append((done, total)))
+                  on_epoch=lambda done, total, loss, seconds: seen.append((done, total, loss > 0, seconds >= 0)))
     run_scenario("lr_sane", ctx)
-    assert seen == [(1, 2), (2, 2)]
+    assert seen == [(1, 2, True, True), (2, 2, True, True)]
 
 
 def test_identical_repeats_that_in002_lets_pass_are_not_printed_unless_verbose(tmp_path):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from loganalyze.cli import cli
 from loganalyze.ingest import load
 from loganalyze.trainer import cli as train_cli
-from loganalyze.trainer.catalog import SCENARIOS
+from loganalyze.trainer.catalog import CPU_SECONDS, FIXES, SCENARIOS
 
 needs_torch = pytest.mark.skipif(not train_cli._torch_available(), reason="the train extra (torch) is not installed")
 
@@ -63,10 +63,16 @@ def test_resume_rewinds_the_step_in_a_second_event_file(tmp_path, epochs):
     assert rewind.data["from_step"] == crash_epoch * steps_per_epoch + steps_per_epoch * 3 // 5 - 1
 
 
-def test_list_names_every_scenario():
+def test_list_names_every_scenario_with_its_cpu_time_and_the_fix_pairs():
     r = CliRunner().invoke(cli, ["train", "--list"])
     assert r.exit_code == 0
-    assert [line.split()[0] for line in r.output.splitlines()] == list(SCENARIOS)
+    table, _, pairs = r.output.partition("\n\n")
+    rows = table.splitlines()[1:]
+    assert [line.split()[0] for line in rows] == list(SCENARIOS)
+    assert [float(line.split()[1]) for line in rows] == [round(CPU_SECONDS[n]) for n in SCENARIOS]
+    assert "lstm_regression -> lstm_regression_clip  (gradient-norm clipping)" in pairs
+    listed = {tuple(line.split()[:3:2]) for line in pairs.splitlines()[1:]}
+    assert listed == {(bug, twin) for bug, twins in FIXES.items() for twin in twins}
 
 
 def test_without_torch_it_says_how_to_install_and_exits_2(tmp_path, monkeypatch):
@@ -77,10 +83,52 @@ def test_without_torch_it_says_how_to_install_and_exits_2(tmp_path, monkeypatch)
 
 
 @needs_torch
-def test_unknown_scenario_and_cuda_without_gpu_are_usage_errors(tmp_path):
-    import torch
+def test_unknown_scenario_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(cli, ["train", "no_such", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "unknown scenario" in r.output
-    if not torch.cuda.is_available():
-        r = CliRunner().invoke(cli, ["train", "healthy_mlp", "--out", str(tmp_path), "--device", "cuda"])
-        assert r.exit_code == 2 and "cuda" in r.output.lower()
+
+
+@needs_torch
+def test_device_cuda_without_a_gpu_says_so_and_exits_2(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    r = CliRunner().invoke(cli, ["train", "healthy_mlp", "--out", str(tmp_path), "--device", "cuda"])
+    assert r.exit_code == 2
+    assert "--device cuda: no CUDA device" in r.output and "--device cpu" in r.output
+    assert not (tmp_path / "healthy_mlp").exists()  # nothing half-written
+
+
+@needs_torch
+def test_a_terminal_sees_each_epoch_with_its_loss_and_time_a_pipe_nothing(tmp_path):
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "loganalyze", "train", "healthy_mlp", "--out", str(tmp_path), "--epochs", "3",
+           "--scale", "0.2", "--device", "cpu", "--no-csv"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    leader, follower = pty.openpty()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=follower, env=env) as p:
+        os.close(follower)
+        out = p.stdout.read().decode()
+        err = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            err += chunk
+    os.close(leader)
+    assert p.returncode == 0, err
+    text = err.decode()
+    assert "healthy_mlp: training on cpu (about" in text
+    shown = re.findall(r"(\d)/3 epochs of healthy_mlp \(loss ([\d.e+-]+), ([\d.]+) s/epoch\)", text)
+    assert shown and shown[-1][0] == "3" and all(float(loss) > 0 for _, loss, _ in shown), text
+    assert "epochs of" not in out  # stdout carries the one summary line only
+    piped = CliRunner().invoke(cli, cmd[3:], catch_exceptions=False)  # stderr is no terminal here
+    assert piped.exit_code == 0 and "epochs of" not in piped.output

@@ -1,35 +1,42 @@
-"""The trainer's phenomena are not a seed-0 accident: at other seeds each scenario still yields
-its own rule with the right top-ranked cause (other findings may come and go with the seed)."""
+"""The trainer's phenomena are not a seed-0 accident: at seeds 0-4 each bug scenario yields its own
+rule with the right top-ranked cause, and each healthy baseline and fix twin stays free of warnings
+(other findings may come and go with the seed). `catalog.verdict` says what each must show;
+`tests/bench/bench_trainer.py` prints the same per seed, with times, for the README table."""
 import pytest
-from click.testing import CliRunner
 
-from loganalyze.cli import cli
 from loganalyze.config import Config
 from loganalyze.engine import analyze
 from loganalyze.trainer import cli as train_cli
+from loganalyze.trainer.catalog import CHANCE, SCENARIOS, verdict
 
-OWN = {  # scenario -> (rule, top cause)
-    "running_mean": ("PD001", "running_mean_reset"),
-    "unshuffled": ("PD001", "unshuffled_data"),
-    "small_last_batch": ("PD001", "small_last_batch"),
-    "eval_side_effect": ("PD001", "eval_side_effect"),
-    "cosine_restarts": ("PD002", "lr_schedule"),
-    "bce_nan": ("NF001", "unstable_loss"),
-    "overfitting": ("AC001", "overfitting"),
-}
+SEEDS = range(5)
+
+
+def train_and_analyze(tmp_path, scenario, seed):
+    import torch
+
+    from loganalyze.trainer.core import Context
+    from loganalyze.trainer.scenarios import run_scenario
+
+    ctx = Context(tmp_path / scenario, torch.device("cpu"), seed=seed, csv=False)
+    run_scenario(scenario, ctx)
+    (rr,) = analyze([str(ctx.run_dir)], Config()).runs
+    return rr.findings
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not train_cli._torch_available(), reason="the train extra (torch) is not installed")
-@pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("scenario", OWN)
-def test_scenario_shows_its_phenomenon_at_other_seeds(tmp_path, scenario, seed):
-    r = CliRunner().invoke(cli, ["train", scenario, "--out", str(tmp_path), "--seed", str(seed),
-                                 "--device", "cpu", "--no-csv"], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    (rr,) = analyze([str(tmp_path / scenario)], Config()).runs
-    rule, cause = OWN[scenario]
-    found = [(f.rule, f.causes[0].cause) for f in rr.findings]
-    assert (rule, cause) in found, found
-    if rule == "PD001":  # one saw-tooth, one rule: oscillation must not report the epoch cycle again
-        assert "OS001" not in [r for r, _ in found], found
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s not in CHANCE])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_scenario_shows_its_phenomenon_at_every_seed(tmp_path, scenario, seed):
+    ok, found = verdict(scenario, train_and_analyze(tmp_path, scenario, seed))
+    assert ok, found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not train_cli._torch_available(), reason="the train extra (torch) is not installed")
+@pytest.mark.parametrize("scenario", sorted(CHANCE))
+def test_a_chance_phenomenon_happens_at_its_stated_rate(tmp_path, scenario):
+    """An LSTM blowing up is a matter of chance: held to the rate the README states, not to every seed."""
+    hits = [verdict(scenario, train_and_analyze(tmp_path / str(seed), scenario, seed)) for seed in SEEDS]
+    assert sum(ok for ok, _ in hits) >= CHANCE[scenario], hits

@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "lr_sane": "the same MLP and data at a sane LR: converges",
     "unnormalized_inputs": "MLP on features whose scales span 1e-3..1e4, no normalization: the loss explodes "
                            "in the first steps, then sits at chance level",
+    "normalized_inputs": "the same MLP and features, standardized with the training set's mean and std: converges",
     "bce_nan": "hand-written BCE -(y*log(p)+(1-y)*log(1-p)) on un-squashed outputs: NaN once an output leaves (0,1)",
     "bce_logits": "the same model and data with BCEWithLogitsLoss: fine",
     "lstm_regression": "LSTM regression on long sequences, Adam at a high LR, no clipping",
@@ -24,9 +25,12 @@ SCENARIOS: dict[str, str] = {
     "lstm_regression_plateau_sched": "the same with weight decay and ReduceLROnPlateau",
     "running_mean": "loss logged as running_loss/(i+1), reset every epoch",
     "unshuffled": "data sorted by class, shuffle=False: the same jagged within-epoch profile every epoch",
+    "shuffled": "the same sorted data with shuffle=True: no within-epoch profile",
     "small_last_batch": "drop_last=False with a 2-sample last batch: an outlier at the last step of every epoch",
+    "drop_last": "the same data with drop_last=True: no tail batch, no outlier",
     "eval_side_effect": "model.eval() left on after mid-epoch validation (dropout+BatchNorm): "
                         "train loss jumps after each evaluation",
+    "eval_train_restored": "the same, with model.train() called again after each evaluation",
     "cosine_restarts": "CosineAnnealingWarmRestarts every 1.5 epochs, LR logged: loss jumps at each restart",
     "overfitting": "small data, big MLP, noisy labels: val loss rises after a best epoch while train loss falls",
     "resume": "crash at a mid-epoch step, resume from the last epoch checkpoint: a new event file whose steps rewind",
@@ -35,3 +39,63 @@ SCENARIOS: dict[str, str] = {
     "healthy_lstm_warmup_cosine": "healthy baseline: LSTM regression with linear warm-up + cosine decay",
     "healthy_step_decay": "healthy baseline: MLP, SGD+momentum with StepLR decay",
 }
+
+# scenario -> the finding its mechanism must produce at every seed: (rule, top-ranked cause)
+PHENOMENON: dict[str, tuple[str, str]] = {
+    "memorization": ("PD001", "memorization"),
+    "gru_next_item": ("PD001", "memorization"),
+    "lr_too_high": ("PL001", "lr_too_high"),
+    "unnormalized_inputs": ("PL001", "unnormalized_inputs"),
+    "bce_nan": ("NF001", "unstable_loss"),
+    "lstm_regression": ("DV001", "exploding_gradients"),
+    "running_mean": ("PD001", "running_mean_reset"),
+    "unshuffled": ("PD001", "unshuffled_data"),
+    "small_last_batch": ("PD001", "small_last_batch"),
+    "eval_side_effect": ("PD001", "eval_side_effect"),
+    "cosine_restarts": ("PD002", "lr_schedule"),
+    "overfitting": ("AC001", "overfitting"),
+    "resume": ("IN001", "resumed_run"),
+}
+
+# bug scenario -> its twins with the fix applied, and what the fix is
+FIXES: dict[str, dict[str, str]] = {
+    "memorization": {"memorization_rightsized": "learnable labels and a right-sized model"},
+    "lr_too_high": {"lr_sane": "a lower LR (0.05)"},
+    "bce_nan": {"bce_logits": "BCEWithLogitsLoss"},
+    "unnormalized_inputs": {"normalized_inputs": "inputs standardized"},
+    "lstm_regression": {"lstm_regression_clip": "gradient-norm clipping",
+                        "lstm_regression_plateau_sched": "weight decay + ReduceLROnPlateau"},
+    "running_mean": {"healthy_mlp": "log the batch loss, not running_loss / (i + 1)"},
+    "unshuffled": {"shuffled": "shuffle=True"},
+    "small_last_batch": {"drop_last": "drop_last=True"},
+    "eval_side_effect": {"eval_train_restored": "model.train() restored after evaluation"},
+}
+
+
+def fixed_by(name: str) -> str | None:
+    """The bug scenario a fix twin belongs to, or None."""
+    return next((bug for bug, twins in FIXES.items() if name in twins), None)
+
+
+def verdict(name: str, findings) -> tuple[bool, str]:
+    """Does an analysis of scenario `name` show what its mechanism says it must?
+
+    A bug scenario: its own rule with its own top cause. A fix twin: not the bug's finding, and no
+    warning or error. A healthy baseline: no warning or error. Returns (ok, the findings in short).
+    """
+    seen = [(f.rule, f.causes[0].cause if f.causes else "", f.severity) for f in findings]
+    short = ", ".join(f"{r}:{c}:{s}" for r, c, s in seen) or "no findings"
+    if name in PHENOMENON:
+        return PHENOMENON[name] in [(r, c) for r, c, _ in seen], short
+    bug = fixed_by(name)
+    if bug is not None and PHENOMENON[bug] in [(r, c) for r, c, _ in seen]:
+        return False, short
+    return not any(s in ("warning", "error") for _, _, s in seen), short
+
+# scenario -> CPU seconds (user+sys) one run takes at --scale 1 on the 2-core development machine,
+# measured with `python tests/bench/bench_trainer.py` (the max over seeds 0-4); shown by --list
+CPU_SECONDS: dict[str, float] = {name: 0.0 for name in SCENARIOS}
+
+# scenarios whose phenomenon is by nature a matter of chance -> at how many of seeds 0-4 it shows
+# (measured; README's scenario table). Every other scenario shows its phenomenon at every seed.
+CHANCE: dict[str, int] = {}

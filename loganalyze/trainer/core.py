@@ -7,9 +7,11 @@ on the plan, so the buggy code path is the real one, not a drawn curve.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -35,7 +37,8 @@ class Context:
     epochs: int | None = None
     amp: bool = False
     csv: bool = True
-    on_epoch: Callable[[int, int], None] | None = None  # (epochs done, epochs planned): the CLI's progress
+    on_epoch: Callable[[int, int, float, float], None] | None = None  # (epochs done, planned, mean loss, seconds): the CLI's progress
+    threads: int = 1  # torch CPU threads: the models are too small for a second thread to pay (README)
 
     def n(self, base: int, minimum: int = 1) -> int:
         """A dataset size scaled by --scale."""
@@ -54,17 +57,21 @@ def seed_everything(seed: int, device: torch.device) -> None:
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
+        # CPU kernels of these models are deterministic already; this call alone imports
+        # torch._inductor, 2-5 s of a short CPU run
+        torch.use_deterministic_algorithms(True, warn_only=True)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch.cuda.is_available() is False")
+        why = ("this torch build has no CUDA support (torch " + torch.__version__ + ")" if torch.version.cuda is None
+               else f"torch {torch.__version__} is built for CUDA {torch.version.cuda} but finds no usable GPU")
+        raise RuntimeError(f"--device cuda: no CUDA device: {why}; use --device cpu (or auto)")
     return torch.device(name)
 
 
@@ -107,6 +114,7 @@ class State:
     epoch: int = 0
     step: int = 0
     history: list = field(default_factory=list)  # (epoch, step, val metrics) per evaluation
+    scaler: dict = field(default_factory=dict)  # GradScaler.state_dict() at the last epoch end ({} without AMP)
 
 
 def to_device(batch, device):
@@ -151,6 +159,8 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
                                       growth_interval=plan.scaler_growth_interval)
     else:
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    if state.scaler:  # a resumed AMP run goes on with its loss scale instead of starting it over
+        scaler.load_state_dict(state.scaler)
     params = [p for p in model.parameters() if p.requires_grad]
     loader_gen = torch.Generator()
     while state.epoch < plan.epochs:
@@ -162,7 +172,7 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
         eval_after = {max(0, round((k + 1) * n_batches / plan.evals_per_epoch) - 1)
                       for k in range(plan.evals_per_epoch)} if plan.val is not None else set()
         model.train()  # once per epoch, as most scripts do — which is what makes the eval bug bite
-        running = 0.0
+        running, t_epoch = 0.0, time.perf_counter()
         for i, batch in enumerate(loader):
             x, y = to_device(batch, device)
             lr = plan.optimizer.param_groups[0]["lr"]
@@ -199,11 +209,33 @@ def fit(plan: Plan, ctx: Context, log: RunLog, state: State | None = None,
         elif plan.scheduler is not None and plan.scheduler_step == "plateau":
             plan.scheduler.step(state.history[-1][2]["loss"])
         state.epoch += 1
+        state.scaler = scaler.state_dict()
         if on_epoch_end is not None:
             on_epoch_end(state)
         if ctx.on_epoch is not None:
-            ctx.on_epoch(state.epoch, plan.epochs)
+            ctx.on_epoch(state.epoch, plan.epochs, running / max(n_batches, 1), time.perf_counter() - t_epoch)
     return state
+
+
+def save_checkpoint(plan: Plan, state: State) -> bytes:
+    """What a script saves at an epoch end: model, optimizer, scheduler, loop state and the AMP scaler."""
+    buf = io.BytesIO()
+    torch.save({"model": plan.model.state_dict(), "optimizer": plan.optimizer.state_dict(),
+                "scheduler": plan.scheduler.state_dict() if plan.scheduler is not None else None,
+                "epoch": state.epoch, "step": state.step, "history": state.history,
+                "scaler": state.scaler}, buf)
+    return buf.getvalue()
+
+
+def load_checkpoint(plan: Plan, blob: bytes, device: torch.device) -> State:
+    """Restore a fresh plan from `save_checkpoint`'s bytes; `fit(plan, ..., state=...)` then goes on."""
+    ck = torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
+    plan.model.to(device)  # before the optimizer state is loaded: it follows its parameters' device
+    plan.model.load_state_dict(ck["model"])
+    plan.optimizer.load_state_dict(ck["optimizer"])
+    if plan.scheduler is not None and ck["scheduler"] is not None:
+        plan.scheduler.load_state_dict(ck["scheduler"])
+    return State(ck["epoch"], ck["step"], list(ck["history"]), dict(ck["scaler"]))
 
 
 # ---- data and metrics the scenarios share -------------------------------------------------------
