@@ -275,7 +275,7 @@ def _lstm_plan(ctx: Context, clip: float | None = None, plateau: bool = False,
            else torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd))
     sched, how = None, "batch"
     if plateau:
-        sched, how = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.3, patience=1), "plateau"
+        sched, how = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2), "plateau"
     if warmup_cosine:
         total = epochs * math.ceil(len(train) / batch)
         warm = max(1, total // 10)
@@ -291,19 +291,26 @@ def _lstm_plan(ctx: Context, clip: float | None = None, plateau: bool = False,
                             schedule="plateau" if plateau else "warmup_cosine" if warmup_cosine else "none"))
 
 
+def _bursty_lstm(ctx: Context, **kw) -> Plan:
+    """Adam at lr 0.02 on 40-step sequences, forget gate opened at init so the long memory is learnable:
+    while it learns, the gradient norm bursts to 80-10,000x its median (every seed of 0-4) and throws the
+    loss back; clipping bounds exactly those updates."""
+    return _lstm_plan(ctx, lr=2e-2, forget_bias=3.0, n=2048, **kw)
+
+
 @scenario
 def lstm_regression(ctx: Context) -> Plan:
-    return _lstm_plan(ctx)
+    return _bursty_lstm(ctx)
 
 
 @scenario
 def lstm_regression_clip(ctx: Context) -> Plan:
-    return _lstm_plan(ctx, clip=1.0)
+    return _bursty_lstm(ctx, clip=1.0)
 
 
 @scenario
 def lstm_regression_plateau_sched(ctx: Context) -> Plan:
-    return _lstm_plan(ctx, plateau=True)
+    return _bursty_lstm(ctx, plateau=True)
 
 
 # ---- 7. loop bugs and schedules -------------------------------------------------------------------
