@@ -27,7 +27,7 @@ def test_a_tiny_scenario_writes_events_and_csv(tmp_path):
     (run,) = load([tmp_path / "healthy_mlp"]).runs[:1]
     s = run.series
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad_norm", "epoch"} <= set(s)
-    steps_per_epoch = int(np.ceil(round(3200 * 0.1) / 64))
+    steps_per_epoch = int(np.ceil(round(6400 * 0.1) / 64))
     assert s["train/loss"].points == 2 * steps_per_epoch
     assert s["epoch"].value.tolist() == [0] * steps_per_epoch + [1] * steps_per_epoch
     assert s["val/loss"].step.tolist() == [steps_per_epoch - 1, 2 * steps_per_epoch - 1]  # one evaluation per epoch

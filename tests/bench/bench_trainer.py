@@ -33,7 +33,11 @@ def main() -> int:
     ap.add_argument("--only", default="*", help="glob over scenario names, comma-separated")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--table", type=Path, nargs="+", help="print README's scenario table from --json files, train nothing")
     args = ap.parse_args()
+    if args.table:
+        print(table([row for p in args.table for row in json.loads(p.read_text())]))
+        return 0
     import torch
 
     from loganalyze.trainer.core import Context
@@ -42,7 +46,8 @@ def main() -> int:
     seeds = _seeds(args.seeds)
     names = [n for n in SCENARIOS if any(fnmatch.fnmatch(n, g) for g in args.only.split(","))]
     rows = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, scale {args.scale}", flush=True)
+    print(f"torch {torch.__version__}, {Context.threads} thread per run (the trainer's default), "
+          f"scale {args.scale}", flush=True)
     for name in names:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as tmp:
@@ -64,6 +69,27 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def table(rows: list[dict]) -> str:
+    """README's scenario table: what each scenario must show, at how many seeds it did, the CPU time."""
+    from loganalyze.trainer.catalog import FIXES, KNOWN_MISS, PHENOMENON, fixed_by
+
+    out = ["| scenario | must show | seeds 0-4 | CPU-s (max) | fixed by |", "|---|---|---|---|---|"]
+    for name in SCENARIOS:
+        mine = [r for r in rows if r["scenario"] == name]
+        if not mine:
+            continue
+        if name in PHENOMENON:
+            must = "{} {}".format(*PHENOMENON[name])
+        elif name.startswith("healthy_"):
+            must = "no warning"
+        else:
+            must = "not {} {}".format(*PHENOMENON[fixed_by(name)])
+        rate = f"{sum(r['ok'] for r in mine)}/{len(mine)}" + (" (known miss)" if name in KNOWN_MISS else "")
+        fixes = ", ".join(FIXES.get(name, {}))
+        out.append(f"| {name} | {must} | {rate} | {max(r['cpu_s'] for r in mine):.0f} | {fixes} |")
+    return "\n".join(out)
 
 
 def _seeds(text: str) -> list[int]:
