@@ -61,18 +61,18 @@ def _train(out: Path, scenario: str, seed: int, lr: float | None = None) -> Path
 
     from loganalyze.trainer.core import Context, fit, seed_everything
     from loganalyze.trainer.runlog import RunLog, clear_run_dir
-    from loganalyze.trainer.scenarios import _mlp_plan, run_scenario
+    from loganalyze.trainer.scenarios import healthy_mlp_plan, run_scenario
 
     ctx = Context(out, torch.device("cpu"), seed=seed, csv=False)
     if lr is None:
         run_scenario(scenario, ctx)
         return out
-    # healthy_mlp (the same _mlp_plan, data and model) at another learning rate
+    # healthy_mlp (the same plan, data and model) at another learning rate
     seed_everything(seed, ctx.device)
     clear_run_dir(out)
     log = RunLog(out, write_csv=False)
     try:
-        plan = _mlp_plan(ctx, lr=lr, hp={"model": "mlp128x2"})
+        plan = healthy_mlp_plan(ctx, lr=lr)
         log.hparams(dict(plan.hparams), ("val/loss",))
         fit(plan, ctx, log)
     finally:
@@ -80,7 +80,7 @@ def _train(out: Path, scenario: str, seed: int, lr: float | None = None) -> Path
     return out
 
 
-TRAINED = Path(__file__).resolve().parents[1] / ".cache" / "test_compare" / "v1"  # gitignored; kept between sessions
+TRAINED = Path(__file__).resolve().parents[1] / ".cache" / "test_compare" / "v2"  # gitignored; kept between sessions (v2: healthy_mlp 6,400 samples, 8 epochs)
 
 
 @pytest.fixture(scope="session")

@@ -439,11 +439,15 @@ REGISTRY["resume"] = _resume
 
 # ---- 8. healthy baselines ---------------------------------------------------------------------------
 
-@scenario
-def healthy_mlp(ctx: Context) -> Plan:
+def healthy_mlp_plan(ctx: Context, lr: float = 1e-3) -> Plan:
     """Twice the data and 8 epochs: at 3,200 samples and 10 epochs this MLP overfits a little at some
     seeds (validation +6% at the end), which is no baseline."""
-    return _mlp_plan(ctx, n=6400, epochs=8, hp={"model": "mlp128x2"})
+    return _mlp_plan(ctx, n=6400, epochs=8, lr=lr, hp={"model": "mlp128x2"})
+
+
+@scenario
+def healthy_mlp(ctx: Context) -> Plan:
+    return healthy_mlp_plan(ctx)
 
 
 class SmallCNN(nn.Module):
