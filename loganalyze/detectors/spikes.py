@@ -215,6 +215,24 @@ def _material(s, step, y, is_log, spikes, params) -> list:
     return out
 
 
+def _loss_setback(run: AlignedRun, at_steps: list[int], factor: float) -> str | None:
+    """Whether the training loss is worse after a gradient burst than before it: the medians of the tenth of the
+    run on either side of the first burst, in words, or None."""
+    train = run.get(run.roles.train_loss)
+    if train is None:
+        return None
+    ts, tv = finite_sorted(train)
+    if len(tv) < 20:
+        return None
+    w = max(5, len(tv) // 10)
+    i = int(np.searchsorted(ts, at_steps[0], side="right"))
+    before, after = tv[max(0, i - w): i], tv[i: i + w]
+    if len(before) < 5 or len(after) < 5:
+        return None
+    b, a = float(np.median(before)), float(np.median(after))
+    return f"median loss {b:.4g} before, {a:.4g} after" if b > 0 and a >= factor * b else None
+
+
 def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: str) -> Finding | None:
     spikes = _material(s, step, y, is_log, spikes, params)
     train = run.get(run.roles.train_loss)
@@ -256,6 +274,19 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
                             f"the loss around the spikes sits at {name}: the network predicts the prior (it "
                             "collapsed or never learned) and still jumps — updates too large for it, not batches "
                             "unlike the rest"))
+    harmless = False
+    if run.roles.grad_norm == s.tag:
+        # a burst of the gradient norm itself is an update many times the usual size: an exploding gradient,
+        # whatever set it off; whether it did harm shows in the loss right after it
+        setback = _loss_setback(run, steps_, float(params["setback_factor"]))
+        ev = (f"the gradient norm jumps to {max(ratios):.0f}× its local median at step {steps_[0]:,}"
+              + (f" ({len(spikes)} bursts)" if len(spikes) > 1 else "")
+              + (f" and the loss is set back after it ({setback})" if setback else
+                 ", and the loss shows no lasting setback (if gradients are clipped, the clip absorbed it)")
+              + ": an update that size throws the weights far — clip the gradient norm (clip_grad_norm_), "
+                "lower the LR, or find the batch that set it off")
+        causes.append(Cause("exploding_gradients", 0.75 if setback else 0.55, ev))
+        harmless = setback is None and run.get(run.roles.train_loss) is not None
     # single points that are back at once, with nothing in the LR or gradient norm to explain them: the
     # batch was different, not the model — a few corrupted or mislabelled samples (or a data-loader bug)
     isolated = all(w == 1 for _, w, *_ in spikes) and max(recov) <= int(params["bad_batch_recovery"])
@@ -273,9 +304,11 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
     summary = (f"'{s.tag}' spikes {len(spikes)} time(s), up to {max(heights):.0f} {unit}"
                + (f" ({big:.1f}× the local median)" if big else "")
                + f", first at step {steps_[0]:,}, recovering within {max(recov)} point(s)")
+    # a gradient burst the loss does not feel (a clipped update, a step the optimizer damped) is worth knowing,
+    # not a warning
     return Finding(
-        rule="", family="spikes", severity="", tags=(s.tag,), step_range=(steps_[0], steps_[-1]),
-        ranges=tuple((st, st) for st in steps_[:100]), summary=summary,
+        rule="", family="spikes", severity="info" if harmless else "", tags=(s.tag,),
+        step_range=(steps_[0], steps_[-1]), ranges=tuple((st, st) for st in steps_[:100]), summary=summary,
         stats={"mode": mode, "count": len(spikes), "steps": steps_[:100], "heights": heights[:100],
                "height_unit": unit,
                "ratios_to_local_median": [round(r, 3) for r in ratios[:100]] if is_log else None,

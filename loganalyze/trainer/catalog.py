@@ -81,8 +81,9 @@ def verdict(name: str, findings) -> tuple[bool, str]:
     """Does an analysis of scenario `name` show what its mechanism says it must?
 
     A bug scenario: its own rule with its own top cause. A healthy baseline: no warning or error.
-    A fix twin: not the bug's finding (what else its run shows, such as ordinary overfitting, is
-    listed, not judged). Returns (ok, the findings in short).
+    A fix twin: not the bug's finding as a warning or error (at most an info: clearly weaker, e.g. a
+    gradient burst the clipped run's loss does not feel; what else its run shows, such as ordinary
+    overfitting, is listed, not judged). Returns (ok, the findings in short).
     """
     seen = [(f.rule, f.causes[0].cause if f.causes else "", f.severity) for f in findings]
     short = ", ".join(f"{r}:{c}:{s}" for r, c, s in seen) or "no findings"
@@ -92,7 +93,7 @@ def verdict(name: str, findings) -> tuple[bool, str]:
         return not any(s in ("warning", "error") for _, _, s in seen), short
     bug = fixed_by(name)
     if bug is not None:
-        return PHENOMENON[bug] not in [(r, c) for r, c, _ in seen], short
+        return PHENOMENON[bug] not in [(r, c) for r, c, s in seen if s in ("warning", "error")], short
     return not any(s in ("warning", "error") for _, _, s in seen), short
 
 
@@ -131,11 +132,7 @@ CPU_SECONDS: dict[str, float] = {
 # bug scenarios whose mechanism is plainly in the logged numbers but whose finding the rules do not
 # name yet -> what the analysis says instead (a strict reading of "shows its phenomenon" fails there;
 # the tests hold the numbers and mark the finding an expected failure until the rule catches up)
-KNOWN_MISS: dict[str, str] = {
-    "lstm_regression": "SP001 finds the gradient-norm burst on 'grad_norm' itself (300-10,000x its median) at 4 of "
-                       "seeds 0-4 but ranks corrupt_samples first ('no gradient-norm evidence of instability'); the "
-                       "loss setback after it recovers within the run, so DV001 does not fire",
-}
+KNOWN_MISS: dict[str, str] = {}
 
 # scenarios whose phenomenon is by nature a matter of chance -> at how many of seeds 0-4 it shows
 # (measured; README's scenario table). Every other scenario shows its phenomenon at every seed.
@@ -144,4 +141,7 @@ CHANCE: dict[str, int] = {
     # to NaN: at scales up to 1e4 the NaN came at 3 of 5 seeds, at 10**3.5 the dead network at 5 of 5
     # (validation flat from the first evaluation), and PL001 names it at 4 (seed 4: no finding)
     "unnormalized_inputs": 4,
+    # the gradient norm bursts at every seed; at seed 3 the burst is not far enough above its neighbours for
+    # SP001 (no finding); at seeds 1 and 4 the loss's setback is under setback_factor (an info)
+    "lstm_regression": 4,
 }
