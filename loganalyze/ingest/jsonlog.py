@@ -7,12 +7,16 @@ reported as `step_rewind`, as in every reader.
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from ..model import Problem, Run, Series
+from ._open import Opened, TextLines, Unreadable, open_log
 from .rewind import duplicate_problem, rewind_problems, superseded
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step")
@@ -33,7 +37,10 @@ def _num(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an integer beyond the float range
+            return math.inf if v > 0 else -math.inf
     if isinstance(v, str) and v.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
         return float(v.strip().lower().replace("infinity", "inf"))
     return None
@@ -55,19 +62,25 @@ def _series_from_columns(cols: dict[str, tuple[list[int], list[float]]], path: s
     return series
 
 
-def _rows_to_series(rows: list[tuple[int, dict]], path: str = "", problems: list[Problem] | None = None
-                    ) -> dict[str, Series]:
+def _rows_to_series(rows: list[tuple[int, dict]], path: str = "", problems: list[Problem] | None = None,
+                    lines: list[int] | None = None) -> dict[str, Series]:
     """Rows to series. A row without a step key takes the step of the row before it (HF writes `predict_*`
     rows without `step` right after the eval row they belong to); only a file without any step key
-    counts rows."""
+    counts rows. A row whose step is not finite or beyond 64 bits is skipped and reported (`lines`:
+    each row's line in the file, for the report)."""
     problems = [] if problems is None else problems
     cols: dict[str, tuple[list[int], list[float]]] = {}
     has_steps = any(k in row and _num(row[k]) is not None for _, row in rows for k in STEP_KEYS)
     last_step: int | None = None
-    for i, row in rows:
+    unusable: list[int] = []
+    for n, (i, row) in enumerate(rows):
         step_key = next((k for k in STEP_KEYS if k in row and _num(row[k]) is not None), None)
-        if step_key is not None and np.isfinite(_num(row[step_key])):
-            step = last_step = int(_num(row[step_key]))
+        logged = None if step_key is None else _step_of(_num(row[step_key]))
+        if logged is not None:
+            step = last_step = logged
+        elif step_key is not None:
+            unusable.append(lines[n] if lines else n)
+            continue
         elif has_steps:
             if last_step is None:
                 continue  # before the first stepped row there is nothing to place it at
@@ -83,6 +96,11 @@ def _rows_to_series(rows: list[tuple[int, dict]], path: str = "", problems: list
             s, vals = cols.setdefault(key, ([], []))
             s.append(step)
             vals.append(x)
+    if unusable:
+        where = "line" if lines else "log_history entry"
+        problems.append(Problem("bad_value", path, f"{len(unusable)} row(s) have a step that is not finite or beyond "
+                                                   f"64 bits (first: {where} {unusable[0]}) and were skipped",
+                                {"count": len(unusable), "lines" if lines else "entries": unusable[:10]}))
     return _series_from_columns(cols, path, problems)
 
 
@@ -94,7 +112,8 @@ def _mmdet_row(row: dict) -> bool:
     if row.get("mode") not in MMDET_MODES:
         return False
     e, it = _num(row.get("epoch")), _num(row.get("iter"))
-    return e is not None and it is not None and np.isfinite(e) and np.isfinite(it)
+    # bounded so that the global iteration (epoch - 1) * N + iter stays within 64 bits
+    return e is not None and it is not None and abs(e) < 1e6 and abs(it) < 1e12
 
 
 def _is_mmdet(rows: list[tuple[int, dict]]) -> bool:
@@ -152,56 +171,143 @@ def _mmdet_series(rows: list[tuple[int, dict]], path: str, problems: list[Proble
     return _series_from_columns(cols, path, problems), hparams
 
 
+MAX_DOCUMENT = 64 << 20
+"""Characters of a whole-document JSON log (`trainer_state.json`) read at once; JSON lines stream, any length."""
+MAX_DEPTH = 32
+"""Nesting kept in a row; deeper objects hold no metrics (and would recurse without bound)."""
+_INT64 = (-(1 << 63), 1 << 63)
+
+
+def _compact(v: Any, depth: int = 0) -> Any:
+    """What a row needs, no more: numbers, booleans, short strings, and dicts of them to `MAX_DEPTH`.
+    Long strings and lists go (memory grows with the points, not with the text); None marks a cut."""
+    if isinstance(v, dict):
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        out = {}
+        for k, x in v.items():
+            if isinstance(x, (dict, int, float)) or (isinstance(x, str) and len(x) <= 200):
+                out[k] = _compact(x, depth + 1) if isinstance(x, dict) else x
+        return out
+    return v
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _step_of(x: float | int) -> int | None:
+    """A step from a logged number; None when it is not finite or outside 64 bits."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    s = int(x)
+    return s if _INT64[0] <= s < _INT64[1] else None
+
+
 def read_json_log(path: str | Path, name: str) -> Run:
     path = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as e:
-        return Run(name, (path,), {}, (Problem("unreadable", path, f"cannot read: {e.strerror or e}"),), format="json")
-    if not text.strip():
-        return Run(name, (path,), {}, (Problem("empty_file", path, "the file is empty"),), format="json")
+        opened = open_log(path)
+    except Unreadable as e:
+        return Run(name, (path,), {}, (e.problem,), format="json")
+    with opened:
+        run = _read(opened, name)
+    return replace(run, problems=tuple(opened.problems) + run.problems) if opened.problems else run
+
+
+def _parse(text: str) -> tuple[Any, str]:
+    """(document, "") or (None, what is wrong)."""
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
-        rows = [(i, r) for i, r in enumerate(doc["log_history"]) if isinstance(r, dict)]
-        hparams = {k: doc[k] for k in HF_HPARAMS if k in doc and doc[k] is not None}
-        found: list[Problem] = []
-        series = _rows_to_series(rows, path, found)
-        return Run(name, (path,), series, tuple(found), hparams, format="json")
-    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        found = []
-        series = _rows_to_series(list(enumerate(doc)), path, found)
-        return Run(name, (path,), series, tuple(found), format="json")
+        return json.loads(text), ""
+    except RecursionError:
+        return None, "nested deeper than the JSON parser allows"
+    except ValueError as e:  # JSONDecodeError, or an integer of thousands of digits
+        return None, str(e)
+
+
+def _read(opened: Opened, name: str) -> Run:
+    path = opened.path
+    text = TextLines(opened)
+    lines = iter(text)
+    head: list[str] = []
+    for ln in lines:
+        head.append(ln)
+        if ln.strip():
+            break
+    first = head[-1].strip() if head else ""
+    if not first:
+        return Run(name, (path,), {}, (Problem("empty_file", path, "the file is empty"), *text.problems()),
+                   format="json")
+    doc, why = (None, "")
+    if first.startswith("[") or first == "{" or (first.startswith("{") and '"log_history"' in first):
+        # a whole document (pretty-printed trainer_state.json, a JSON array of rows): read it at once, bounded
+        size = sum(len(x) + 1 for x in head)
+        for ln in lines:
+            head.append(ln)
+            size += len(ln) + 1
+            if size > MAX_DOCUMENT:
+                return Run(name, (path,), {}, (Problem(
+                    "too_large", path, f"a single JSON document over {MAX_DOCUMENT >> 20} MiB: not read (write "
+                    "long logs as JSON lines, one object per line, which are read at any length)",
+                    {"limit_bytes": MAX_DOCUMENT}), *text.problems()), format="json")
+        doc, why = _parse("\n".join(head))
+        if doc is None and first != "{" and not first.startswith("["):
+            why = ""
+    found: list[Problem] = []
+    try:
+        if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
+            rows = [(i, _compact(r)) for i, r in enumerate(doc["log_history"]) if isinstance(r, dict)]
+            del doc["log_history"]
+            hparams = {k: doc[k] for k in HF_HPARAMS if k in doc and doc[k] is not None}
+            del doc
+            series = _rows_to_series(rows, path, found)
+            return Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json")
+        if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+            rows = [(i, _compact(r)) for i, r in enumerate(doc)]
+            del doc
+            series = _rows_to_series(rows, path, found)
+            return Run(name, (path,), series, tuple(found + text.problems()), format="json")
+    except _TooDeep:
+        return Run(name, (path,), {}, (Problem("parse_error", path, f"rows nest objects deeper than {MAX_DEPTH} "
+                                                                   "levels: not a metric log"), *text.problems()),
+                   format="json")
     if isinstance(doc, dict):
         return Run(name, (path,), {}, (Problem("unknown_file", path,
-                                                "a JSON document without `log_history` or metric rows: not a log"),),
+                                                "a JSON document without `log_history` or metric rows: not a log"),
+                                        *text.problems()), format="json")
+    if why:
+        return Run(name, (path,), {}, (Problem("parse_error", path, f"not valid JSON: {why}"), *text.problems()),
                    format="json")
     # JSON Lines: one object per line; a bad line is reported and skipped
     rows: list[tuple[int, dict]] = []
+    row_lines: list[int] = []
     bad: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    nbad = 0
+    for lineno, line in enumerate(chain(head, lines), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            bad.append(lineno)
-            continue
+        obj, _ = _parse(line)
         if isinstance(obj, dict):
-            rows.append((len(rows), obj))
-        else:
+            try:
+                rows.append((len(rows), _compact(obj)))
+                row_lines.append(lineno)
+                continue
+            except _TooDeep:
+                pass
+        nbad += 1
+        if len(bad) < 10:
             bad.append(lineno)
     problems: list[Problem] = []
-    if bad:
+    if nbad:
         problems.append(Problem("parse_error", path,
-                                f"{len(bad)} line(s) are not JSON objects (first: line {bad[0]}); the other "
-                                f"{len(rows)} were read", {"count": len(bad), "lines": bad[:10]}))
+                                f"{nbad} line(s) are not JSON objects (first: line {bad[0]}); the other "
+                                f"{len(rows)} were read", {"count": nbad, "lines": bad}))
+    problems += text.problems()
     if not rows:
-        return Run(name, (path,), {}, (Problem("unknown_file", path, "no JSON metric rows found"),), format="json")
+        return Run(name, (path,), {}, (Problem("unknown_file", path, "no JSON metric rows found"), *problems),
+                   format="json")
     if _is_mmdet(rows):
         series, hparams = _mmdet_series(rows, path, problems)
         return Run(name, (path,), series, tuple(problems), hparams, format="jsonl")
-    series = _rows_to_series(rows, path, problems)
+    series = _rows_to_series(rows, path, problems, row_lines)
     return Run(name, (path,), series, tuple(problems), format="jsonl")
