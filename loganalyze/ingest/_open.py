@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 from contextlib import contextmanager
+from itertools import chain
 from typing import BinaryIO, Iterator
 
 from ..model import Problem
@@ -256,6 +257,10 @@ class TextLines:
             yield tail
 
     def __iter__(self) -> Iterator[str]:
+        return chain.from_iterable(lines for _, lines in self.batches())
+
+    def batches(self) -> Iterator[tuple[int, list[str]]]:
+        """(number of the first line, lines) for each chunk read: a list per chunk, no Python step per line."""
         pending = ""
         skipping = False  # inside a line already over the limit: drop until its end
         skipped = self._long
@@ -278,16 +283,11 @@ class TextLines:
                 else:
                     parts[0] = pending + parts[0]
                 pending = ""
-                has_nul = "\x00" in text
-                for line in parts:
-                    lineno += 1
-                    if len(line) > self.max_line:
-                        self._long(lineno)
-                        line = ""
-                    elif has_nul and "\x00" in line:
-                        self._nul(lineno)
-                        line = ""
-                    yield line
+                first = lineno + 1
+                lineno += len(parts)
+                if "\x00" in text or max(map(len, parts)) > self.max_line:
+                    self._clean(parts, first)
+                yield first, parts
             if skipping:
                 continue
             pending += last
@@ -297,13 +297,19 @@ class TextLines:
         if skipping:
             skipped(lineno + 1)
         elif pending or carry:
-            lineno += 1
-            if len(pending) > self.max_line:
-                self._long(lineno)
-            elif "\x00" in pending:
-                self._nul(lineno)
-            else:
-                yield pending
+            parts = [pending]
+            self._clean(parts, lineno + 1)
+            yield lineno + 1, parts
+
+    def _clean(self, parts: list[str], first: int) -> None:
+        """Blank out (and count) the lines that are too long or hold NUL bytes."""
+        for k, line in enumerate(parts):
+            if len(line) > self.max_line:
+                self._long(first + k)
+                parts[k] = ""
+            elif "\x00" in line:
+                self._nul(first + k)
+                parts[k] = ""
 
     def _long(self, lineno: int) -> None:
         self.long_count += 1

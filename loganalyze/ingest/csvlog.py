@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 import math
-from itertools import chain
+from itertools import chain, compress
+from operator import methodcaller
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -26,7 +27,6 @@ from .rewind import duplicate_problem, rewind_problems, superseded
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
 TIME_COLUMNS = ("", "timestamp", "time", "date", "datetime")
-CHUNK_ROWS = 4096
 _INT64 = (-(1 << 63), 1 << 63)
 
 
@@ -53,14 +53,21 @@ def _number(cell: str) -> float | None:
 
 
 def _values(cells: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, present, bad) of one column's cells; an empty cell is not present, a text cell is bad."""
+    """(value, present, bad) of one column's cells; an empty cell is not present, a text cell is bad.
+    One C-level `float` per present cell; a column with a cell that is not a plain number (text,
+    blanks, `true`) is read again cell by cell."""
     n = len(cells)
-    nan = math.nan
+    present = np.fromiter(map(bool, cells), bool, n)
     try:
-        value = np.array([float(c) if c else nan for c in cells], dtype=np.float64)
-        return value, np.fromiter(map(len, cells), np.int64, n) > 0, np.zeros(n, dtype=bool)
+        got = np.fromiter(map(float, compress(cells, present)), np.float64)
     except ValueError:
         pass
+    else:
+        if len(got) == n:
+            return got, present, np.zeros(n, dtype=bool)
+        value = np.full(n, np.nan)
+        value[present] = got
+        return value, present, np.zeros(n, dtype=bool)
     value = np.full(n, np.nan)
     present = np.zeros(n, dtype=bool)
     bad = np.zeros(n, dtype=bool)
@@ -129,21 +136,14 @@ class _Table:
         self.ragged, self.missing_step, self.huge_step = _Lines(), _Lines(), _Lines()
         self.rows = 0  # data rows that are not blank
 
-    def add(self, rows: list[list[str]], lines: list[int]) -> None:
-        ncol = len(self.header)
-        ragged = [i for i, r in enumerate(rows) if len(r) != ncol]
-        line = np.asarray(lines, dtype=np.int64)
-        if ragged:
-            for i in ragged:
-                r = rows[i]
-                rows[i] = r[:ncol] + [""] * (ncol - len(r))
-        cols = list(zip(*rows))
+    def add(self, cols: list[Sequence[str]], line: np.ndarray, ragged: np.ndarray) -> None:
+        """One chunk: each column's cells (as many as `line` has line numbers), which rows were ragged."""
+        n = len(line)
         parsed = [_values(c) if j != self.index_col else None for j, c in enumerate(cols)]
-        present = np.zeros(len(rows), dtype=bool)
+        present = np.zeros(n, dtype=bool)
         for j, p in enumerate(parsed):
-            present |= p[1] if p is not None else np.array([bool(c.strip()) for c in cols[j]], dtype=bool)
-        if ragged:
-            self.ragged.add(line[[i for i in ragged if present[i]]].tolist())
+            present |= p[1] if p is not None else np.fromiter(map(bool, map(str.strip, cols[j])), bool, n)
+        self.ragged.add(line[ragged & present].tolist())
         if self.index_col is None:
             step = self.rows + np.cumsum(present) - 1
             usable = present
@@ -174,16 +174,47 @@ class _Table:
         return np.concatenate(steps), np.concatenate(values)
 
 
-def _rows(reader, errors: _Lines, messages: list[str]) -> Iterator[list[str]]:
-    """The reader's rows; a row the csv module refuses (a field over its size limit) is counted, not fatal."""
-    while True:
-        try:
-            yield from reader
-            return
-        except csv.Error as e:
-            errors.add([reader.line_num])
-            if not messages:
-                messages.append(str(e))
+def _columns(first: int, lines: list[str], delim: str, ncol: int, errors: _Lines, messages: list[str]
+             ) -> tuple[list[Sequence[str]], np.ndarray, np.ndarray]:
+    """The columns of a chunk of lines: (cells of each of the `ncol` columns, the line of each row,
+    which rows had another number of cells). Lines without a quote character are split as they are
+    (what the csv module would give, at less cost; when every line has `ncol` cells, with one split for
+    the chunk); otherwise the csv module parses them, and a row it refuses (a field over its size
+    limit) is counted, not fatal."""
+    if '"' not in "".join(lines):
+        if all(lines):
+            nums = np.arange(first, first + len(lines), dtype=np.int64)
+        else:
+            idx = np.flatnonzero(np.fromiter(map(bool, lines), bool, len(lines)))
+            lines = [lines[k] for k in idx.tolist()]
+            nums = first + idx
+        counts = np.fromiter(map(methodcaller("count", delim), lines), np.int64, len(lines))
+        ragged = counts != ncol - 1
+        if not ragged.any():
+            cells = delim.join(lines).split(delim)
+            return [cells[j::ncol] for j in range(ncol)], nums, ragged
+        rows = [ln.split(delim) for ln in lines]
+    else:
+        rows, nums_l = [], []
+        reader = csv.reader(lines, delimiter=delim)
+        while True:
+            try:
+                for row in reader:
+                    if row:
+                        rows.append(row)
+                        nums_l.append(first + reader.line_num - 1)
+                break
+            except csv.Error as e:
+                errors.add([first + reader.line_num - 1])
+                if not messages:
+                    messages.append(str(e))
+        nums = np.asarray(nums_l, dtype=np.int64)
+        ragged = np.fromiter(map(len, rows), np.int64, len(rows)) != ncol
+    for i in np.flatnonzero(ragged).tolist():
+        r = rows[i]
+        rows[i] = r[:ncol] + [""] * (ncol - len(r))
+    cols = list(zip(*rows)) if rows else [() for _ in range(ncol)]
+    return cols, nums, ragged
 
 
 def read_csv_log(path: str | Path, name: str) -> Run:
@@ -205,55 +236,55 @@ def _read(opened: Opened, name: str) -> Run:
                    format="csv")
 
     text = TextLines(opened)
-    lines = iter(text)
-    before: list[str] = []
-    for ln in lines:
-        before.append(ln)
-        if ln.strip():
+    batches = text.batches()
+    errors, messages = _Lines(), []
+    header: list[str] | None = None
+    header_line, text_of_header = 0, ""
+    delim = ","
+    rest: tuple[int, list[str]] = (0, [])
+    for first, lines in batches:
+        for k, ln in enumerate(lines):
+            if not ln.strip():
+                continue
+            if header is None and "\x00" not in text.head:
+                delim = "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else _sniff_delimiter(ln)
+            try:
+                row = next(csv.reader([ln], delimiter=delim), [])
+            except csv.Error:
+                row = ln.split(delim)
+            if any(c.strip() for c in row):
+                header, header_line, text_of_header = [c.strip() for c in row], first + k, ln
+                rest = (first + k + 1, lines[k + 1:])
+                break
+            header = []
+        if header or "\x00" in text.head:
             break
     start = len(text.head) - len(text.head.lstrip())
     if "\x00" in text.head[start:].split("\n", 1)[0]:  # where the header should be
         problems.append(Problem("not_csv", path, "binary content: not a CSV log"))
         return Run(name, (path,), {}, tuple(problems), format="csv")
-    if not before or not before[-1].strip():
-        problems.append(Problem("empty_file", path, "the file is empty"))
-        return run()
-    delim = "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else _sniff_delimiter(before[-1])
-    reader = csv.reader(chain(before, lines), delimiter=delim)
-    errors, messages = _Lines(), []
-    rows = _rows(reader, errors, messages)
-    header: list[str] | None = None
-    for row in rows:
-        if any(c.strip() for c in row):
-            header = [c.strip() for c in row]
-            break
     if not header:
         problems.append(Problem("empty_file", path, "the file is empty"))
         return run()
-    pending: list[list[str]] = []
-    pending_lines: list[int] = []
-    if all(_number(c) is not None for c in header if c) and any(header):
-        pending, pending_lines = [list(header)], [reader.line_num]
+    headerless = all(_number(c) is not None for c in header if c) and any(header)
+    if headerless:
         problems.append(Problem("no_header", path,
-                                f"the first row (line {reader.line_num}) is all numbers, not a header: read as data, "
+                                f"the first row (line {header_line}) is all numbers, not a header: read as data, "
                                 f"columns named column_1…column_{len(header)}, each row one step",
-                                {"line": reader.line_num, "columns": len(header)}))
+                                {"line": header_line, "columns": len(header)}))
         header = [f"column_{j + 1}" for j in range(len(header))]
     lower = [h.lower() for h in header]
     step_col = next((lower.index(c) for c in STEP_COLUMNS if c in lower), None)
     epoch_col = next((lower.index(c) for c in EPOCH_COLUMNS if c in lower), None)
     index_col = step_col if step_col is not None else epoch_col
     table = _Table(header, index_col)
-    for row in rows:
-        if row:
-            pending.append(row)
-            pending_lines.append(reader.line_num)
-            if len(pending) >= CHUNK_ROWS:
-                table.add(pending, pending_lines)
-                pending, pending_lines = [], []
-    if pending:
-        table.add(pending, pending_lines)
-    del pending
+    if headerless:
+        rest = (header_line, [text_of_header] + rest[1])
+    for first, lines in chain([rest], batches):
+        cols, nums, ragged = _columns(first, lines, delim, len(header), errors, messages)
+        if len(nums):
+            table.add(cols, nums, ragged)
+        del cols
 
     series: dict[str, Series] = {}
     rewinds: dict[tuple[int, int], list] = {}
@@ -284,7 +315,8 @@ def _read(opened: Opened, name: str) -> Run:
                 problems.append(dup)
     if index_col is not None and index_col == epoch_col and "epoch" not in series and all_steps:
         # Keras / YOLO: one row per epoch, the epoch is the step; keep it as a series too
-        ep = np.unique(np.concatenate(all_steps))
+        ep = np.sort(np.concatenate(all_steps))
+        ep = ep[np.append(True, ep[1:] != ep[:-1])]
         series["epoch"] = Series.from_lists("epoch", ep, ep)
     problems += rewind_problems(path, rewinds, unit="column")
     ncol = len(header)
