@@ -16,7 +16,9 @@ import gzip
 import io
 import os
 import stat
+import shutil
 import tempfile
+import zlib
 from contextlib import contextmanager
 from itertools import chain
 from typing import BinaryIO, Iterator
@@ -135,12 +137,51 @@ class RegularFile(io.RawIOBase):
         super().close()
 
 
-class Opened:
-    """An open log: `stream` gives its content (decompressed when it is gzip); `problems` are notes
-    found on the way in (gzip content under a name without `.gz`)."""
+class GzipContent(io.RawIOBase):
+    """The decompressed content of a gzip file. A damaged or cut stream ends the content there and is
+    kept as `problem`: what was decompressed before it is still read."""
 
-    def __init__(self, path: str, stream: BinaryIO, size: int, compressed: bool, problems: list[Problem]):
-        self.path, self.stream, self.size, self.compressed, self.problems = path, stream, size, compressed, problems
+    def __init__(self, raw: RegularFile, path: str):
+        self.raw = io.BufferedReader(raw, CHUNK)
+        self.gz = gzip.GzipFile(fileobj=self.raw, mode="rb")
+        self.path = path
+        self.problem: Problem | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.problem is not None:
+            return 0
+        try:
+            data = self.gz.read1(len(b))
+        except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+            cut = isinstance(e, EOFError)
+            self.problem = Problem("truncated_record" if cut else "parse_error", self.path,
+                                   f"the gzip stream is {'cut short' if cut else 'damaged'} ({e}); what came before "
+                                   "it was read", {"error": str(e)})
+            return 0
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.gz.close()
+        self.raw.close()
+        super().close()
+
+
+class Opened:
+    """An open log: `stream` gives its content (decompressed when it is gzip); `problems` are what was
+    found on the way in (gzip content under a name without `.gz`, a damaged gzip stream): ask once the
+    content has been read."""
+
+    def __init__(self, path: str, stream: BinaryIO, size: int, compressed: bool, notes: list[Problem]):
+        self.path, self.stream, self.size, self.compressed, self.notes = path, stream, size, compressed, notes
+
+    @property
+    def problems(self) -> list[Problem]:
+        damage = getattr(self.stream, "problem", None)
+        return self.notes + ([damage] if damage else [])
 
     def __enter__(self) -> "Opened":
         return self
@@ -184,7 +225,7 @@ def open_log(path: str) -> Opened:
     if not path.lower().endswith((".gz", ".gzip")):
         problems.append(Problem("misnamed_gzip", path, "gzip-compressed content under a name without `.gz`: read "
                                                        "through gzip (name it …gz, or gunzip it)", {"bytes": raw.size}))
-    return Opened(path, gzip.GzipFile(fileobj=io.BufferedReader(raw, CHUNK), mode="rb"), raw.size, True, problems)
+    return Opened(path, GzipContent(raw, path), raw.size, True, problems)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -196,27 +237,27 @@ def seekable_log(path: str) -> Iterator[tuple[BinaryIO, list[Problem]]]:
         if not opened.compressed:
             yield opened.stream, opened.problems
             return
-        notes = list(opened.problems)
         with tempfile.TemporaryFile() as tmp:
-            while True:
-                data = read_bytes(opened.stream, CHUNK, path, notes)
-                if not data:
-                    break
-                tmp.write(data)
+            shutil.copyfileobj(opened.stream, tmp, CHUNK)
             tmp.flush()
             tmp.seek(0)
-            yield tmp, notes
+            yield tmp, opened.problems
 
 
-def read_bytes(stream: BinaryIO, n: int, path: str, problems: list[Problem]) -> bytes:
-    """Up to `n` bytes; a damaged gzip stream ends the content and is reported."""
-    try:
-        return stream.read(n)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        problems.append(Problem("truncated_record" if isinstance(e, EOFError) else "parse_error", path,
-                                f"the gzip stream is damaged ({e or type(e).__name__}); what came before it was read",
-                                {"error": str(e)}))
-        return b""
+def _read_full(stream: BinaryIO, n: int) -> bytes:
+    """`n` bytes, fewer only at the end (a raw stream may hand out less per call)."""
+    data = stream.read(n)
+    if not data or len(data) == n:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = stream.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 class TextLines:
@@ -232,13 +273,12 @@ class TextLines:
         self.long_lines: list[int] = []
         self.nul_lines: list[int] = []
         self.long_count = self.nul_count = 0
-        self.read_problems: list[Problem] = []
         self.encoding = "utf-8"
         self.head = ""  # the first decoded characters, to tell text from binary content
 
     def _chunks(self) -> Iterator[str]:
         stream, path = self.opened.stream, self.opened.path
-        first = read_bytes(stream, self.chunk, path, self.read_problems)
+        first = _read_full(stream, self.chunk)
         for bom, enc in _BOMS:
             if first.startswith(bom):
                 self.encoding = enc
@@ -251,7 +291,7 @@ class TextLines:
             if text:
                 self.head = self.head or text[:4096]
                 yield text
-            data = read_bytes(stream, self.chunk, path, self.read_problems)
+            data = _read_full(stream, self.chunk)
         tail = dec.decode(b"", final=True)
         if tail:
             yield tail
@@ -323,7 +363,7 @@ class TextLines:
 
     def problems(self) -> list[Problem]:
         path = self.opened.path
-        out = list(self.read_problems)
+        out = []
         if self.long_count:
             out.append(Problem("parse_error", path, f"{self.long_count} line(s) are longer than {self.max_line:,} "
                                                  f"characters (first: line {self.long_lines[0]}): damaged, skipped",

@@ -229,11 +229,11 @@ def read_csv_log(path: str | Path, name: str) -> Run:
 
 def _read(opened: Opened, name: str) -> Run:
     path = opened.path
-    problems: list[Problem] = list(opened.problems)
+    problems: list[Problem] = []
 
     def run(series: dict[str, Series] | None = None) -> Run:
-        return Run(name, (path,), dict(sorted((series or {}).items())), tuple(problems + text.problems()),
-                   format="csv")
+        return Run(name, (path,), dict(sorted((series or {}).items())),
+                   tuple(opened.problems + problems + text.problems()), format="csv")
 
     text = TextLines(opened)
     batches = text.batches()
@@ -261,8 +261,8 @@ def _read(opened: Opened, name: str) -> Run:
             break
     start = len(text.head) - len(text.head.lstrip())
     if "\x00" in text.head[start:].split("\n", 1)[0]:  # where the header should be
-        problems.append(Problem("not_csv", path, "binary content: not a CSV log"))
-        return Run(name, (path,), {}, tuple(problems), format="csv")
+        return Run(name, (path,), {}, (*opened.notes, Problem("not_csv", path, "binary content: not a CSV log")),
+                   format="csv")
     if not header:
         problems.append(Problem("empty_file", path, "the file is empty"))
         return run()
