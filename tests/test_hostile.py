@@ -251,6 +251,44 @@ def json_integer_beyond_float(d):
     return Expect(d / "metrics.json", None, {"loss": 11})  # an integer beyond float range is +inf, kept
 
 
+def extreme_csv(d, name, columns):
+    n = max(len(v) for v in columns.values())
+    lines = ["step," + ",".join(columns)]
+    for i in range(n):
+        lines.append(f"{i}," + ",".join(repr(v[i]) if i < len(v) else "" for v in columns.values()))
+    (d / name).write_text("\n".join(lines) + "\n")
+
+
+@case
+def extreme_values(d):
+    rng = np.random.default_rng(3)
+    huge = (rng.standard_normal(300) * 1e307).tolist()
+    extreme_csv(d, "metrics.csv", {"train_loss": huge, "val_loss": [1e308, -1e308, float("inf")] * 100,
+                                   "lr": [1e-320] * 300, "grad_norm": [float("nan")] * 300})
+    return Expect(d / "metrics.csv", None, {"train_loss": 300, "val_loss": 300, "lr": 300, "grad_norm": 300})
+
+
+@case
+def all_nan_and_tiny_series(d):
+    extreme_csv(d, "metrics.csv", {"train_loss": [float("nan")] * 50, "val_loss": [0.5],
+                                   "train_acc": [0.25] * 50, "val_acc": [float("inf"), float("-inf")]})
+    return Expect(d / "metrics.csv", None, {"train_loss": 50, "val_loss": 1, "train_acc": 50, "val_acc": 2})
+
+
+@case
+def growing_loss_that_overflows(d):
+    extreme_csv(d, "metrics.csv", {"loss": [10.0 ** min(i, 308) for i in range(400)] + [float("inf")] * 20,
+                                   "val_loss": [10.0 ** min(4 * i, 308) for i in range(105)]})
+    return Expect(d / "metrics.csv", None, {"loss": 420, "val_loss": 105})
+
+
+@case
+def one_step_repeated_with_other_values(d):
+    extreme_csv(d, "metrics.csv", {"loss": [1.0] * 3})
+    (d / "metrics.csv").write_text("step,loss,val_loss\n" + "".join(f"0,{i},{-i}\n" for i in range(200)))
+    return Expect(d / "metrics.csv", "duplicate_steps", {"loss": 200, "val_loss": 200})
+
+
 @pytest.fixture(scope="module")
 def valid(tmp_path_factory):
     """A healthy run of each format, and the points each series holds when read alone."""
