@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from itertools import chain, compress
 from operator import methodcaller
 from pathlib import Path
@@ -260,7 +261,7 @@ def _read(opened: Opened, name: str) -> Run:
         if header or "\x00" in text.head:
             break
     start = len(text.head) - len(text.head.lstrip())
-    if "\x00" in text.head[start:].split("\n", 1)[0]:  # where the header should be
+    if "\x00" in re.match(r"[^\r\n]*", text.head[start:]).group():  # where the header should be
         return Run(name, (path,), {}, (*opened.notes, Problem("not_csv", path, "binary content: not a CSV log")),
                    format="csv")
     if not header:

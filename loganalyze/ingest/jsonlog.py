@@ -75,7 +75,7 @@ def _rows_to_series(rows: list[tuple[int, dict]], path: str = "", problems: list
     unusable: list[int] = []
     for n, (i, row) in enumerate(rows):
         step_key = next((k for k in STEP_KEYS if k in row and _num(row[k]) is not None), None)
-        logged = None if step_key is None else _step_of(_num(row[step_key]))
+        logged = None if step_key is None else _step_of(row[step_key])
         if logged is not None:
             step = last_step = logged
         elif step_key is not None:
@@ -196,11 +196,16 @@ class _TooDeep(Exception):
     pass
 
 
-def _step_of(x: float | int) -> int | None:
-    """A step from a logged number; None when it is not finite or outside 64 bits."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    s = int(x)
+def _step_of(v: Any) -> int | None:
+    """A step from a logged value, exact for integers (a float holds 53 bits); None when it is not a finite
+    number or lies outside 64 bits."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        s = v
+    else:
+        x = _num(v)
+        if x is None or not math.isfinite(x):
+            return None
+        s = int(x)
     return s if _INT64[0] <= s < _INT64[1] else None
 
 
@@ -251,8 +256,6 @@ def _read(opened: Opened, name: str) -> Run:
                     "long logs as JSON lines, one object per line, which are read at any length)",
                     {"limit_bytes": MAX_DOCUMENT}), *text.problems()), format="json")
         doc, why = _parse("\n".join(head))
-        if doc is None and first != "{" and not first.startswith("["):
-            why = ""
     found: list[Problem] = []
     try:
         if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
@@ -275,10 +278,8 @@ def _read(opened: Opened, name: str) -> Run:
         return Run(name, (path,), {}, (Problem("unknown_file", path,
                                                 "a JSON document without `log_history` or metric rows: not a log"),
                                         *text.problems()), format="json")
-    if why:
-        return Run(name, (path,), {}, (Problem("parse_error", path, f"not valid JSON: {why}"), *text.problems()),
-                   format="json")
-    # JSON Lines: one object per line; a bad line is reported and skipped
+    # JSON Lines: one object per line; a bad line is reported and skipped. A document that does not parse
+    # is tried as JSON lines too (its first line may be the bad one); without a row it is reported whole.
     rows: list[tuple[int, dict]] = []
     row_lines: list[int] = []
     bad: list[int] = []
@@ -303,6 +304,9 @@ def _read(opened: Opened, name: str) -> Run:
                                 f"{nbad} line(s) are not JSON objects (first: line {bad[0]}); the other "
                                 f"{len(rows)} were read", {"count": nbad, "lines": bad}))
     problems += text.problems()
+    if not rows and why:
+        return Run(name, (path,), {}, (Problem("parse_error", path, f"not valid JSON: {why}"), *text.problems()),
+                   format="json")
     if not rows:
         return Run(name, (path,), {}, (Problem("unknown_file", path, "no JSON metric rows found"), *problems),
                    format="json")
