@@ -318,3 +318,13 @@ def test_special_files_in_a_tree_are_skipped_and_named(tmp_path):
     assert named == [("not_regular_file", "events.out.tfevents.1700000000.host", "a FIFO (named pipe)"),
                      ("not_regular_file", "metrics.csv", "a character device"),
                      ("not_regular_file", "metrics.csv", "a character device")]
+
+
+def test_a_json_document_over_the_limit_is_refused_clearly(tmp_path, monkeypatch):
+    from loganalyze.ingest import jsonlog
+
+    monkeypatch.setattr(jsonlog, "MAX_DOCUMENT", 1000)
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": [{"step": i, "loss": 1.0} for i in range(100)]}, indent=2))
+    (pr,) = one(p).problems
+    assert pr.kind == "too_large" and pr.file == str(p) and "JSON lines" in pr.detail

@@ -276,7 +276,7 @@ class TextLines:
         self.encoding = "utf-8"
         self.head = ""  # the first decoded characters, to tell text from binary content
 
-    def _chunks(self) -> Iterator[str]:
+    def chunks(self) -> Iterator[str]:
         stream, path = self.opened.stream, self.opened.path
         first = _read_full(stream, self.chunk)
         for bom, enc in _BOMS:
@@ -306,7 +306,7 @@ class TextLines:
         skipped = self._long
         carry = ""
         lineno = 0
-        for chunk in self._chunks():
+        for chunk in self.chunks():
             text = carry + chunk
             carry = ""
             if text.endswith("\r"):  # maybe the first half of "\r\n"

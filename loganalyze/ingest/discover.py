@@ -7,6 +7,7 @@ fatal: loops, unreadable directories and files we do not know are reported and s
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,8 @@ def classify(path: Path) -> str | None:
 
 def _looks_like_csv(path: Path) -> bool:
     try:
-        with open_log(str(path)) as opened:
-            first = next(iter(TextLines(opened, max_line=4096, chunk=4096)), "")
+        with open_log(str(path)) as opened:  # the first 4 KiB, whatever the file holds
+            first = re.match(r"[^\r\n]*", next(TextLines(opened, chunk=4096).chunks(), "")).group()
     except Unreadable:
         return False
     cells = [c.strip().lower() for c in first.replace("\t", ",").replace(";", ",").split(",")]

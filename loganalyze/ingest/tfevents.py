@@ -534,6 +534,9 @@ def read_event_file(path: Path | str, window: int | None = None) -> tuple[Points
         return {}, [e.problem], {}
     except OSError as e:
         return {}, [Problem("unreadable", path, f"cannot read: {e.strerror or e}")], {}
+    except Exception as e:  # noqa: BLE001 — a reader bug names this file and spares the run's other files
+        return {}, [Problem("reader_error", path, f"internal error while reading ({type(e).__name__}: {e}); "
+                                                  "please report it")], {}
 
 
 def _read(fh: BinaryIO, path: str, window: int) -> tuple[Points, list[Problem], dict[str, Any]]:
