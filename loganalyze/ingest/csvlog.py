@@ -58,6 +58,10 @@ def _values(cells: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     One C-level `float` per present cell; a column with a cell that is not a plain number (text,
     blanks, `true`) is read again cell by cell."""
     n = len(cells)
+    try:  # a dense column: every cell a number
+        return np.fromiter(map(float, cells), np.float64, n), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    except ValueError:
+        pass
     present = np.fromiter(map(bool, cells), bool, n)
     try:
         got = np.fromiter(map(float, compress(cells, present)), np.float64)
