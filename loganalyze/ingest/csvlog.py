@@ -173,7 +173,9 @@ class _Table:
                 self.values[j].append(value[keep])
 
     def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Column j's points, once: its chunks are let go as they are joined."""
         steps, values = self.steps[j], self.values[j]
+        self.steps[j], self.values[j] = [], []
         if not steps:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate(steps), np.concatenate(values)
@@ -310,7 +312,8 @@ def _read(opened: Opened, name: str) -> Run:
                                     f"{bad.first[0]}); those cells are skipped",
                                     {"column": tag, "count": bad.count, "lines": bad.first}))
         if len(steps):
-            all_steps.append(steps)
+            if index_col == epoch_col:
+                all_steps.append(steps)
             sk, vk = superseded(tag, steps, values, rewinds)
             series[tag] = Series.from_lists(tag, sk, vk)
             # a column written on several rows of one step with the same value (Lightning logs `epoch` on the

@@ -1,13 +1,15 @@
 """CSV / JSON-lines ingest: peak memory against the bytes on disk, and CSV speed against the reader before
 streaming (loaded from git, same process, same file).
 
-    python tests/bench/bench_ingest_memory.py [--sparse-gb 2] [--rows 300000] [--baseline a526fc9]
+    python tests/bench/bench_ingest_memory.py [--sparse-gb 2] [--rows 300000] [--baseline a526fc9] [--event-baseline]
 
 1. A 2 GB *sparse* CSV (`truncate`: a Lightning header and 1,000 rows, then a hole of zeros, as a
    preallocated or torn file leaves it) and the same as JSON lines: peak RSS of a fresh process
    reading it, next to the floor (interpreter + imports). The baseline reader is run on a 256 MB
    sparse file only (it holds the whole text, ~2x the file: 2 GB would need ~4 GB).
-2. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
+2. A sparse event file (all zeros, a preallocated or torn file): time to call it unreadable, new and
+   baseline (the baseline at 256 MiB only, unless --event-baseline).
+3. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
    others, empty cells elsewhere) and a dense Keras-style CSV: points per second, new and baseline,
    and the same points from both.
 
@@ -28,14 +30,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def baseline_reader(rev: str):
-    """`read_csv_log` as it was at `rev`, imported into the package so its relative imports resolve."""
-    code = subprocess.run(["git", "show", f"{rev}:loganalyze/ingest/csvlog.py"], cwd=ROOT, capture_output=True,
+def baseline_module(rev: str, name: str) -> types.ModuleType:
+    """`loganalyze/ingest/<name>.py` as it was at `rev`, imported into the package so its relative imports
+    resolve."""
+    code = subprocess.run(["git", "show", f"{rev}:loganalyze/ingest/{name}.py"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout
-    mod = types.ModuleType("loganalyze.ingest._csvlog_baseline")
+    mod = types.ModuleType(f"loganalyze.ingest._{name}_baseline")
     mod.__package__ = "loganalyze.ingest"
-    exec(compile(code, f"{rev}:csvlog.py", "exec"), mod.__dict__)
-    return mod.read_csv_log
+    sys.modules[mod.__name__] = mod  # dataclasses look their module up
+    exec(compile(code, f"{rev}:{name}.py", "exec"), mod.__dict__)
+    return mod
+
+
+def baseline_reader(rev: str):
+    return baseline_module(rev, "csvlog").read_csv_log
 
 
 def baseline_child(rev: str, path: str) -> None:
@@ -95,6 +103,8 @@ def main() -> None:
     ap.add_argument("--sparse-gb", type=float, default=2.0)
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--baseline", default="a526fc9", help="git revision of the reader before streaming")
+    ap.add_argument("--event-baseline", action="store_true",
+                    help="time the baseline on the full sparse event file too (over a minute at 2 GiB)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from loganalyze.ingest.csvlog import read_csv_log
@@ -128,6 +138,20 @@ def main() -> None:
         run = read_json_log(d / "metrics.jsonl", "x")
         print(f"  JSON lines kept {points(run):,} points; problems: {[p.detail for p in run.problems]}")
 
+        from loganalyze.ingest.tfevents import read_event_files
+
+        old_tf = baseline_module(args.baseline, "tfevents").read_event_files
+        events = d / "events.out.tfevents.1700000000.zeros"
+        for gib in (0.25, args.sparse_gb):
+            sparse_file(events, "", int(gib * 2**30))
+            t_new, data = timed(read_event_files, [events])
+            line = f"sparse event file, {gib:.2f} GiB of zeros: {t_new:6.2f} s ({data.problems[0].kind})"
+            if gib <= 0.25 or args.event_baseline:
+                t_old, _ = timed(old_tf, [events])
+                line += f"; baseline {t_old:6.2f} s ({t_old / t_new:.0f}x)"
+            print(line)
+        events.unlink()
+
         for name, make in (("lightning metrics.csv (sparse cells)", lightning_csv), ("dense CSV", dense_csv)):
             path = d / "speed.csv"
             make(path, args.rows)
@@ -140,6 +164,9 @@ def main() -> None:
             print(f"{name}: {path.stat().st_size / 2**20:.0f} MiB, {n:,} points (same as baseline: {same})")
             print(f"  baseline {t_old:6.2f} s = {n / t_old / 1e6:5.2f} M points/s")
             print(f"  streamed {t_new:6.2f} s = {n / t_new / 1e6:5.2f} M points/s   ({t_old / t_new:.1f}x faster)")
+            rss_new, rss_old = peak_rss(new_csv, path), peak_rss(old_csv, path)
+            print(f"  peak RSS above the floor: streamed {rss_new - floor:.0f} MiB, baseline {rss_old - floor:.0f} MiB "
+                  f"(the series it returns hold {n * 24 / 2**20:.0f} MiB: step, value, wall time)")
 
 
 if __name__ == "__main__":
