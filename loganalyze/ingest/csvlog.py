@@ -14,10 +14,10 @@ from __future__ import annotations
 import csv
 import math
 import re
-from itertools import chain, compress
+from itertools import chain, compress, islice
 from operator import methodcaller
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -224,6 +224,24 @@ def _columns(first: int, lines: list[str], delim: str, ncol: int, errors: _Lines
     return cols, nums, ragged
 
 
+def _find_header(batches: Iterable[tuple[int, list[str]]], tsv: bool
+                 ) -> tuple[list[str], int, str, str, tuple[int, list[str]]] | None:
+    """The first line with a cell that is not blank: (its cells, its line number, its text, the delimiter
+    sniffed from it, the lines after it in its chunk); None for a file without one."""
+    for first, lines in batches:
+        for k, ln in enumerate(lines):
+            if not ln.strip():
+                continue
+            delim = "\t" if tsv else _sniff_delimiter(ln)
+            try:
+                row = next(csv.reader([ln], delimiter=delim), [])
+            except csv.Error:  # a header over the csv module's field limit
+                row = ln.split(delim)
+            if any(c.strip() for c in row):
+                return [c.strip() for c in row], first + k, ln, delim, (first + k + 1, lines[k + 1:])
+    return None
+
+
 def read_csv_log(path: str | Path, name: str) -> Run:
     path = str(path)
     try:
@@ -244,35 +262,17 @@ def _read(opened: Opened, name: str) -> Run:
 
     text = TextLines(opened)
     batches = text.batches()
-    errors, messages = _Lines(), []
-    header: list[str] | None = None
-    header_line, text_of_header = 0, ""
-    delim = ","
-    rest: tuple[int, list[str]] = (0, [])
-    for first, lines in batches:
-        for k, ln in enumerate(lines):
-            if not ln.strip():
-                continue
-            if header is None and "\x00" not in text.head:
-                delim = "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else _sniff_delimiter(ln)
-            try:
-                row = next(csv.reader([ln], delimiter=delim), [])
-            except csv.Error:
-                row = ln.split(delim)
-            if any(c.strip() for c in row):
-                header, header_line, text_of_header = [c.strip() for c in row], first + k, ln
-                rest = (first + k + 1, lines[k + 1:])
-                break
-            header = []
-        if header or "\x00" in text.head:
-            break
+    head = list(islice(batches, 1))  # the first chunk read tells text from binary
     start = len(text.head) - len(text.head.lstrip())
     if "\x00" in re.match(r"[^\r\n]*", text.head[start:]).group():  # where the header should be
         return Run(name, (path,), {}, (*opened.notes, Problem("not_csv", path, "binary content: not a CSV log")),
                    format="csv")
-    if not header:
+    found = _find_header(chain(head, batches), path.lower().removesuffix(".gz").endswith(".tsv"))
+    if found is None:
         problems.append(Problem("empty_file", path, "the file is empty"))
         return run()
+    header, header_line, header_text, delim, rest = found
+    errors, messages = _Lines(), []
     headerless = all(_number(c) is not None for c in header if c) and any(header)
     if headerless:
         problems.append(Problem("no_header", path,
@@ -286,7 +286,7 @@ def _read(opened: Opened, name: str) -> Run:
     index_col = step_col if step_col is not None else epoch_col
     table = _Table(header, index_col)
     if headerless:
-        rest = (header_line, [text_of_header] + rest[1])
+        rest = (header_line, [header_text] + rest[1])
     for first, lines in chain([rest], batches):
         cols, nums, ragged = _columns(first, lines, delim, len(header), errors, messages)
         if len(nums):
