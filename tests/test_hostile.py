@@ -473,7 +473,8 @@ def test_a_damaged_file_in_a_run_is_the_file_named(tmp_path):
         w.add_scalar("loss", 1 / (i + 1), i)
     w.close()
     a, b = (next(tmp_path.glob(f"events.out.tfevents.*{x}")) for x in (".a", ".b"))
-    first, second = tmp_path / "events.out.tfevents.1700000000.host.a", tmp_path / "events.out.tfevents.1700000001.host.b"
+    first = tmp_path / "events.out.tfevents.1700000000.host.a"
+    second = tmp_path / "events.out.tfevents.1700000001.host.b"
     a.rename(first)  # timestamps in the names say which file comes first
     b.rename(second)
     second.write_bytes(second.read_bytes()[:-3])

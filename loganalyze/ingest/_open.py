@@ -15,8 +15,8 @@ import errno
 import gzip
 import io
 import os
-import stat
 import shutil
+import stat
 import tempfile
 import zlib
 from contextlib import contextmanager
@@ -223,8 +223,8 @@ def open_log(path: str) -> Opened:
         return Opened(path, raw, raw.size, False, [])
     problems = []
     if not path.lower().endswith((".gz", ".gzip")):
-        problems.append(Problem("misnamed_gzip", path, "gzip-compressed content under a name without `.gz`: read "
-                                                       "through gzip (name it …gz, or gunzip it)", {"bytes": raw.size}))
+        problems.append(Problem("misnamed_gzip", path, "gzip-compressed content under a name without `.gz`: "
+                                "read through gzip (name it …gz, or gunzip it)", {"bytes": raw.size}))
     return Opened(path, GzipContent(raw, path), raw.size, True, problems)  # type: ignore[arg-type]
 
 
@@ -277,7 +277,8 @@ class TextLines:
         self.head = ""  # the first decoded characters, to tell text from binary content
 
     def chunks(self) -> Iterator[str]:
-        stream, path = self.opened.stream, self.opened.path
+        """The text, decoded a chunk at a time."""
+        stream = self.opened.stream
         first = _read_full(stream, self.chunk)
         for bom, enc in _BOMS:
             if first.startswith(bom):
