@@ -362,10 +362,15 @@ def test_all_cases_together_next_to_a_valid_run(tmp_path, valid):
         d = tmp_path / name
         d.mkdir()
         expects.append((make(d), d))
+    out = tmp_path.parent / f"{tmp_path.name}-out"
+    out.mkdir()
     proc = subprocess.run([sys.executable, "-W", "error", "-m", "loganalyze", "analyze", str(tmp_path), str(root),
-                           "--json", "-", "--format", "text", "--fail-on", "never", "-j", "1"],
+                           "--json", "-", "--format", "text", "--fail-on", "never", "-j", "1",
+                           "--html", str(out / "r.html"), "--sarif", str(out / "r.sarif"),
+                           "--junit", str(out / "r.xml")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert all((out / f).stat().st_size for f in ("r.html", "r.sarif", "r.xml"))
     assert "Traceback" not in proc.stdout + proc.stderr and "Warning" not in proc.stderr, proc.stderr
     doc = json.loads(proc.stdout)
     for expect, d in expects:

@@ -328,3 +328,19 @@ def test_a_json_document_over_the_limit_is_refused_clearly(tmp_path, monkeypatch
     p.write_text(json.dumps({"log_history": [{"step": i, "loss": 1.0} for i in range(100)]}, indent=2))
     (pr,) = one(p).problems
     assert pr.kind == "too_large" and pr.file == str(p) and "JSON lines" in pr.detail
+
+
+def test_gzip_content_is_read_up_to_a_bound(tmp_path, monkeypatch):
+    import gzip
+
+    from loganalyze.ingest import _open
+
+    p = tmp_path / "metrics.csv.gz"
+    p.write_bytes(gzip.compress(("step,loss\n" + "".join(f"{i},0.5\n" for i in range(20000))).encode()))
+    monkeypatch.setattr(_open, "MIN_EXPANSION_LIMIT", 50_000)
+    monkeypatch.setattr(_open, "EXPANSION", 1)
+    run = one(p)
+    loss = run.series["loss"]
+    assert 0 < loss.points < 20000 and loss.step.tolist() == list(range(loss.points)) and (loss.value == 0.5).all()
+    assert [pr.kind for pr in run.problems] == ["too_large", "parse_error"]  # the line cut at the bound is dropped
+    assert run.problems[0].data["limit_bytes"] == 50_000 and run.problems[1].data["lines"] == [loss.points + 2]

@@ -28,6 +28,8 @@ from ..model import Problem
 LFS_MAGIC = b"version https://git-lfs.github.com/spec"
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+EXPANSION, MIN_EXPANSION_LIMIT = 200, 1 << 30
+"""Gzip content is read up to 200x the compressed size (logs compress 3-20x), at least 1 GiB."""
 MAX_LINE = 1 << 20
 """Characters. Real log lines are short; a longer one is damage (or a file that is not a log)."""
 
@@ -146,6 +148,8 @@ class GzipContent(io.RawIOBase):
         self.gz = gzip.GzipFile(fileobj=self.raw, mode="rb")
         self.path = path
         self.problem: Problem | None = None
+        self.limit = max(MIN_EXPANSION_LIMIT, EXPANSION * raw.size)  # a gzip bomb ends here
+        self.total = 0
 
     def readable(self) -> bool:
         return True
@@ -161,6 +165,11 @@ class GzipContent(io.RawIOBase):
                                    f"the gzip stream is {'cut short' if cut else 'damaged'} ({e}); what came before "
                                    "it was read", {"error": str(e)})
             return 0
+        if self.total + len(data) > self.limit:
+            data = data[: self.limit - self.total]
+            self.problem = Problem("too_large", self.path, f"decompresses to more than {self.limit:,} bytes, "
+                                   f"{EXPANSION}x its size (a gzip bomb?): read that far", {"limit_bytes": self.limit})
+        self.total += len(data)
         b[: len(data)] = data
         return len(data)
 
@@ -275,6 +284,7 @@ class TextLines:
         self.long_count = self.nul_count = 0
         self.encoding = "utf-8"
         self.head = ""  # the first decoded characters, to tell text from binary content
+        self.cut_line: int | None = None
 
     def chunks(self) -> Iterator[str]:
         """The text, decoded a chunk at a time."""
@@ -337,6 +347,8 @@ class TextLines:
                 pending, skipping = "", True
         if skipping:
             skipped(lineno + 1)
+        elif pending and getattr(self.opened.stream, "problem", None) is not None:
+            self.cut_line = lineno + 1  # the stream broke off mid-line: its end may be missing
         elif pending or carry:
             parts = [pending]
             self._clean(parts, lineno + 1)
@@ -365,6 +377,9 @@ class TextLines:
     def problems(self) -> list[Problem]:
         path = self.opened.path
         out = []
+        if self.cut_line is not None:
+            out.append(Problem("parse_error", path, f"line {self.cut_line}, where the compressed stream ends, may be "
+                                                    "cut short: skipped", {"count": 1, "lines": [self.cut_line]}))
         if self.long_count:
             out.append(Problem("parse_error", path, f"{self.long_count} line(s) are longer than {self.max_line:,} "
                                                  f"characters (first: line {self.long_lines[0]}): damaged, skipped",
