@@ -9,7 +9,8 @@ streaming (loaded from git, same process, same file).
    sparse file only (it holds the whole text, ~2x the file: 2 GB would need ~4 GB).
 2. A sparse event file (all zeros, a preallocated or torn file): time to call it unreadable, new and
    baseline (the baseline at 256 MiB only, unless --event-baseline).
-3. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
+3. A detectron2 `metrics.json` (JSON lines, 6 keys a row): the same, against the JSON reader before.
+4. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
    others, empty cells elsewhere) and a dense Keras-style CSV: points per second, new and baseline,
    and the same points from both.
 
@@ -51,6 +52,19 @@ def baseline_child(rev: str, path: str) -> None:
         baseline_reader(rev)(path, "x")
     except Exception as e:  # noqa: BLE001 — the baseline raises on NUL bytes after reading the whole file
         print(f"(baseline raised {type(e).__name__}: {e})")
+
+
+def baseline_json_child(rev: str, path: str) -> None:
+    baseline_module(rev, "jsonlog").read_json_log(path, "x")
+
+
+def detectron2_jsonl(path: Path, rows: int) -> None:
+    rng = np.random.default_rng(2)
+    with open(path, "w") as fh:
+        for i in range(rows):
+            x = rng.random(4)
+            fh.write(f'{{"iteration": {i}, "total_loss": {x[0]:.6f}, "loss_cls": {x[1]:.6f}, "lr": {x[2]:.3e}, '
+                     f'"data_time": {x[3]:.4f}, "eta_seconds": {rows - i}}}\n')
 
 
 def lightning_csv(path: Path, rows: int) -> None:
@@ -167,6 +181,32 @@ def main() -> None:
             rss_new, rss_old = peak_rss(new_csv, path), peak_rss(old_csv, path)
             print(f"  peak RSS above the floor: streamed {rss_new - floor:.0f} MiB, baseline {rss_old - floor:.0f} MiB "
                   f"(the series it returns hold {n * 24 / 2**20:.0f} MiB: step, value, wall time)")
+        bench_json(d, args.rows, args.baseline, floor)
+
+
+def bench_json(d: Path, rows: int, rev: str, floor: float) -> None:
+    from loganalyze.ingest.jsonlog import read_json_log
+
+    old = baseline_module(rev, "jsonlog").read_json_log
+    path = d / "metrics.json"
+    detectron2_jsonl(path, rows)
+    t_new, r_new = timed(read_json_log, path, "x")
+    t_old, r_old = timed(old, path, "x")
+    same = set(r_new.series) == set(r_old.series) and all(
+        np.array_equal(r_new.series[k].step, r_old.series[k].step) and np.array_equal(r_new.series[k].value,
+                                                                                       r_old.series[k].value)
+        for k in r_old.series)
+    n = points(r_new)
+    print(f"detectron2 metrics.json (JSON lines): {path.stat().st_size / 2**20:.0f} MiB, {n:,} points "
+          f"(same as baseline: {same})")
+    print(f"  baseline {t_old:6.2f} s = {n / t_old / 1e6:5.2f} M points/s")
+    print(f"  streamed {t_new:6.2f} s = {n / t_new / 1e6:5.2f} M points/s   ({t_old / t_new:.1f}x faster)")
+    new_code = "from loganalyze.ingest.jsonlog import read_json_log as r; run = r(sys.argv[1], 'x')"
+    old_code = (f"sys.path.insert(0, 'tests/bench'); from bench_ingest_memory import baseline_json_child; "
+                f"baseline_json_child({rev!r}, sys.argv[1])")
+    rss_new, rss_old = peak_rss(new_code, path), peak_rss(old_code, path)
+    print(f"  peak RSS above the floor: streamed {rss_new - floor:.0f} MiB, baseline {rss_old - floor:.0f} MiB "
+          f"(the series it returns hold {n * 24 / 2**20:.0f} MiB: step, value, wall time)")
 
 
 if __name__ == "__main__":
