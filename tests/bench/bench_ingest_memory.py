@@ -1,4 +1,4 @@
-"""CSV / JSON-lines ingest: peak memory against the bytes on disk, and CSV speed against the reader before
+"""CSV / JSON-lines ingest: peak memory against the bytes on disk, and speed against the readers before
 streaming (loaded from git, same process, same file).
 
     python tests/bench/bench_ingest_memory.py [--sparse-gb 2] [--rows 300000] [--baseline a526fc9] [--event-baseline]
@@ -7,12 +7,12 @@ streaming (loaded from git, same process, same file).
    preallocated or torn file leaves it) and the same as JSON lines: peak RSS of a fresh process
    reading it, next to the floor (interpreter + imports). The baseline reader is run on a 256 MB
    sparse file only (it holds the whole text, ~2x the file: 2 GB would need ~4 GB).
-2. A sparse event file (all zeros, a preallocated or torn file): time to call it unreadable, new and
-   baseline (the baseline at 256 MiB only, unless --event-baseline).
-3. A detectron2 `metrics.json` (JSON lines, 6 keys a row): the same, against the JSON reader before.
-4. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
-   others, empty cells elsewhere) and a dense Keras-style CSV: points per second, new and baseline,
-   and the same points from both (best of three runs each).
+2. A sparse event file (all zeros): time to call it unreadable, new and baseline (the baseline at
+   256 MiB only, unless --event-baseline).
+3. A Lightning-style `metrics.csv` (train rows with 3 values, a validation row every 50 steps with 3
+   others, empty cells elsewhere), a dense Keras-style CSV and a detectron2 `metrics.json` (JSON
+   lines, 6 keys a row): points per second (best of three runs each) and peak RSS, new and baseline,
+   and the same points from both.
 
 Not a test: the machine is shared, so only ratios measured in one run mean anything.
 """
