@@ -666,7 +666,8 @@ def epoch_axis(series: Mapping[str, Series], roles: Roles, steps_per_epoch: int 
     if axis is None:
         axis = _epoch_from_cadence(train, val)
     if axis is None:
-        axis = _epoch_from_loss_cycle(train, series.get(roles.lr) if roles.lr else None)
+        with np.errstate(over="ignore", invalid="ignore"):  # values near the float limit: a score of inf/nan, no cycle
+            axis = _epoch_from_loss_cycle(train, series.get(roles.lr) if roles.lr else None)
     if axis is None:
         return EpochAxis.unknown("no epoch series, no steps_per_epoch, no regular validation cadence, "
                                  "and no dominant cycle in the train loss")

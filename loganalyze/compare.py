@@ -165,7 +165,9 @@ def compared_tags(run: AlignedRun) -> dict[str, bool]:
 def run_curves(run: AlignedRun) -> dict[str, Curve]:
     out = {}
     for tag, hib in compared_tags(run).items():
-        c = summarize(run.series[tag], hib)
+        # values near the float limit (a diverged run) overflow in sums and squares: the summary holds inf/nan
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = summarize(run.series[tag], hib)
         if c is not None:
             out[tag] = c
     return out

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from .align import align_runs
 from .cards import load_cards
 from .config import Config, check_roles
@@ -44,7 +46,10 @@ def run_rules(run: AlignedRun, config: Config) -> RunReport:
         if fn is None:
             continue
         try:
-            found = fn(run, config.params_for(card))
+            # a log may hold values near the float limit (a diverged run): arithmetic on them gives inf/nan,
+            # which detectors treat as non-finite; the IEEE flags are no news to the user
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                found = fn(run, config.params_for(card))
         except Exception as e:  # noqa: BLE001 — one broken rule must not hide the others' findings
             notes.append(f"internal error in rule {rule_id} ({type(e).__name__}: {e}); please report it\n"
                          + traceback.format_exc(limit=3))

@@ -240,3 +240,107 @@ def test_hf_rows_without_a_step_take_the_step_before(tmp_path):
     run = one(p)
     assert run.series["predict_loss"].step.tolist() == [549, 1098]
     assert run.series["epoch"].step.tolist() == [500, 549, 549, 1000, 1098, 1098]
+
+
+def test_compressed_utf16_and_cr_only_logs_read_like_plain_ones(tmp_path):
+    import gzip
+
+    text = "epoch,step,train_loss\n" + "".join(f"0,{i},{1 / (i + 1)}\n" for i in range(30))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "metrics.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "metrics.csv").write_bytes(text.replace("\n", "\r\n").encode("utf-16"))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "metrics.csv").write_text(text.replace("\n", "\r"), newline="")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "log.json.gz").write_bytes(
+        gzip.compress("".join(json.dumps({"step": i, "train_loss": 1 / (i + 1)}) + "\n" for i in range(30)).encode()))
+    runs = {r.name: r for r in load([tmp_path]).runs}
+    assert sorted(runs) == ["a/metrics.csv.gz", "b/metrics.csv", "c/metrics.csv", "d/log.json.gz"]
+    for run in runs.values():
+        assert run.series["train_loss"].step.tolist() == list(range(30)) and not run.problems, run.name
+
+
+def test_gzip_content_under_a_plain_name_is_read_with_a_hint(tmp_path):
+    import gzip
+
+    p = tmp_path / "metrics.csv"
+    p.write_bytes(gzip.compress(b"step,loss\n0,1.0\n1,0.5\n"))
+    run = one(p)
+    assert run.series["loss"].points == 2
+    assert [(pr.kind, pr.file) for pr in run.problems] == [("misnamed_gzip", str(p))]
+
+
+def test_headerless_csv_is_read_with_positional_names_and_said_so(tmp_path):
+    p = tmp_path / "metrics.csv"
+    p.write_text("".join(f"{i},{1 / (i + 1)},0.001\n" for i in range(10)))
+    run = one(p)
+    assert sorted(run.series) == ["column_1", "column_2", "column_3"]
+    assert run.series["column_2"].value[0] == 1.0 and run.series["column_2"].step.tolist() == list(range(10))
+    (pr,) = run.problems
+    assert pr.kind == "no_header" and pr.data == {"line": 1, "columns": 3}
+
+
+def test_a_bad_row_is_a_problem_on_its_line_and_the_others_stay(tmp_path):
+    p = tmp_path / "metrics.csv"
+    rows = [f"{i},{i / 10}" for i in range(6)]
+    rows[2] = f"{2 ** 63},0.2"  # line 4: a step beyond 64 bits
+    rows[4] = "4," + "7" * 150_000 + "e"  # line 6: a cell over the csv module's 128 KB limit, and not a number
+    p.write_text("step,loss\n" + "\n".join(rows) + "\n")
+    run = one(p)
+    assert run.series["loss"].step.tolist() == [0, 1, 3, 5]
+    assert sorted(pr.data["lines"] for pr in run.problems if pr.kind == "bad_value") == [[4], [6]]
+
+
+def test_json_lines_whose_first_line_is_broken_are_still_read(tmp_path):
+    p = tmp_path / "metrics.json"
+    p.write_text('[{"step": 0, "loss": \n' + "".join(json.dumps({"step": i, "loss": 1.0}) + "\n" for i in range(1, 5)))
+    run = one(p)
+    assert run.series["loss"].step.tolist() == [1, 2, 3, 4]
+    assert [(pr.kind, pr.data["lines"]) for pr in run.problems] == [("parse_error", [1])]
+
+
+def test_json_steps_are_exact_beyond_53_bits(tmp_path):
+    p = tmp_path / "metrics.json"
+    steps = [2 ** 53 + 1, 2 ** 62 + 3]
+    p.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in steps))
+    assert one(p).series["loss"].step.tolist() == steps
+
+
+def test_special_files_in_a_tree_are_skipped_and_named(tmp_path):
+    os.mkfifo(tmp_path / "events.out.tfevents.1700000000.host")
+    os.symlink("/dev/zero", tmp_path / "metrics.csv")
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "metrics.csv").write_text("step,loss\n0,1\n")
+    result = load([tmp_path, tmp_path / "metrics.csv"])
+    assert [r.name for r in result.runs] == [f"{os.path.normpath(str(tmp_path))}/ok/metrics.csv"]
+    named = sorted((p.kind, os.path.basename(p.file), p.data["file_type"]) for p in result.problems)
+    assert named == [("not_regular_file", "events.out.tfevents.1700000000.host", "a FIFO (named pipe)"),
+                     ("not_regular_file", "metrics.csv", "a character device"),
+                     ("not_regular_file", "metrics.csv", "a character device")]
+
+
+def test_a_json_document_over_the_limit_is_refused_clearly(tmp_path, monkeypatch):
+    from loganalyze.ingest import jsonlog
+
+    monkeypatch.setattr(jsonlog, "MAX_DOCUMENT", 1000)
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": [{"step": i, "loss": 1.0} for i in range(100)]}, indent=2))
+    (pr,) = one(p).problems
+    assert pr.kind == "too_large" and pr.file == str(p) and "JSON lines" in pr.detail
+
+
+def test_gzip_content_is_read_up_to_a_bound(tmp_path, monkeypatch):
+    import gzip
+
+    from loganalyze.ingest import _open
+
+    p = tmp_path / "metrics.csv.gz"
+    p.write_bytes(gzip.compress(("step,loss\n" + "".join(f"{i},0.5\n" for i in range(20000))).encode()))
+    monkeypatch.setattr(_open, "MIN_EXPANSION_LIMIT", 50_000)
+    monkeypatch.setattr(_open, "EXPANSION", 1)
+    run = one(p)
+    loss = run.series["loss"]
+    assert 0 < loss.points < 20000 and loss.step.tolist() == list(range(loss.points)) and (loss.value == 0.5).all()
+    assert [pr.kind for pr in run.problems] == ["too_large", "parse_error"]  # the line cut at the bound is dropped
+    assert run.problems[0].data["limit_bytes"] == 50_000 and run.problems[1].data["lines"] == [loss.points + 2]

@@ -145,7 +145,8 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         last = run.epochs.epoch_of(step) == run.epochs.epoch_of(step[-1:])[0]
         if float(np.quantile(y[last], 0.1)) - float(ys[best]) < min_rise:
             return None
-    slope, _ = theil_sen(seg_x.astype(float), seg_y)
+    # (a segment logged at one step only has no slope; scipy would warn)
+    slope = theil_sen(seg_x.astype(float), seg_y)[0] if seg_x[0] != seg_x[-1] else float("nan")
     factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
     tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
     exploding = tail_nonfinite or (is_log and factor >= float(params["explode_factor"]))

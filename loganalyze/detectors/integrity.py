@@ -92,7 +92,7 @@ def _duplicate_causes(tags: tuple[str, ...], conflicting: int) -> tuple[Cause, .
 
 
 _LOST = {"crc_mismatch", "truncated_record", "corrupt_framing", "decode_error", "parse_error", "ragged_row",
-         "bad_value", "non_numeric_column"}
+         "bad_value", "non_numeric_column", "too_large"}
 _NOTHING = {"unreadable", "lfs_pointer", "not_event_file", "empty_file", "reader_error", "not_csv", "unknown_file"}
 
 

@@ -93,8 +93,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
         per = (s2 / c2).reshape(n_ep, bins)
     used = np.unique(ee)
     per = per[used.min(): used.max() + 1]
-    odd = np.nanmean(per[1::2], axis=0)
-    even = np.nanmean(per[0::2], axis=0)
+    odd, even = _phase_means(per[1::2]), _phase_means(per[0::2])
     ok = np.isfinite(odd) & np.isfinite(even)
     split = float(np.corrcoef(odd[ok], even[ok])[0, 1]) if ok.sum() >= 3 and np.std(odd[ok]) > 0 and np.std(even[ok]) > 0 else 0.0
     noise = mad(r - profile[bb])
@@ -204,11 +203,18 @@ def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
     return float(np.median(early) / late_m), float(np.median(bound) / late_m)
 
 
+def _phase_means(per: np.ndarray) -> np.ndarray:
+    """Each phase bin's mean over epochs, NaN for a bin no epoch reached (`np.nanmean` would warn)."""
+    have = ~np.isnan(per)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(have, per, 0.0).sum(axis=0) / have.sum(axis=0)
+
+
 def _repeated_detail(f: Fold) -> tuple[float, float]:
     """Odd/even agreement of the profile's bin-to-bin detail (profile minus its 3-bin smooth),
     and the detail's share of the profile's variance (a smooth shape with one kink has little)."""
     per = f.per_epoch
-    odd, even = np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0)
+    odd, even = _phase_means(per[1::2]), _phase_means(per[0::2])
     if not (np.isfinite(odd).all() and np.isfinite(even).all()) or len(odd) < 6:
         return 0.0, 0.0
     hp_o = odd - ndimage.uniform_filter1d(odd, 3, mode="nearest")

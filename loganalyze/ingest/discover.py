@@ -7,11 +7,14 @@ fatal: loops, unreadable directories and files we do not know are reported and s
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from ..model import Problem
+from ._open import TextLines, Unreadable, not_regular, open_log
 
 SKIP_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".h5",
                  ".hdf5", ".npy", ".npz", ".pkl", ".pickle", ".onnx", ".yaml", ".yml", ".py", ".md", ".txt", ".pb",
@@ -27,11 +30,13 @@ class RunSource:
 
 
 def classify(path: Path) -> str | None:
-    """The reader for a file, or None when it is not a log we read."""
+    """The reader for a file, or None when it is not a log we read. A `.gz` log is classified by the
+    name inside (`metrics.csv.gz` is a CSV log). Only a regular file may be passed: a `.log` is opened."""
     name = path.name.lower()
     if "tfevents" in name:
         return "tfevents"
-    suffix = path.suffix.lower()
+    inner = Path(name[:-3]) if name.endswith(".gz") else Path(name)
+    suffix = inner.suffix
     if suffix in (".csv", ".tsv"):
         return "csv"
     if suffix in (".json", ".jsonl"):
@@ -43,9 +48,9 @@ def classify(path: Path) -> str | None:
 
 def _looks_like_csv(path: Path) -> bool:
     try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = fh.readline(4096)
-    except OSError:
+        with open_log(str(path)) as opened:  # the first 4 KiB, whatever the file holds
+            first = re.match(r"[^\r\n]*", next(TextLines(opened, chunk=4096).chunks(), "")).group()
+    except Unreadable:
         return False
     cells = [c.strip().lower() for c in first.replace("\t", ",").replace(";", ",").split(",")]
     return len(cells) >= 2 and any(c in ("epoch", "step", "loss", "iteration") or c.endswith("loss") for c in cells)
@@ -79,7 +84,11 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[RunSource], list[Problem
         if not root.exists():
             problems.append(Problem("not_found", arg, "no such file or directory"))
             continue
-        if root.is_file():
+        if not root.is_dir():
+            mode = os.stat(root).st_mode
+            if not stat.S_ISREG(mode):
+                problems.append(not_regular(arg, mode))
+                continue
             kind = classify(root) or ("csv" if root.suffix.lower() in (".log", ".txt") else None)
             real = os.path.realpath(root)
             if kind is None:
@@ -113,8 +122,14 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[RunSource], list[Problem
             rel_dir = os.path.relpath(dirpath, root)
             for fname in sorted(filenames):
                 full = os.path.join(dirpath, fname)
-                if not os.path.exists(full):
-                    problems.append(Problem("unreadable", full, "broken symbolic link"))
+                try:
+                    mode = os.stat(full).st_mode
+                except OSError as e:
+                    detail = "broken symbolic link" if os.path.islink(full) else f"cannot stat: {e.strerror or e}"
+                    problems.append(Problem("unreadable", full, detail))
+                    continue
+                if not stat.S_ISREG(mode):  # a FIFO, device or socket: opening or reading it could hang
+                    problems.append(not_regular(full, mode))
                     continue
                 kind = classify(Path(full))
                 if kind is None:

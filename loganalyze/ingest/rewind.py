@@ -76,6 +76,8 @@ def superseded(tag: str, step: np.ndarray, value: np.ndarray, rewinds: dict[tupl
     """(steps, values) of one column in write order after TensorBoard's rule; each rewind is added to
     `rewinds` ({(from, to): [superseded points, [tags]]}) for `rewind_problems`."""
     keep, found = supersede(step)
+    if not found:
+        return step, value
     for _, frm, to, n in found:
         r = rewinds.setdefault((frm, to), [0, []])
         r[0] += n

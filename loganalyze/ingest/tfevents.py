@@ -30,6 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model import Problem, Series
+from ._open import Unreadable, seekable_log
 from .rewind import duplicate_problem, rewind_problems, supersede
 
 _U64 = struct.Struct("<Q")
@@ -114,12 +115,26 @@ def _resync(buf: bytes, a: np.ndarray, pos: int, n: int, room: int) -> int:
         return pos
     heads = sliding_window_view(a, 12)  # a view: row i is the 12 bytes at i
     while pos + 12 <= n:
+        pos = _past_zeros(a, pos, n)
         rows = heads[pos : pos + 4096]
         for q in (np.nonzero(_headers_ok(rows))[0] + pos).tolist():
             if q + 16 + _U64.unpack_from(buf, q)[0] <= room:
                 return q
         pos += len(rows)
     return pos
+
+
+def _past_zeros(a: np.ndarray, pos: int, n: int) -> int:
+    """The first position from `pos` that may start a header: twelve zero bytes never do (the CRC of a
+    zero length is not zero), so a stretch of zeros (a preallocated or sparse file) is passed at memory
+    speed, not 4096 CRCs at a time. At most `n - 11`, the first position without a whole header."""
+    at = pos
+    while at < n:
+        block = a[at : at + (1 << 16)]
+        if block.any():
+            return max(pos, at + int(np.argmax(block != 0)) - 11)
+        at += len(block)
+    return max(pos, n - 11)
 
 
 class _Offsets:
@@ -512,10 +527,16 @@ def read_event_file(path: Path | str, window: int | None = None) -> tuple[Points
     """
     path = str(path)
     try:
-        with open(path, "rb") as fh:
-            return _read(fh, path, min(max(16, window or WINDOW), _MAX_RECORD))
+        with seekable_log(path) as (fh, notes):  # a regular file only; gzip content decompressed
+            points, problems, hparams = _read(fh, path, min(max(16, window or WINDOW), _MAX_RECORD))
+            return points, notes + problems, hparams
+    except Unreadable as e:
+        return {}, [e.problem], {}
     except OSError as e:
         return {}, [Problem("unreadable", path, f"cannot read: {e.strerror or e}")], {}
+    except Exception as e:  # noqa: BLE001 — a reader bug names this file and spares the run's other files
+        return {}, [Problem("reader_error", path, f"internal error while reading ({type(e).__name__}: {e}); "
+                                                  "please report it")], {}
 
 
 def _read(fh: BinaryIO, path: str, window: int) -> tuple[Points, list[Problem], dict[str, Any]]:
