@@ -61,13 +61,14 @@ def expected_range(rr, spec) -> tuple[str, tuple[int, int] | int]:
     if spec == "run":
         return "exact", (first, last)
     head, _, tail = spec.partition("..")
-    assert tail == "end", spec
+    assert tail == "end" or head.startswith("at("), spec
     kind, _, tag = head.partition("(")
     tag = tag.rstrip(")")
-    if kind == "covers":
+    if kind in ("covers", "at"):
         inner = tag.removeprefix("max(")
         ts, tv = _raw(rr, inner)
-        return "covers", int(ts[int(np.nanargmax(tv))])
+        at = int(ts[int(np.nanargmax(tv))])
+        return ("covers", at) if kind == "covers" else ("exact", (at, at))
     ts, tv = _raw(rr, tag)
     if kind == "nonfinite":
         return "exact", (int(ts[~np.isfinite(tv)][0]), last)
