@@ -153,9 +153,9 @@ def test_a_step_logged_twice_with_two_values_is_a_warning(tmp_path):
 
 def test_cause_confidences_are_probabilities_on_the_fixtures_and_the_real_logs(realworld, realworld_dev):
     """Confidences rank causes and are printed as such: each lies in (0, 1]. The runs cover the
-    confidences the mutation run moved out of range (DV001 exploding_gradients and a lone unknown,
-    IN001 resumed_run, IN002 unknown, NF001 lr_too_high, PD001 memorization) and two synthetic
-    cycles add PD001's and PD002's unknown."""
+    confidences the mutation run moved out of range (DV001 a lone unknown, IN001 resumed_run, IN002
+    unknown, NF001 lr_too_high, PD001 memorization); two synthetic cycles add PD001's and PD002's
+    unknown, and a gradient burst followed by a worse level DV001's exploding_gradients."""
     rep = analyze([str(FIXTURES), str(realworld), str(realworld_dev)], Config())
     found = [(r.run.name, f) for r in rep.runs for f in r.findings]
     rng = np.random.default_rng(0)
@@ -164,6 +164,13 @@ def test_cause_confidences_are_probabilities_on_the_fixtures_and_the_real_logs(r
     for period in (250, 70):  # the epoch's own smooth cycle (no known shape); a 70-step one (not the epoch)
         y = trend * np.exp(0.1 * np.sin(2 * np.pi * s / period) + 0.05 * rng.standard_normal(3000))
         found += [(f"sine{period}", f) for f in findings({"train/loss": (s, y), "epoch": (s, s // 250)}, "PD")]
+    # the LSTM-without-clipping story (a burst, then a worse level for good): DV001's exploding_gradients
+    s8 = np.arange(800)
+    y8 = np.where(s8 < 420, 12 * np.exp(-s8 / 150) + 10, 19.0) * np.exp(0.15 * rng.standard_normal(800))
+    g8 = 6 * np.exp(0.3 * rng.standard_normal(800))
+    g8[434] = 875.0
+    found += [("burst", f) for f in findings({"train/loss": (s8, y8), "epoch": (s8, s8 // 80), "grad_norm": (s8, g8)},
+                                             "DV001")]
     for name, f in found:
         assert all(0 < c.confidence <= 1 for c in f.causes), (name, f.rule, f.causes)
     covered = {(f.rule, c.cause) for _, f in found for c in f.causes}

@@ -204,7 +204,8 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
             if run_len >= k and len(below) and float(np.min(below)) < end_level * (1 - 3 * tol) and \
                     mad(v[n - run_len:]) / end_level <= float(params["max_pinned_noise"]):
                 late = (n - run_len, end_level, end_match)
-    if (late is not None or pinned) and not is_train and not term and _train_learns(run, tol):
+    if (late is not None or pinned) and not is_train and not term and \
+            _train_learns(run, tol, late[1] if late is not None else level):
         # a validation loss at (or climbing to) a chance level while training learns is a mismatch or
         # overfitting, not a dead model
         late, pinned = None, False
@@ -232,7 +233,8 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         back = int(np.count_nonzero(at[low_i:]))
         if low < level * (1 - 3 * tol) and back >= max(2, n // 10):
             collapse = (low, low_i)
-        elif not at[: max(1, n // 10)].any():
+        elif not at[: max(1 if is_train else 2, n // 10)].any():
+            # (a validation series starts after an epoch of training: one off first evaluation is not a stall)
             # pinned later but not from the start and not after learning: that is a stall, PL002's
             pinned = False
             if not flat:
@@ -254,12 +256,16 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     if pinned:
         # it exploded in its first steps and then settled at chance: the first updates were huge, which is
         # what features on wildly different scales (or a far too high LR) do to a freshly initialized net
-        head_n = max(3, n // 10)
-        peak_i = int(np.argmax(v[:head_n]))
-        if v[peak_i] >= float(params["explode_factor"]) * level and peak_i < head_n - 1:
+        # (for validation, the same model's training loss shows the first steps: evaluations come later)
+        hs, hv = (step, v) if is_train or term else finite_sorted(run.get(run.roles.train_loss)) \
+            if run.get(run.roles.train_loss) is not None else (step, v)
+        head_n = max(3, len(hv) // 10)
+        peak_i = int(np.argmax(hv[:head_n]))
+        if hv[peak_i] >= float(params["explode_factor"]) * level and peak_i < head_n - 1:
             causes.insert(0, Cause("unnormalized_inputs", 0.65,
-                                   f"the loss first exploded to {v[peak_i]:.3g} (step {int(step[peak_i]):,}, "
-                                   f"{v[peak_i] / level:.0f}× the chance level) and then settled at {match}: huge "
+                                   f"the {'' if is_train or term else 'training '}loss first exploded to "
+                                   f"{hv[peak_i]:.3g} (step {int(hs[peak_i]):,}, "
+                                   f"{hv[peak_i] / level:.0f}× the chance level) and then settled at {match}: huge "
                                    "first updates killed the network — typical of unnormalized input features "
                                    "(scales far from 1), or of an LR far too high for the first steps"))
     lr = run.get(run.roles.lr)
@@ -295,13 +301,15 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
 
 
-def _train_learns(run: AlignedRun, tol: float) -> bool:
+def _train_learns(run: AlignedRun, tol: float, level: float) -> bool:
+    """Training ends well below the chance level validation sits at: it learned something (a fall from a
+    first-steps explosion back to the prior is not learning)."""
     train = run.get(run.roles.train_loss)
     if train is None:
         return False
     _, tv = finite_sorted(train)
     k = max(1, len(tv) // 10)
-    return len(tv) >= 4 and bool(np.median(tv[-k:]) < (1 - 3 * tol) * np.median(tv[:k]))
+    return len(tv) >= 4 and bool(np.median(tv[-k:]) < (1 - 3 * tol) * level)
 
 
 def _run_at_level(v: np.ndarray, level: float, band: float) -> int:
