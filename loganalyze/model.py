@@ -6,9 +6,10 @@ Ingest produces `Run`s; alignment turns them into `AlignedRun`s; detectors retur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: `loganalyze rules` / `explain` never need it
+    import numpy as np
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1, "never": 99}
@@ -69,10 +70,29 @@ class Series:
 
     @property
     def nonfinite(self) -> int:
+        import numpy as np
+
         return int(np.count_nonzero(~np.isfinite(self.value)))
+
+    @property
+    def first_step(self) -> int | None:
+        return int(self.step.min()) if len(self.step) else None
+
+    @property
+    def last_step(self) -> int | None:
+        return int(self.step.max()) if len(self.step) else None
+
+    @property
+    def last_value(self) -> float | None:
+        """The value at the last step (the first point written there)."""
+        import numpy as np
+
+        return float(self.value[np.argmax(self.step)]) if len(self.step) else None
 
     @classmethod
     def from_lists(cls, tag: str, step, value, wall_time=None) -> "Series":
+        import numpy as np
+
         step_a = np.asarray(step, dtype=np.int64)
         value_a = np.asarray(value, dtype=np.float64)
         if wall_time is None:
@@ -146,10 +166,14 @@ class EpochAxis:
 
     def epoch_of(self, steps: np.ndarray) -> np.ndarray:
         """Epoch index (0-based) of each step; -1 before the first epoch start."""
+        import numpy as np
+
         return np.searchsorted(self.starts, np.asarray(steps), side="right").astype(np.int64) - 1
 
     @staticmethod
     def unknown(detail: str = "") -> "EpochAxis":
+        import numpy as np
+
         return EpochAxis(np.zeros(0, dtype=np.int64), "unknown", detail)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage, stats
+
+from . import numstats
 
 
 def finite(step: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +31,7 @@ def mad(x: np.ndarray) -> float:
 
 def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
     window = max(1, int(window) | 1)
-    return ndimage.median_filter(x, size=window, mode="reflect")
+    return numstats.median_filter(x, size=window, mode="reflect")
 
 
 def rolling_mad(x: np.ndarray, window: int) -> np.ndarray:
@@ -43,8 +44,8 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[flo
     if len(x) > max_points:
         idx = np.linspace(0, len(x) - 1, max_points).astype(int)
         x, y = x[idx], y[idx]
-    res = stats.theilslopes(y, x)
-    return float(res[0]), float(res[1])
+    slope, intercept = numstats.theil_slopes(y, x)
+    return slope, intercept
 
 
 def mann_kendall(y: np.ndarray, max_points: int = 2000) -> tuple[float, float]:
@@ -54,7 +55,7 @@ def mann_kendall(y: np.ndarray, max_points: int = 2000) -> tuple[float, float]:
         y = y[idx]
     if len(y) < 4:
         return 0.0, 1.0
-    tau, p = stats.kendalltau(np.arange(len(y)), y)
+    tau, p = numstats.kendalltau(np.arange(len(y)), y)
     if math.isnan(tau):
         return 0.0, 1.0
     return float(tau), float(p)

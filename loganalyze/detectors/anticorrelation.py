@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats as sps
 
+from .. import numstats
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, Finding, MetricPair, Series
 from ..stats import mad
@@ -56,7 +56,7 @@ def worsening(y: np.ndarray) -> Worsening:
     end = float(np.median(y[-min(3, after):])) if after else float(y[best])
     scale = max(abs(float(y[best])), 1e-12)
     noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
-    tau = float(sps.kendalltau(np.arange(after + 1), y[best:])[0]) if after >= 3 else 0.0
+    tau = float(numstats.kendalltau(np.arange(after + 1), y[best:])[0]) if after >= 3 else 0.0
     return Worsening(end, (end - float(y[best])) / scale, float(noise), tau if np.isfinite(tau) else 0.0)
 
 
@@ -99,7 +99,7 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     # evaluations after the best falls with a Kendall tau of at most -min_train_tau
     t_after = tr[best:]
     t_after = t_after[np.isfinite(t_after)]
-    train_tau = float(sps.kendalltau(np.arange(len(t_after)), t_after)[0]) if len(t_after) >= 3 else -1.0
+    train_tau = float(numstats.kendalltau(np.arange(len(t_after)), t_after)[0]) if len(t_after) >= 3 else -1.0
     if not train_tau <= -float(params["min_train_tau"]):
         return []
     best_step = int(vs[best])
@@ -173,8 +173,13 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         dt, dv = np.diff(_detrend(tr[ok])), np.diff(_detrend(vv[ok]))
         if np.std(dt) == 0 or np.std(dv) == 0:
             continue
-        rho, p = sps.spearmanr(dt, dv)
-        if not (rho <= -float(params["min_anticorrelation"]) and p <= float(params["max_p"])):
+        rho = numstats.spearman_rho(dt, dv)
+        if not rho <= -float(params["min_anticorrelation"]):
+            continue
+        from scipy import stats as sps  # only for a candidate: importing it costs more than a small run
+
+        p = float(sps.spearmanr(dt, dv)[1])
+        if not p <= float(params["max_p"]):
             continue
         against = int(np.count_nonzero(np.sign(dt) == -np.sign(dv)))
         steps = vs[ok]

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import ndimage
 
+from .. import numstats
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall
 from . import detector
@@ -84,7 +84,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         # a wide moving average: a narrow one would eat the noise and fake an alternation
         window = min(max(7, n // 4), 501) | 1
-        trend = ndimage.uniform_filter1d(y, size=window, mode="nearest")
+        trend = numstats.uniform_filter1d(y, size=window, mode="nearest")
         r = y - trend
         max_lag = max(2, n // 4)
         acf = autocorrelation(r, max_lag)

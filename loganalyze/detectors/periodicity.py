@@ -9,12 +9,12 @@ extremes sit, how it grows, and what else is logged (LR, evaluation steps) rank 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import ndimage, signal
-from scipy import stats as sps
 
+from .. import numstats
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad, rank_sum_greater, rolling_median
@@ -36,10 +36,20 @@ class Fold:
     profile: np.ndarray  # mean residual per phase bin
     per_epoch: np.ndarray  # (epochs, bins) mean residual, NaN where empty
     eta2: float  # variance explained by phase
-    f_p: float  # one-way ANOVA p-value of residual by phase bin
+    f_stat: float  # one-way ANOVA F of residual by phase bin (inf: the phase explains all of it)
+    f_df: tuple[int, int]  # and its degrees of freedom
     split_half: float  # correlation of odd-epoch and even-epoch profiles
     points_per_epoch: float
     within_noise: float  # robust spread of the residual around the profile
+
+    @cached_property
+    def f_p(self) -> float:
+        """The ANOVA p-value, computed when a rule asks: it needs scipy, which most runs never import."""
+        if not np.isfinite(self.f_stat):
+            return 0.0
+        from scipy import stats as sps
+
+        return float(sps.f.sf(self.f_stat, *self.f_df))
 
 
 def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
@@ -58,7 +68,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     if full.sum() < 3 or ppe < 6:
         return None
     width = max(3, int(round(ppe)))
-    trend = ndimage.uniform_filter1d(y, size=width, mode="nearest")
+    trend = numstats.uniform_filter1d(y, size=width, mode="nearest")
     resid = y - trend
     half = width // 2  # the moving average is biased at the ends
     core = np.zeros(len(y), dtype=bool)
@@ -83,7 +93,6 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     k = int(np.count_nonzero(cnt))
     df1, df2 = max(k - 1, 1), max(len(r) - k, 1)
     f = (between / df1) / ((total - between) / df2) if total > between else np.inf
-    f_p = float(sps.f.sf(f, df1, df2)) if np.isfinite(f) else 0.0
     n_ep = len(starts)
     per = np.full((n_ep, bins), np.nan)
     key = ee * bins + bb
@@ -97,7 +106,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     ok = np.isfinite(odd) & np.isfinite(even)
     split = float(np.corrcoef(odd[ok], even[ok])[0, 1]) if ok.sum() >= 3 and np.std(odd[ok]) > 0 and np.std(even[ok]) > 0 else 0.0
     noise = mad(r - profile[bb])
-    return Fold(step, y, ep, phase, last, resid, bins, profile, per, eta2, f_p, split, ppe, noise)
+    return Fold(step, y, ep, phase, last, resid, bins, profile, per, eta2, float(f), (df1, df2), split, ppe, noise)
 
 
 def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) -> np.ndarray:
@@ -141,7 +150,12 @@ def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
     z = np.abs(last_r) / spread
     outside = int(np.sum(z > 3))
     chance = max(float(np.mean(np.abs(other) / spread > 3)), 0.05)  # the rest's own tail, at least 5%
-    p = float(sps.binom.sf(outside - 1, len(z), chance))
+    if outside == 0:
+        p = 1.0  # P(X >= 0): what binom.sf(-1, ...) returns, without importing scipy for it
+    else:
+        from scipy import stats as sps  # on first use: importing it costs more than a small run
+
+        p = float(sps.binom.sf(outside - 1, len(z), chance))
     up = float(np.mean(last_r > 0))
     direction = 1 if up >= 0.75 else -1 if up <= 0.25 else 0
     return float(np.median(z)), outside / len(z), direction, p
@@ -217,11 +231,11 @@ def _repeated_detail(f: Fold) -> tuple[float, float]:
     odd, even = _phase_means(per[1::2]), _phase_means(per[0::2])
     if not (np.isfinite(odd).all() and np.isfinite(even).all()) or len(odd) < 6:
         return 0.0, 0.0
-    hp_o = odd - ndimage.uniform_filter1d(odd, 3, mode="nearest")
-    hp_e = even - ndimage.uniform_filter1d(even, 3, mode="nearest")
+    hp_o = odd - numstats.uniform_filter1d(odd, 3, mode="nearest")
+    hp_e = even - numstats.uniform_filter1d(even, 3, mode="nearest")
     if np.std(hp_o) == 0 or np.std(hp_e) == 0:
         return 0.0, 0.0
-    hp = f.profile - ndimage.uniform_filter1d(f.profile, 3, mode="nearest")
+    hp = f.profile - numstats.uniform_filter1d(f.profile, 3, mode="nearest")
     share = float(np.var(hp) / np.var(f.profile)) if np.var(f.profile) > 0 else 0.0
     return float(np.corrcoef(hp_o, hp_e)[0, 1]), share
 
@@ -229,7 +243,7 @@ def _repeated_detail(f: Fold) -> tuple[float, float]:
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
         return 0.0
-    return float(sps.spearmanr(x, y)[0])
+    return numstats.spearman_rho(x, y)
 
 
 def _amplitude_growth(per: np.ndarray, profile: np.ndarray) -> tuple[float, list[float]]:
@@ -268,11 +282,11 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     # the epoch's shape, so the shape tests below look through it
     d0 = np.diff(p)
     turns0 = float(np.mean(np.sign(d0[1:]) != np.sign(d0[:-1]))) if len(d0) > 2 else 0.0
-    detail0 = p - ndimage.uniform_filter1d(p, size=3, mode="nearest")
+    detail0 = p - numstats.uniform_filter1d(p, size=3, mode="nearest")
     alternating = (bins >= 6 and turns0 >= float(params["alternation_turns"])
                    and float(np.corrcoef(detail0[:-1], detail0[1:])[0, 1]) <= -float(params["alternation_r"]))
     if alternating:
-        p = ndimage.uniform_filter1d(p, size=3, mode="nearest")
+        p = numstats.uniform_filter1d(p, size=3, mode="nearest")
     amp = float(p.max() - p.min())
     x = (np.arange(bins) + 0.5) / bins
     rho = _spearman(x, p)
@@ -303,6 +317,8 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     start_low = float(np.mean(p[bins // 2:]) - p[argmin]) / amp if amp > 0 else 0.0
     # interior turns that matter (a quarter of the swing or more): a memorization rise has none
     prom = float(params["turn_prominence"]) * amp
+    from scipy import signal  # only here, for a candidate's profile
+
     extrema = (len(signal.find_peaks(p, prominence=prom)[0])
                + len(signal.find_peaks(-p, prominence=prom)[0])) if amp > 0 else 0
     # (a noisy profile may turn a few times on the way up; a rise that dominates, Spearman ≥ 0.85, still is one)
@@ -393,9 +409,9 @@ def _gap_trend(run: AlignedRun) -> float | None:
     ts, tv = tr.step[t_ok], tr.value[t_ok]
     if len(ts) < 4:
         return None
-    t_at = np.interp(vs, ts, ndimage.uniform_filter1d(tv, size=max(1, len(tv) // max(len(vs), 1))))
+    t_at = np.interp(vs, ts, numstats.uniform_filter1d(tv, size=max(1, len(tv) // max(len(vs), 1))))
     gap = vv - t_at
-    return float(sps.theilslopes(gap, np.arange(len(gap)))[0])
+    return numstats.theil_slopes(gap, np.arange(len(gap)))[0]
 
 
 def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None:
@@ -571,7 +587,7 @@ def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
         return 0, 0.0
     # a rolling median keeps level shifts (an LR step-down and the drop it causes) in the trend, where a
     # moving average would turn each into a bump the periodogram could take for a cycle
-    trend = ndimage.median_filter(y, size=max(3, n // 8) | 1, mode="nearest")
+    trend = numstats.median_filter(y, size=max(3, n // 8) | 1, mode="nearest")
     r = y - trend
     r = r - r.mean()
     spec = np.abs(np.fft.rfft(r * np.hanning(n))) ** 2

@@ -5,8 +5,8 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import ndimage
 
+from .. import numstats
 from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
 from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags, no_transfer
 from ..model import AlignedRun, Cause, Finding
@@ -184,7 +184,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     tol = float(params["chance_tolerance"])
     match = chance_match(level, tol, card_levels(params))
     # judged on a running median: per-batch noise of a few percent must not hide a pinned level
-    sm = ndimage.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
+    sm = numstats.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
     at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
     near = float(np.mean(at)) if match else 0.0
     # a loss that got worse is DV001's; "flat from the start" needs enough points to tell from noise,
@@ -226,7 +226,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     collapse = None
     if pinned:
         # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
-        low_i = int(np.argmin(ndimage.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
+        low_i = int(np.argmin(numstats.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
         low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
         # fell back: after its low the loss sits at the level again for a tenth of the run or more (a low at
         # the very end is learning that started late, not a collapse)

@@ -259,10 +259,10 @@ def _overview_cell(findings: list[Finding]) -> dict | None:
 
 
 def _step_span(run: AlignedRun) -> tuple[int, int] | None:
-    steps = [s.step for s in run.series.values() if s.points]
-    if not steps:
+    spans = [(s.first_step, s.last_step) for s in run.series.values() if s.points]
+    if not spans:
         return None
-    return min(int(a.min()) for a in steps), max(int(a.max()) for a in steps)
+    return min(a for a, _ in spans), max(b for _, b in spans)
 
 
 def _baseline_lines(rc) -> dict:

@@ -132,8 +132,8 @@ def run_json(rr: RunReport) -> dict:
         series.append({
             "tag": tag,
             "points": s.points,
-            "first_step": int(s.step.min()) if s.points else None,
-            "last_step": int(s.step.max()) if s.points else None,
+            "first_step": s.first_step,
+            "last_step": s.last_step,
             "nonfinite": s.nonfinite,
             "role": _role_of(run, tag),
         })

@@ -127,9 +127,9 @@ def _header(rr: RunReport) -> str:
         return f"{run.name}  [{fmt}]  no readable points"
     points = sum(s.points for s in run.series.values())
     nonfinite = sum(s.nonfinite for s in run.series.values())
-    steps = [s.step for s in run.series.values() if s.points]
-    lo = min(int(a.min()) for a in steps) if steps else None
-    hi = max(int(a.max()) for a in steps) if steps else None
+    spans = [(s.first_step, s.last_step) for s in run.series.values() if s.points]
+    lo = min(a for a, _ in spans) if spans else None
+    hi = max(b for _, b in spans) if spans else None
     return (f"{run.name}  [{fmt}]  {len(run.series)} tags, {points:,} points, steps {_fmt_step(lo)}–{_fmt_step(hi)}"
             + (f", {nonfinite:,} non-finite" if nonfinite else ""))
 
@@ -151,8 +151,8 @@ def run_text(rr: RunReport, verbose: bool = False, twin_of: str | None = None,
                       keep)
     if verbose:
         for tag, s in sorted(run.series.items()):
-            lines.append(f"    {tag}: {s.points:,} points, steps {_fmt_step(int(s.step.min()) if s.points else None)}"
-                         f"–{_fmt_step(int(s.step.max()) if s.points else None)}"
+            lines.append(f"    {tag}: {s.points:,} points, steps {_fmt_step(s.first_step)}"
+                         f"–{_fmt_step(s.last_step)}"
                          + (f", {s.nonfinite} non-finite" if s.nonfinite else ""))
     lines += problem_lines([p for p in run.problems if verbose or not _covered(p, rr, selected)])
     if not rr.findings:
@@ -173,11 +173,11 @@ def _formats(rr: RunReport) -> str:
 def _same_curve(a: Series, b: Series) -> bool:
     if not a.points or not b.points:
         return False
-    if int(a.step.min()) != int(b.step.min()) or int(a.step.max()) != int(b.step.max()):
+    if a.first_step != b.first_step or a.last_step != b.last_step:
         return False
     if max(a.points, b.points) > 1.5 * min(a.points, b.points):  # (a CSV repeats `epoch` on evaluation rows)
         return False
-    va, vb = a.value[np.argmax(a.step)], b.value[np.argmax(b.step)]
+    va, vb = a.last_value, b.last_value
     if not (np.isfinite(va) and np.isfinite(vb)):
         return bool(np.isfinite(va) == np.isfinite(vb))
     return bool(abs(va - vb) <= 1e-4 * max(abs(va), abs(vb)) + 1e-12)  # event files hold float32

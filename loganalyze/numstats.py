@@ -1,0 +1,199 @@
+"""The few scipy statistics and filters the rules use, in numpy, so a run starts without scipy.
+
+Importing scipy.stats, scipy.signal or scipy.ndimage costs 0.5–1.3 s: more than analyzing a small
+log, and paid again by every worker of a sweep. Each function here returns what its scipy
+namesake returns for the inputs the rules give it, computed the same way so the floating-point
+results are the same bits (tests/test_numstats.py compares them on random inputs with ties).
+The one exception is a normal tail probability: scipy evaluates it with its own erfc, this module
+with the C library's, and the two agree to about 1e-13 relative. Where no short numpy equivalent
+exists (the F and binomial tails, peak prominence) or an input is too big for a sliding window,
+the caller's scipy is imported on first use.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SLIDING_LIMIT = 4_000_000  # elements of a sliding-window view we are willing to materialize
+
+
+def _extend(x: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """`x` padded as scipy.ndimage pads it: size // 2 before, the rest after."""
+    before = size // 2
+    after = size - before - 1
+    if mode == "nearest":
+        return np.pad(x, (before, after), mode="edge")
+    if mode == "reflect":
+        return np.pad(x, (before, after), mode="symmetric")
+    raise ValueError(f"mode {mode!r} not supported")
+
+
+def uniform_filter1d(x, size: int, mode: str = "reflect") -> np.ndarray:
+    """scipy.ndimage.uniform_filter1d of a 1-D float array: a running sum, divided by `size` at the end."""
+    x = np.asarray(x, dtype=np.float64)
+    size = int(size)
+    n = len(x)
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    if n == 0:
+        return x.copy()
+    ext = _extend(x, size, mode)
+    # the first window is summed element by element, then each step adds the new point and drops the
+    # old one: the same order of operations as ndimage's running sum (cumsum adds sequentially)
+    steps = np.empty(n, dtype=np.float64)
+    steps[0] = np.cumsum(ext[:size])[-1]
+    np.subtract(ext[size:size + n - 1], ext[:n - 1], out=steps[1:])
+    return np.cumsum(steps) / size
+
+
+def median_filter(x, size: int, mode: str = "reflect") -> np.ndarray:
+    """scipy.ndimage.median_filter of a 1-D array (the element of rank size // 2 in each window)."""
+    x = np.asarray(x)
+    size = int(size)
+    n = len(x)
+    if n == 0 or size <= 1:
+        return x.copy()
+    # (a window wider than the series reflects more than once at the edges: left to ndimage)
+    if n * size > SLIDING_LIMIT or size > n or (x.dtype.kind == "f" and not np.isfinite(x).all()):
+        from scipy import ndimage
+
+        return ndimage.median_filter(x, size=size, mode=mode)
+    windows = np.lib.stride_tricks.sliding_window_view(_extend(x, size, mode), size)
+    k = size // 2
+    return np.partition(windows, k, axis=1)[:, k].astype(x.dtype, copy=False)
+
+
+def rankdata(a) -> np.ndarray:
+    """scipy.stats.rankdata(a) (method "average"): ties share the mean of their ranks."""
+    a = np.asarray(a)
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    new = np.r_[True, s[1:] != s[:-1]]
+    dense = np.cumsum(new)
+    starts = np.r_[np.flatnonzero(new), len(a)]
+    # a tie group occupying ordinal ranks i+1..j gets (i + 1 + j) / 2
+    avg = 0.5 * (starts[1:] + starts[:-1] + 1)
+    out = np.empty(len(a), dtype=np.float64)
+    out[order] = avg[dense - 1]
+    return out
+
+
+def _discordant(y_ranks: np.ndarray) -> int:
+    """Pairs i < j with y_i > y_j (inversions), in blocks so no n×n matrix is built at once."""
+    n = len(y_ranks)
+    total = 0
+    block = max(1, 2_000_000 // max(n, 1))
+    for a in range(0, n, block):
+        rows = y_ranks[a:a + block]
+        later = np.arange(a, min(a + block, n))[:, None] < np.arange(n)[None, :]
+        total += int(np.count_nonzero((rows[:, None] > y_ranks[None, :]) & later))
+    return total
+
+
+def _tie_counts(ranks: np.ndarray) -> tuple[int, int, int]:
+    cnt = np.bincount(ranks).astype("int64", copy=False)
+    cnt = cnt[cnt > 1]
+    return (int((cnt * (cnt - 1) // 2).sum()),
+            int((cnt * (cnt - 1.) * (cnt - 2)).sum()),
+            int((cnt * (cnt - 1.) * (2 * cnt + 5)).sum()))
+
+
+def _kendall_p_exact(n: int, c: int) -> float:
+    """Two-sided exact p-value of c concordant pairs among n untied points (Kendall 1970)."""
+    c = int(min(c, (n * (n - 1)) // 2 - c))
+    if n <= 2:
+        return 1.0
+    if c == 0:
+        return 2.0 / math.factorial(n) if n < 171 else 0.0
+    if c == 1:
+        return 2.0 / math.factorial(n - 1) if n < 172 else 0.0
+    if 4 * c == n * (n - 1):
+        return 1.0
+    new = np.zeros(c + 1)
+    new[0:2] = 1.0
+    if n < 171:
+        for j in range(3, n + 1):
+            new = np.cumsum(new)
+            if j <= c:
+                new[j:] -= new[:c + 1 - j]
+        prob = 2.0 * np.sum(new) / math.factorial(n)
+    else:
+        for j in range(3, n + 1):
+            new = np.cumsum(new) / j
+            if j <= c:
+                new[j:] -= new[:c + 1 - j]
+        prob = np.sum(new)
+    return float(np.clip(prob, 0, 1))
+
+
+def normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal (C library erfc; scipy's ndtr agrees to ~1e-13 relative)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def kendalltau(x, y) -> tuple[float, float]:
+    """scipy.stats.kendalltau(x, y): tau-b and its two-sided p-value ("auto": exact when small, untied)."""
+    x = np.asarray(x).ravel()
+    y = np.asarray(y).ravel()
+    if x.size != y.size:
+        raise ValueError("x and y must have the same length")
+    if x.size == 0 or np.isnan(x).any() or np.isnan(y).any():
+        return float("nan"), float("nan")
+    size = x.size
+    perm = np.argsort(y)
+    x, y = x[perm], y[perm]
+    y = np.r_[True, y[1:] != y[:-1]].cumsum(dtype=np.intp)
+    perm = np.argsort(x, kind="mergesort")
+    x, y = x[perm], y[perm]
+    x = np.r_[True, x[1:] != x[:-1]].cumsum(dtype=np.intp)
+
+    dis = _discordant(y)
+    obs = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]), True]
+    cnt = np.diff(np.nonzero(obs)[0]).astype("int64", copy=False)
+    ntie = int((cnt * (cnt - 1) // 2).sum())
+    xtie, x0, x1 = _tie_counts(x)
+    ytie, y0, y1 = _tie_counts(y)
+    tot = (size * (size - 1)) // 2
+    if xtie == tot or ytie == tot:
+        return float("nan"), float("nan")
+    con_minus_dis = tot - xtie - ytie + ntie - 2 * dis
+    tau = con_minus_dis / np.sqrt(tot - xtie) / np.sqrt(tot - ytie)
+    tau = float(np.minimum(1., max(-1., tau)))
+    if xtie == 0 and ytie == 0 and (size <= 33 or min(dis, tot - dis) <= 1):
+        return tau, _kendall_p_exact(size, tot - dis)
+    m = size * (size - 1.)
+    var = ((m * (2 * size + 5) - x1 - y1) / 18 + (2 * xtie * ytie) / m + x0 * y0 / (9 * m * (size - 2)))
+    z = con_minus_dis / np.sqrt(var)
+    return tau, 2 * normal_sf(abs(float(z)))
+
+
+def spearman_rho(x, y) -> float:
+    """The statistic of scipy.stats.spearmanr(x, y) (NaN for a constant or NaN-holding input)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if len(x) < 2 or (x[0] == x).all() or (y[0] == y).all() or np.isnan(x).any() or np.isnan(y).any():
+        return float("nan")
+    return float(np.corrcoef(np.vstack([rankdata(x), rankdata(y)]), rowvar=True)[1, 0])
+
+
+def theil_slopes(y, x) -> tuple[float, float]:
+    """(slope, intercept) of scipy.stats.theilslopes(y, x): the median pairwise slope, and
+    median(y) − slope · median(x). Built row block by row block instead of as two n×n matrices."""
+    y = np.asarray(y, dtype=np.float64).ravel()
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if len(x) != len(y):
+        raise ValueError("x and y must have the same length")
+    if len(x) < 2:
+        raise ValueError("x and y must have length at least 2")
+    parts = []
+    block = max(1, 2_000_000 // len(x))
+    for a in range(0, len(x), block):
+        dx = x[a:a + block, None] - x
+        dy = y[a:a + block, None] - y
+        pos = dx > 0
+        parts.append(dy[pos] / dx[pos])
+    slopes = np.concatenate(parts)
+    slopes.sort()
+    med = float(np.median(slopes))
+    return med, float(np.median(y) - med * np.median(x))

@@ -1,0 +1,111 @@
+"""The numpy statistics give scipy's answers, bit for bit, on random inputs with and without ties."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import ndimage, stats
+
+from loganalyze import numstats
+
+
+def _inputs(seed: int, count: int = 300):
+    """Random series of every shape the rules meet: short and long, rounded (many ties), constant runs."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n = int(rng.integers(1, 120))
+        x = rng.standard_normal(n) * 10.0 ** float(rng.integers(-3, 5))
+        kind = rng.integers(0, 4)
+        if kind == 1:
+            x = np.round(x)  # ties
+        elif kind == 2:
+            x = np.round(rng.standard_normal(n))  # many ties
+        elif kind == 3:
+            x = np.cumsum(rng.standard_normal(n))  # a trend
+        yield rng, x
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect"])
+def test_uniform_filter_is_scipys(mode):
+    for rng, x in _inputs(1):
+        size = int(rng.integers(1, 2 * len(x) + 3))
+        assert np.array_equal(numstats.uniform_filter1d(x, size, mode=mode),
+                              ndimage.uniform_filter1d(x, size, mode=mode)), (len(x), size)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect"])
+def test_median_filter_is_scipys(mode):
+    for rng, x in _inputs(2):
+        size = int(rng.integers(1, 2 * len(x) + 3))
+        assert np.array_equal(numstats.median_filter(x, size, mode=mode),
+                              ndimage.median_filter(x, size=size, mode=mode)), (len(x), size)
+
+
+def test_median_filter_falls_back_to_scipy_for_big_windows_and_nan():
+    x = np.random.default_rng(3).standard_normal(20_000)
+    assert np.array_equal(numstats.median_filter(x, 301, "nearest"), ndimage.median_filter(x, size=301, mode="nearest"))
+    x[5] = np.nan
+    assert np.array_equal(numstats.median_filter(x, 5, "nearest"), ndimage.median_filter(x, size=5, mode="nearest"),
+                          equal_nan=True)
+
+
+def test_rankdata_is_scipys():
+    for _, x in _inputs(4):
+        assert np.array_equal(numstats.rankdata(x), stats.rankdata(x))
+
+
+def test_kendalltau_is_scipys():
+    exact = asymptotic = 0
+    for rng, y in _inputs(5, 400):
+        x = np.arange(len(y)) if rng.random() < 0.7 else np.round(rng.standard_normal(len(y)) * 3)
+        tau, p = numstats.kendalltau(x, y)
+        ref = stats.kendalltau(x, y)
+        if np.isnan(ref.statistic):
+            assert np.isnan(tau) and np.isnan(p)
+            continue
+        assert tau == ref.statistic
+        untied = len(np.unique(x)) == len(x) and len(np.unique(y)) == len(y)
+        if untied and len(y) <= 33:
+            exact += 1
+            assert p == ref.pvalue
+        else:
+            asymptotic += 1
+            # normal tail: the C library's erfc against scipy's own
+            assert p == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
+    assert exact > 20 and asymptotic > 20
+
+
+def test_kendalltau_long_series():
+    y = np.cumsum(np.random.default_rng(6).standard_normal(2000))
+    tau, p = numstats.kendalltau(np.arange(2000), y)
+    ref = stats.kendalltau(np.arange(2000), y)
+    assert tau == ref.statistic and p == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
+
+
+def test_spearman_rho_is_scipys():
+    for rng, x in _inputs(7):
+        y = x * rng.choice([-1.0, 1.0]) + np.round(rng.standard_normal(len(x)))
+        ref = stats.spearmanr(x, y).statistic if len(x) > 1 else np.nan
+        rho = numstats.spearman_rho(x, y)
+        assert (np.isnan(rho) and np.isnan(ref)) or rho == ref
+
+
+def test_theil_slopes_is_scipys():
+    for rng, y in _inputs(8):
+        if len(y) < 2:
+            continue
+        x = np.arange(len(y), dtype=float) if rng.random() < 0.5 else np.round(rng.standard_normal(len(y)) * 4)
+        if len(np.unique(x)) < 2:
+            continue
+        ref = stats.theilslopes(y, x)
+        slope, intercept = numstats.theil_slopes(y, x)
+        assert slope == ref.slope and intercept == ref.intercept
+
+
+def test_importing_the_rules_does_not_import_scipy():
+    code = ("import sys, loganalyze.engine, loganalyze.detectors as d; d.all_detectors(); "
+            "print(sorted(m for m in sys.modules if m.startswith('scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
