@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .align import align_runs
+from . import summary
+from .align import align, group_experiments
 from .cards import load_cards
 from .config import Config, check_roles
 from .detectors import all_detectors
-from .ingest import discover, read_source
-from .model import SEVERITY_RANK, AlignedRun, Finding, IngestResult, Report, RunReport
+from .ingest import RunSource, discover, read_source
+from .model import SEVERITY_RANK, AlignedRun, Finding, Report, Run, RunReport
 
 Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
+POOL_MIN_RUNS = 8  # fewer experiments than this are analyzed in this process: a pool would cost more
 
 
 def finding_order(f: Finding) -> tuple:
@@ -60,49 +61,96 @@ def run_rules(run: AlignedRun, config: Config) -> RunReport:
     return RunReport(run, tuple(sorted(findings, key=finding_order)), tuple(notes))
 
 
-def _run_rules_star(args: tuple[AlignedRun, Config]) -> RunReport:
-    return run_rules(*args)
+@dataclass(frozen=True)
+class _Plan:
+    """What every worker needs besides its runs."""
+
+    config: Config
+    summarize: bool  # return summaries (counts, spans, charts), not series
+    charts: bool  # with each summary, the decimated curves for the HTML charts
+    n_runs: int
 
 
-def _load(paths: Sequence[str | Path], progress: Progress | None) -> IngestResult:
-    """`ingest.load`, telling `progress` the files read so far."""
-    sources, problems = discover(paths)
-    total = sum(len(src.files) for src in sources)
-    runs, done = [], 0
-    for src in sources:
-        runs.append(read_source(src))
-        done += len(src.files)
-        if progress:
-            progress("read", done, total)
-    return IngestResult(tuple(runs), tuple(problems))
+def _analyze_group(task: tuple[str, list[tuple[str, RunSource]], _Plan]) -> RunReport:
+    """Read, align and check one experiment, all in the calling process (a worker, for a sweep)."""
+    name, members, plan = task
+    run = align([(prefix, read_source(src)) for prefix, src in members], name, plan.config)
+    rr = run_rules(run, plan.config)
+    return summary.summarize(rr, plan.n_runs, plan.charts) if plan.summarize else rr
 
 
-def _counted(reports, progress: Progress | None, total: int) -> list[RunReport]:
+def group_sources(sources: Sequence[RunSource]) -> list[tuple[str, list[tuple[str, RunSource]]]]:
+    """Experiments as `align.group_experiments` forms them, from the sources before anything is read."""
+    runs = [Run(src.name, src.files, {}, format=src.kind) for src in sources]
+    of = {id(r): src for r, src in zip(runs, sources)}
+    return [(name, [(prefix, of[id(r)]) for prefix, r in members]) for name, members in group_experiments(runs)]
+
+
+def worker_count(requested: int | None, units: int, cores: int | None = None, load: float | None = None) -> int:
+    """Processes for `units` experiments: 1 for a handful; else what was asked, or the cores that are idle.
+
+    A pool costs a fork and the pickling of results: worth it only for a sweep. Without `-j` we
+    count the cores this process may use, less the load average, so a busy machine is not
+    oversubscribed (with one core free the pool would only add overhead).
+    """
+    if units < POOL_MIN_RUNS:
+        return 1
+    if requested:
+        return max(1, min(requested, units))
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = 0.0
+    idle = int(cores - load + 0.5)
+    return max(1, min(cores, idle, units))
+
+
+def _counted(reports, tasks, progress: Progress | None) -> list[RunReport]:
+    """The reports as they come, telling `progress` the files read and runs analyzed so far."""
+    total_files = sum(len(src.files) for _, members, _ in tasks for _, src in members)
     out: list[RunReport] = []
-    for rr in reports:
+    files = 0
+    for rr, (_, members, _) in zip(reports, tasks):
         out.append(rr)
+        files += sum(len(src.files) for _, src in members)
         if progress:
-            progress("analyze", len(out), total)
+            progress("read", files, total_files)
+            progress("analyze", len(out), len(tasks))
     return out
 
 
 def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
-            progress: Progress | None = None) -> Report:
+            progress: Progress | None = None, *, summarize: bool = False, charts: bool = True) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
 
-    Sweeps of many runs are spread over processes (`jobs`, default: every core). `progress`, when
-    given, is called as files are read and runs analyzed. Raises ConfigError when a role names a
-    tag no run has.
+    A sweep of many runs is spread over processes (`jobs`; default: the idle cores), each of which
+    reads, aligns and checks whole experiments. With `summarize`, each run's series come back as
+    `summary.SeriesSummary` (counts, span and, with `charts`, the decimated curves for HTML): what
+    the reports need, a small fraction of the memory — the CLI's way. Without it, every point.
+    `progress`, when given, is called as runs are read and analyzed. Raises ConfigError when a
+    role names a tag no run has.
     """
     config = config or Config()
-    ingested = _load(paths, progress)
-    aligned = align_runs(ingested.runs, config)
-    check_roles(aligned, config)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(aligned) >= 8:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            reports = _counted(pool.map(_run_rules_star, [(a, config) for a in aligned], chunksize=4), progress,
-                               len(aligned))
+    sources, problems = discover(paths)
+    groups = group_sources(sources)
+    plan = _Plan(config, summarize, charts, len(groups))
+    tasks = [(name, members, plan) for name, members in groups]
+    workers = worker_count(jobs, len(tasks))
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        load_cards()
+        all_detectors()  # imported once here, inherited by the forked workers
+        chunk = max(1, min(16, len(tasks) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            reports = _counted(pool.map(_analyze_group, tasks, chunksize=chunk), tasks, progress)
     else:
-        reports = _counted((run_rules(a, config) for a in aligned), progress, len(aligned))
-    return Report(tuple(reports), tuple(ingested.problems), config)
+        reports = _counted(map(_analyze_group, tasks), tasks, progress)
+    check_roles([rr.run for rr in reports], config)
+    return Report(tuple(reports), tuple(problems), config)

@@ -132,10 +132,11 @@ def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) ->
     return locked
 
 
-def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
+def last_point_outlier(f: Fold, p_from_z: float = 0.0) -> tuple[float, float, int, float]:
     """How far the last point of each epoch sits from the rest: (median |distance| in robust
     spreads, share of epochs where it is over 3 spreads out, direction +1/-1 or 0 when mixed,
-    binomial p-value of that many epochs being over 3 spreads by chance).
+    binomial p-value of that many epochs being over 3 spreads by chance; NaN when the median
+    distance is under `p_from_z`, where the callers do not look at it and it would cost a scipy import).
 
     Sign-agnostic on purpose: a tiny last batch gives a noisier loss, above the rest in some
     epochs and below in others; a mis-weighted one (sum / nominal batch size) is always below.
@@ -152,6 +153,8 @@ def last_point_outlier(f: Fold) -> tuple[float, float, int, float]:
     chance = max(float(np.mean(np.abs(other) / spread > 3)), 0.05)  # the rest's own tail, at least 5%
     if outside == 0:
         p = 1.0  # P(X >= 0): what binom.sf(-1, ...) returns, without importing scipy for it
+    elif float(np.median(z)) < p_from_z:
+        p = float("nan")  # the caller decides on z first: no need to import scipy for this run
     else:
         from scipy import stats as sps  # on first use: importing it costs more than a small run
 
@@ -178,7 +181,7 @@ def last_point_rank_p(f: Fold) -> float:
 
 def small_last_batch(f: Fold, params: Mapping[str, Any]) -> tuple[bool, str]:
     """Whether the last point of each epoch is an outlier, and the evidence in words."""
-    z, share, direction, p = last_point_outlier(f)
+    z, share, direction, p = last_point_outlier(f, float(params["last_batch_z"]))
     side = {1: "above", -1: "below"}.get(direction, "away from")
     if z >= float(params["last_batch_z"]) and p <= float(params["last_batch_p"]):
         return True, (f"the last point of each epoch sits a median {z:.1f} spreads {side} the rest (over 3 spreads "

@@ -22,13 +22,14 @@ from .. import __version__
 from ..cards import Card, load_cards
 from ..model import FAMILIES, SEVERITIES, SEVERITY_RANK, AlignedRun, Finding, Report, RunReport, Series
 from ._write import printable, write_text
+from ..summary import FULL_CHART_POINTS, SeriesSummary, chart_points
 from .jsonout import clean, run_json
 from .text import MARK
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ICON = {s: MARK[s].split()[0] for s in SEVERITIES}  # ✖ ▲ ●, the terminal's marks
 
-MAX_POINTS = 4000  # per series after decimation: two points (min, max) per bucket
+MAX_POINTS = FULL_CHART_POINTS  # per series after decimation: two points (min, max) per bucket
 MAX_MARKER_GROUPS = 2000  # non-finite runs per series; beyond that they are merged per bucket
 PANEL_LINES = 8  # at most this many curves share one chart
 EXTRA_PANELS = 4  # charts of tags that findings are about, beyond the role charts
@@ -120,6 +121,15 @@ def decimate(series: Series, max_points: int = MAX_POINTS, max_groups: int = MAX
         out["m"] = [None if g else _round(float(means[r // size])) for r, g in zip(rank, is_gap)]
         out["k"] = size / 2
     return out
+
+
+def _chart(s: Series, max_points: int) -> dict:
+    """The curve as drawn: decimated here, or already in the process that analyzed the run."""
+    if isinstance(s, SeriesSummary):
+        if s.chart is None:
+            raise ValueError(f"series {s.tag!r} was summarized without its chart: analyze(..., charts=True) for HTML")
+        return s.chart
+    return decimate(s, max_points)
 
 
 # ---------------------------------------------------------------- what goes on which chart
@@ -304,7 +314,8 @@ def _context(report: Report, title: str, generated: str | None, comparison=None)
             "epochs": [int(x) for x in run.epochs.starts],
             "panels": panels,
             "others": others,
-            "series": {tag: decimate(s) for tag, s in sorted(run.series.items()) if s.points},
+            "series": {tag: _chart(s, chart_points(len(report.runs), bool(rr.findings)))
+                       for tag, s in sorted(run.series.items()) if s.points},
             "val_tags": sorted({p.val for p in run.roles.pairs if p.val} | {t for t in [run.roles.val_loss] if t}),
             "findings": [{"id": d["id"], "rule": d["f"].rule, "severity": d["f"].severity, "tags": list(d["f"].tags),
                           "step_range": [int(x) for x in d["f"].step_range],

@@ -1,0 +1,330 @@
+"""End-to-end speed: start-up, one big file against TensorBoard's Rust data server, sweeps of many runs.
+
+    python tests/bench/bench_speed.py                          # start-up, 1M points, sweeps of 20/200/2,000
+    python tests/bench/bench_speed.py --points 10000000 --skip-sweep --skip-startup   # the 10M run
+    python tests/bench/bench_speed.py --baseline /path/to/other/checkout   # before/after in one run
+
+Every number is a whole `loganalyze` command in a fresh process, timed from its start to its exit,
+with its peak memory: the largest resident size of the command and its workers added up, sampled
+every 20 ms from /proc. Python's bytecode is cached (PYTHONPYCACHEPREFIX in a temporary folder),
+as it is for an installed package, and each command runs once before it is timed.
+
+* start-up: `python -c pass`, `loganalyze --help`, `loganalyze rules`, and a 200-row CSV analyzed
+  end to end (what a pre-commit hook pays), the best of several runs;
+* one event file in PyTorch SummaryWriter's byte layout (tests/bench/bench_ingest.py writes it):
+  `loganalyze FILE --json /dev/null` against the Rust data server shipped in the tensorboard wheel,
+  started with `--reload once --samples-per-plugin scalars=all` (every point kept, as we do) and
+  timed until it logs its finished load cycle;
+* sweeps: directories of N runs, half event files, half Lightning `metrics.csv` (empty cells where
+  a metric was not logged), a tenth of them diverging, analyzed with `-j 1` and `-j 2`, and the
+  size of the HTML report of each.
+
+With --baseline the same commands also run from another checkout (e.g. the code before a change),
+interleaved with ours so both see the same machine. Not a test: timings on a shared machine are
+noisy, so read the ratios, which are measured side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".cache" / "bench-speed"
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+
+# ---------------------------------------------------------------- measuring a command
+
+def _tree_rss(pid: int) -> int:
+    """Resident kB of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS")), 0)
+        except OSError:
+            pass
+    return total
+
+
+def measure(cmd: list[str], env: dict, until: str | None = None) -> tuple[float, float, str]:
+    """(seconds, peak MiB of the process tree, stderr). With `until`, stop timing when stderr has it."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    err = []
+    elapsed = None
+    if until:
+        for line in proc.stderr:
+            err.append(line)
+            if until in line:
+                elapsed = time.perf_counter() - t0
+                break
+        proc.stdin.close()  # --die-after-stdin
+        err.append(proc.stderr.read())
+    else:
+        proc.stdin.close()
+        err.append(proc.stderr.read())
+    proc.wait()
+    elapsed = elapsed if elapsed is not None else time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1) and not until:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {''.join(err)[-2000:]}")
+    return elapsed, peak / 1024, "".join(err)
+
+
+class Tree:
+    """A checkout whose `loganalyze` we run."""
+
+    def __init__(self, path: Path, label: str, pycache: Path):
+        self.path, self.label = path, label
+        self.env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+        self.env.update(PYTHONPATH=str(path), PYTHONPYCACHEPREFIX=str(pycache / label))
+
+    def cmd(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "loganalyze", *args]
+
+    def run(self, *args: str) -> tuple[float, float]:
+        t, rss, _ = measure(self.cmd(*args), self.env)
+        return t, rss
+
+
+def best_of(fn, times: int) -> tuple[float, float]:
+    runs = [fn() for _ in range(times)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+# ---------------------------------------------------------------- inputs
+
+def _framer(fh):
+    from loganalyze.ingest.tfevents import masked_crc
+
+    def put(data: bytes) -> None:
+        head = struct.pack("<Q", len(data))
+        fh.write(head + struct.pack("<I", masked_crc(head)) + data + struct.pack("<I", masked_crc(data)))
+    return put
+
+
+def write_tiny_csv(path: Path, rows: int = 200) -> None:
+    rng = np.random.default_rng(0)
+    loss = 2.0 * np.exp(-np.arange(rows) / 60) + 0.1 + 0.02 * rng.standard_normal(rows)
+    lines = ["step,epoch,train_loss,val_loss"]
+    for i in range(rows):
+        val = f"{loss[i] * 1.1:.5f}" if i % 20 == 19 else ""
+        lines.append(f"{i},{i // 20},{loss[i]:.5f},{val}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _curves(rng, steps: int, diverge: bool) -> dict[str, np.ndarray]:
+    s = np.arange(steps)
+    loss = 2.0 * np.exp(-s / (steps / 5)) + 0.2 + 0.03 * rng.standard_normal(steps)
+    if diverge:
+        at = int(steps * 0.6)
+        loss[at:] *= np.exp((s[at:] - at) / (steps / 12))
+    return {"loss": loss, "lr": np.full(steps, 1e-3) * (0.5 ** (s // (steps // 3))),
+            "val": loss[::50] * 1.1 + 0.01 * rng.standard_normal(len(loss[::50]))}
+
+
+def write_event_run(d: Path, rng, steps: int, diverge: bool) -> None:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    d.mkdir(parents=True, exist_ok=True)
+    c = _curves(rng, steps, diverge)
+    spe = max(1, steps // 10)
+    with open(d / "events.out.tfevents.1700000000.bench", "wb") as fh:
+        put = _framer(fh)
+        put(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString())
+
+        def scalar(step: int, tag: str, v: float) -> None:
+            val = summary_pb2.Summary.Value(tag=tag, simple_value=float(v))
+            put(event_pb2.Event(wall_time=1.7e9 + step, step=step, summary=summary_pb2.Summary(value=[val])).SerializeToString())
+
+        for i in range(steps):
+            scalar(i, "train/loss", c["loss"][i])
+            scalar(i, "lr", c["lr"][i])
+            if i % spe == 0:
+                scalar(i, "epoch", i // spe)
+            if i % 50 == 0:
+                scalar(i, "val/loss", c["val"][i // 50])
+
+
+def write_lightning_csv(d: Path, rng, steps: int, diverge: bool) -> None:
+    """Lightning's CSVLogger layout: one row per logging call, empty cells for what that call did not log."""
+    d.mkdir(parents=True, exist_ok=True)
+    c = _curves(rng, steps, diverge)
+    spe = max(1, steps // 10)
+    lines = ["epoch,lr-Adam,step,train_loss,val_loss"]
+    for i in range(steps):
+        lines.append(f"{i // spe},{c['lr'][i]:.6g},{i},{c['loss'][i]:.6g},")
+        if i % 50 == 0:
+            lines.append(f"{i // spe},,{i},,{c['val'][i // 50]:.6g}")
+    (d / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+
+def sweep(n: int, steps: int = 1000) -> Path:
+    """N runs (cached under .cache/bench-speed): even ones event files, odd ones Lightning CSV; every 10th diverges."""
+    root = CACHE / f"sweep-{n}-{steps}"
+    if (root / ".done").exists():
+        return root
+    rng = np.random.default_rng(n)
+    for i in range(n):
+        diverge = i % 10 == 3
+        d = root / f"run_{i:05d}"
+        (write_event_run if i % 2 == 0 else write_lightning_csv)(d, rng, steps, diverge)
+    (root / ".done").write_text("")
+    return root
+
+
+def big_file(points: int) -> Path:
+    from bench_ingest import write_file
+
+    d = CACHE / f"big-{points}"
+    path = d / "events.out.tfevents.1700000000.bench"
+    if not path.exists():
+        d.mkdir(parents=True, exist_ok=True)
+        write_file(path, points, 8)
+    return d
+
+
+def rust_server() -> Path | None:
+    try:
+        import tensorboard_data_server
+    except ImportError:
+        return None
+    path = Path(tensorboard_data_server.__file__).parent / "bin" / "server"
+    return path if path.exists() else None
+
+
+def rust_load(server: Path, logdir: Path) -> tuple[float, float, float]:
+    """(seconds to its finished load cycle, its own reported load seconds, peak MiB)."""
+    cmd = [str(server), "--logdir", str(logdir), "--port", "0", "--reload", "once", "--die-after-stdin",
+           "--samples-per-plugin", "scalars=all", "--verbose"]
+    t, rss, err = measure(cmd, dict(os.environ), until="Finished load cycle")
+    m = re.search(r"Finished load cycle \(([\d.]+)(ms|s|µs)\)", err)
+    own = float(m.group(1)) / {"ms": 1e3, "s": 1.0, "µs": 1e6}[m.group(2)] if m else float("nan")
+    return t, own, rss
+
+
+# ---------------------------------------------------------------- the report
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline", type=Path, help="another checkout to run side by side (e.g. before a change)")
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--sweeps", default="20,200,2000")
+    ap.add_argument("--steps", type=int, default=1000, help="train steps per sweep run")
+    ap.add_argument("--repeat", type=int, default=5, help="start-up: best of this many")
+    ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--skip-sweep", action="store_true")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        trees = [Tree(ROOT, "this", tmp / "pyc")]
+        if args.baseline:
+            trees.append(Tree(args.baseline.resolve(), "baseline", tmp / "pyc"))
+        bare_env = trees[0].env
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+        head = "".join(f"{t.label:>22}" for t in trees)
+        print(f"{'':44}{head}" + ("   baseline/this" if args.baseline else ""))
+
+        def row(name: str, results: list[tuple[float, float]], unit: str = "s") -> None:
+            cells = "".join(f"{r[0]:>10.3f} {unit} {r[1]:>6.0f} MiB" for r in results)
+            ratio = f"   {results[1][0] / results[0][0]:6.2f}x" if len(results) > 1 else ""
+            print(f"{name:44}{cells}{ratio}", flush=True)
+
+        if not args.skip_startup:
+            csv = tmp / "tiny" / "metrics.csv"
+            csv.parent.mkdir()
+            write_tiny_csv(csv)
+            bare = best_of(lambda: measure([sys.executable, "-c", "pass"], bare_env)[:2], args.repeat)
+            print(f"{'python -c pass':44}{bare[0]:>10.3f} s {bare[1]:>6.0f} MiB   (the floor under every command)")
+            for label, a in [("loganalyze --help", ["--help"]), ("loganalyze rules", ["rules"]),
+                             ("200-row CSV, end to end", [str(csv), "--json", os.devnull, "--format", "none"])]:
+                for t in trees:
+                    t.run(*a)  # writes the bytecode cache
+                row(label, [best_of(lambda t=t: t.run(*a), args.repeat) for t in trees])
+
+        if not args.skip_big:
+            d = big_file(args.points)
+            server = rust_server()
+            for t in trees:
+                t.run(str(d), "--json", os.devnull, "--format", "none")
+            ours = [best_of(lambda t=t: t.run(str(d), "--json", os.devnull, "--format", "none"), 2) for t in trees]
+            row(f"{args.points:,} points, --json, end to end", ours)
+            html = [best_of(lambda t=t: t.run(str(d), "--json", os.devnull, "--html", str(tmp / "big.html"),
+                                                 "--format", "none"), 1) for t in trees]
+            row(f"{args.points:,} points, --json --html", html)
+            if server:
+                rs = [rust_load(server, d) for _ in range(2)]
+                best = min(rs)
+                print(f"{'Rust data server, scalars=all, to loaded':44}{best[0]:>10.3f} s {best[2]:>6.0f} MiB"
+                      f"   (its own load cycle {best[1]:.3f} s)")
+                for t, o in zip(trees, ours):
+                    print(f"  {t.label}: end to end = {o[0] / best[0]:.2f}x the Rust server's load, "
+                          f"peak RSS = {o[1] / best[2]:.2f}x its")
+            else:
+                print("tensorboard_data_server not installed: no Rust comparison")
+
+        if not args.skip_sweep:
+            for n in [int(x) for x in args.sweeps.split(",") if x]:
+                t0 = time.perf_counter()
+                d = sweep(n, args.steps)
+                if time.perf_counter() - t0 > 1:
+                    print(f"(wrote the {n}-run sweep in {time.perf_counter() - t0:.0f} s)")
+                res = {}
+                for j in ("1", "2"):
+                    got = [t.run(str(d), "--json", os.devnull, "--format", "none", "-j", j) for t in trees]
+                    row(f"sweep of {n:,} runs, -j {j}", got)
+                    res[j] = got
+                for k, t in enumerate(trees):
+                    print(f"  {t.label}: -j 2 is {res['1'][k][0] / res['2'][k][0]:.2f}x -j 1")
+                default = [t.run(str(d), "--json", os.devnull, "--format", "none") for t in trees]
+                row(f"sweep of {n:,} runs, default -j (load {os.getloadavg()[0]:.1f})", default)
+                pages = []
+                for t in trees:
+                    out = tmp / f"sweep-{t.label}.html"
+                    tt, rss = t.run(str(d), "--json", os.devnull, "--html", str(out), "--format", "none", "-j", "1")
+                    pages.append((tt, rss, out.stat().st_size / 2**20))
+                row(f"sweep of {n:,} runs, --html, -j 1", [p[:2] for p in pages])
+                print("  HTML size: " + ", ".join(f"{t.label} {p[2]:.1f} MiB" for t, p in zip(trees, pages))
+                      + "; writing it costs " + ", ".join(f"{t.label} {p[0] / res['1'][k][0]:.2f}x the analysis"
+                                                         for k, (t, p) in enumerate(zip(trees, pages))))
+
+
+if __name__ == "__main__":
+    main()
