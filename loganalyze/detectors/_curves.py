@@ -47,17 +47,17 @@ def aggregate(run: AlignedRun, step: np.ndarray, y: np.ndarray, max_buckets: int
     """Per-epoch medians when epochs are known and hold several points; else medians of even buckets.
 
     Aggregating at epoch scale keeps an intra-epoch saw-tooth from looking like a trend.
+    `step` is in increasing order, as `scaled` returns it.
     """
     if run.epochs.known and len(step):
         ep = run.epochs.epoch_of(step)
         ids, counts = np.unique(ep[ep >= 0], return_counts=True)
         if len(ids) >= 4 and np.median(counts) >= 2:
-            xs, ys = [], []
-            for e in ids:
-                m = ep == e
-                xs.append(step[m][0])
-                ys.append(np.median(y[m]))
-            return np.asarray(xs), np.asarray(ys), "epoch"
+            # step is sorted, so each epoch is one slice of it
+            first = np.searchsorted(ep, ids, side="left")
+            xs = step[first]
+            ys = np.asarray([np.median(y[a:b]) for a, b in zip(first, first + counts)])
+            return xs, ys, "epoch"
     return aggregate_buckets(step, y, max_buckets)
 
 

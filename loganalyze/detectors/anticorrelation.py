@@ -19,12 +19,12 @@ def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
     there (interpolated between its neighbours)."""
     ts, tv = finite_sorted(train)
     out = np.full(len(at_steps), np.nan)
-    lo = -np.inf
-    for i, s in enumerate(at_steps):
-        m = (ts > lo) & (ts <= s)
-        if m.any():
-            out[i] = tv[m].mean()
-        lo = s
+    # ts is sorted: the interval (lo, s] is one slice, found by bisection (linear in points overall)
+    ends = np.searchsorted(ts, at_steps, side="right")
+    begins = np.concatenate([[0], np.searchsorted(ts, at_steps[:-1], side="right")])
+    for i, (a, b) in enumerate(zip(begins, ends)):
+        if b > a:
+            out[i] = tv[a:b].mean()
     empty = np.isnan(out) & (np.asarray(at_steps) >= ts[0]) if len(ts) else np.zeros(len(out), dtype=bool)
     if empty.any() and len(ts) >= 2:
         out[empty] = np.interp(np.asarray(at_steps)[empty], ts, tv)
@@ -188,8 +188,8 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         k = max(2, int(np.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
         jumps = []
         for s in steps[:-1]:
-            before = tvv[(tsv > s - k) & (tsv <= s)]
-            after = tvv[(tsv > s) & (tsv <= s + k)]
+            lo, mid, hi = np.searchsorted(tsv, [s - k, s, s + k], side="right")  # tsv is sorted
+            before, after = tvv[lo:mid], tvv[mid:hi]
             if len(before) and len(after):
                 jumps.append(after.mean() - before.mean())
         jumps = np.asarray(jumps)

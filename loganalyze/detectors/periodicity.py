@@ -243,6 +243,14 @@ def _repeated_detail(f: Fold) -> tuple[float, float]:
     return float(np.corrcoef(hp_o, hp_e)[0, 1]), share
 
 
+def _epoch_means(f: Fold) -> np.ndarray:
+    """Mean of the fold's points per epoch, in epoch order (one slice each: the fold is in step order)."""
+    ids, first, counts = np.unique(f.epoch, return_index=True, return_counts=True)
+    if np.any(np.diff(f.epoch) < 0):  # not in step order: gather each epoch's points
+        return np.array([np.mean(f.value[f.epoch == e]) for e in ids])
+    return np.array([np.mean(f.value[a:a + c]) for a, c in zip(first, counts)])
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
         return 0.0
@@ -461,7 +469,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "
              f"{hi / f.bins:.0%}–{(hi + 1) / f.bins:.0%}")
     # the trend's change over one epoch, to compare the cycle against
-    ep_means = np.array([np.mean(f.value[f.epoch == e]) for e in np.unique(f.epoch)])  # the fold's points only
+    ep_means = _epoch_means(f)
     trend_per_epoch = float(np.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
     if run.epochs.provenance == "loss_cycle":
         # the epoch was inferred from this very cycle: the causes rest on that reading, so they say so
