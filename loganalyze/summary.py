@@ -17,7 +17,7 @@ from .model import RunReport, Series
 
 HANDFUL = 8  # up to this many runs in a report, every chart keeps full detail
 FULL_CHART_POINTS = 4000  # a run with findings (or one of a handful): 2,000 min/max buckets per series
-SWEEP_CHART_POINTS = 600  # a run without findings in a sweep: 300 buckets, the width of a small chart
+SWEEP_CHART_POINTS = 200  # a run without findings in a sweep: 100 min/max buckets, a glance at its shape
 
 
 def chart_points(n_runs: int, has_findings: bool) -> int:

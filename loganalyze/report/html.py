@@ -21,8 +21,8 @@ from markupsafe import Markup
 from .. import __version__
 from ..cards import Card, load_cards
 from ..model import FAMILIES, SEVERITIES, SEVERITY_RANK, AlignedRun, Finding, Report, RunReport, Series
+from ..summary import FULL_CHART_POINTS, HANDFUL, SeriesSummary, chart_points
 from ._write import printable, write_text
-from ..summary import FULL_CHART_POINTS, SeriesSummary, chart_points
 from .jsonout import clean, run_json
 from .text import MARK
 
@@ -265,7 +265,9 @@ def _overview_cell(findings: list[Finding]) -> dict | None:
     if not findings:
         return None
     worst = max(findings, key=lambda f: SEVERITY_RANK[f.severity]).severity
-    return {"severity": worst, "count": len(findings), "rules": ", ".join(sorted({f.rule for f in findings}))}
+    # rank sorts the overview's column: the worst severity first, then the most findings
+    return {"severity": worst, "count": len(findings), "rules": ", ".join(sorted({f.rule for f in findings})),
+            "rank": SEVERITY_RANK[worst] * 100_000 + len(findings)}
 
 
 def _step_span(run: AlignedRun) -> tuple[int, int] | None:
@@ -291,6 +293,7 @@ def _context(report: Report, title: str, generated: str | None, comparison=None)
         run = rr.run
         rid = f"run-{i}"
         panels, others = _panels(run, rr.findings)
+        drawn = {t for p in panels for t in p["tags"]} | set(others)
         findings = []
         for j, f in enumerate(rr.findings):
             card = cards.get(f.rule)
@@ -308,14 +311,17 @@ def _context(report: Report, title: str, generated: str | None, comparison=None)
             "id": rid, "rr": rr, "json": run_json(rr), "panels": panels, "others": others, "rc": rc,
             "findings": findings, "counts": _severity_counts(rr.findings), "span": _step_span(run),
             "cells": {fam: _overview_cell(by_family[fam]) for fam in FAMILIES}, "first_of_family": first_of_family,
+            "severities": " ".join(s for s in SEVERITIES if any(f.severity == s for f in rr.findings)) or "none",
+            "rules": " ".join(sorted({w for f in rr.findings for w in (f.rule, f.name)})),
         })
         data_runs.append({
             "id": rid,
             "epochs": [int(x) for x in run.epochs.starts],
             "panels": panels,
             "others": others,
+            # only what a chart draws (the epoch counter is drawn as the boundary lines, from "epochs")
             "series": {tag: _chart(s, chart_points(len(report.runs), bool(rr.findings)))
-                       for tag, s in sorted(run.series.items()) if s.points},
+                       for tag, s in sorted(run.series.items()) if s.points and tag in drawn},
             "val_tags": sorted({p.val for p in run.roles.pairs if p.val} | {t for t in [run.roles.val_loss] if t}),
             "findings": [{"id": d["id"], "rule": d["f"].rule, "severity": d["f"].severity, "tags": list(d["f"].tags),
                           "step_range": [int(x) for x in d["f"].step_range],
@@ -329,6 +335,7 @@ def _context(report: Report, title: str, generated: str | None, comparison=None)
         "generated": generated,
         "version": __version__,
         "runs": runs,
+        "eager_runs": HANDFUL,  # sections drawn at once; the rest when scrolled to
         "families": FAMILIES,
         "icon": ICON,
         "totals": _severity_counts(report.findings),

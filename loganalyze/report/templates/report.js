@@ -653,36 +653,96 @@
     for (const [canvas, fold] of FOLDS) drawFold(canvas, fold);
   }
 
+  // The overview of a sweep: sort by a column (click its header), filter by name or rule, severity, family.
+  function overviewControls() {
+    const table = document.querySelector("table.overview");
+    if (!table) return;
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    const text = document.getElementById("run-filter");
+    const sev = document.getElementById("severity-filter");
+    const fam = document.getElementById("family-filter");
+    const count = document.getElementById("filter-count");
+    const filter = () => {
+      const words = text ? text.value.toLowerCase().split(/\s+/).filter(Boolean) : [];
+      let shown = 0;
+      for (const r of rows) {
+        const hay = (r.dataset.name + " " + r.dataset.rules).toLowerCase();
+        const ok = words.every((w) => hay.includes(w))
+          && (!sev || !sev.value || r.dataset.severities.split(" ").includes(sev.value))
+          && (!fam || !fam.value || +r.querySelector(`td[data-family="${fam.value}"]`).dataset.rank > 0);
+        r.hidden = !ok;
+        if (ok) shown++;
+      }
+      if (count) count.textContent = shown === rows.length ? "" : `${shown} of ${rows.length} runs`;
+    };
+    for (const c of [text, sev, fam]) if (c) c.addEventListener("input", filter);
+    for (const th of table.tHead.querySelectorAll("th[data-sort]")) {
+      th.querySelector("button").addEventListener("click", () => {
+        const key = th.dataset.sort;
+        const dir = th.getAttribute("aria-sort") === "descending" ? "ascending" : "descending";
+        for (const o of table.tHead.querySelectorAll("th[data-sort]")) o.setAttribute("aria-sort", "none");
+        th.setAttribute("aria-sort", dir);
+        const sign = dir === "descending" ? 1 : -1;
+        const value = key === "name" ? null : (r) => +r.querySelector(`td[data-family="${key}"]`).dataset.rank;
+        rows.sort((a, b) => {
+          // names: descending = the page's order (worst first), ascending = A to Z; columns: worst first
+          const d = value ? sign * (value(b) - value(a)) : (dir === "descending" ? a.dataset.order - b.dataset.order
+                                                            : a.dataset.name.localeCompare(b.dataset.name));
+          return d || a.dataset.order - b.dataset.order;
+        });
+        body.append(...rows);
+      });
+    }
+  }
+
   function init() {
     readTheme();
-    for (const canvas of document.querySelectorAll("canvas.chart")) {
-      const run = RUNS[canvas.dataset.run];
-      if (!run) continue;
-      const tags = canvas.dataset.panel !== undefined ? run.panels[+canvas.dataset.panel].tags : [run.others[+canvas.dataset.other]];
-      const chart = new Chart(canvas, run, tags);
-      run.charts.push(chart);
-      CHARTS.push(chart);
-      const fig = canvas.closest("figure");
-      const legend = fig.querySelector(".legend");
-      if (legend) chart.legend(legend);
-      const log = fig.querySelector("input.logy");
-      if (log) {
-        log.checked = chart.log = chart.wantsLog();
-        canvas.dataset.log = chart.log ? "1" : "0";
-        log.addEventListener("change", () => {
-          chart.log = log.checked;
-          canvas.dataset.log = log.checked ? "1" : "0";
-          chart.draw();
-        });
+    overviewControls();
+    // Redraw a canvas whenever its laid-out size changes: window resize, a <details> opening, print layout.
+    const size = new Map();
+    const resized = new ResizeObserver((entries) => {
+      for (const e of entries) {
+        const key = Math.round(e.contentRect.width) + "x" + Math.round(e.contentRect.height);
+        if (size.get(e.target) === key) continue;
+        size.set(e.target, key);
+        if (e.target._chart) e.target._chart.draw();
+        else if (e.target._fold) drawFold(e.target, e.target._fold);
       }
-      const reset = fig.querySelector("button.reset");
-      if (reset) reset.addEventListener("click", () => setView(run, null));
-    }
+    });
     const folds = {};
     for (const run of DATA.runs) for (const f of run.findings) if (f.fold) folds[f.id] = f.fold;
-    for (const canvas of document.querySelectorAll("canvas.foldchart")) {
-      if (folds[canvas.dataset.finding]) FOLDS.push([canvas, folds[canvas.dataset.finding]]);
-    }
+
+    // A run's charts are built when its section comes near the screen: a sweep of thousands of
+    // runs opens at once and draws only what is looked at. The first few (not "lazy") right away.
+    const setUp = (section) => {
+      if (section._charted) return [];
+      section._charted = true;
+      const made = [];
+      for (const canvas of section.querySelectorAll("canvas.chart")) {
+        const chart = chartFor(canvas);
+        if (chart) { made.push(chart); resized.observe(canvas); }
+      }
+      for (const canvas of section.querySelectorAll("canvas.foldchart")) {
+        const fold = folds[canvas.dataset.finding];
+        if (!fold) continue;
+        FOLDS.push([canvas, fold]);
+        canvas._fold = fold;
+        resized.observe(canvas);
+        made.push({ draw: () => drawFold(canvas, fold) });
+      }
+      return made;
+    };
+    const sections = Array.from(document.querySelectorAll("section.run"));
+    sections.filter((s) => !s.classList.contains("lazy")).forEach(setUp);
+    const near = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        near.unobserve(e.target);
+        for (const c of setUp(e.target)) c.draw();
+      }
+    }, { rootMargin: "600px 0px" });
+    for (const s of sections) if (s.classList.contains("lazy")) near.observe(s);
 
     const slider = document.getElementById("smoothing");
     const out = document.getElementById("smoothing-value");
@@ -720,25 +780,13 @@
       });
     }
 
-    // Redraw a canvas whenever its laid-out size changes: window resize, a <details> opening, print layout.
-    const size = new Map();
-    const resized = new ResizeObserver((entries) => {
-      for (const e of entries) {
-        const key = Math.round(e.contentRect.width) + "x" + Math.round(e.contentRect.height);
-        if (size.get(e.target) === key) continue;
-        size.set(e.target, key);
-        if (e.target._chart) e.target._chart.draw();
-        else if (e.target._fold) drawFold(e.target, e.target._fold);
-      }
-    });
-    for (const c of CHARTS) resized.observe(c.canvas);
-    for (const [canvas, fold] of FOLDS) { canvas._fold = fold; resized.observe(canvas); }
     const dark = window.matchMedia("(prefers-color-scheme: dark)");
     if (dark.addEventListener) dark.addEventListener("change", () => { readTheme(); drawAll(); });
 
-    // Printing: open every section so its charts are laid out, and redraw at the page's width.
+    // Printing: every run's charts built, every section open so its charts are laid out, redrawn at the page's width.
     let reopened = [];
     window.addEventListener("beforeprint", () => {
+      sections.forEach(setUp);
       reopened = Array.from(document.querySelectorAll("details:not([open])"));
       for (const d of reopened) d.open = true;
       drawAll();
@@ -750,6 +798,31 @@
     });
     drawAll();
     document.documentElement.dataset.ready = "1";
+  }
+
+  function chartFor(canvas) {
+    const run = RUNS[canvas.dataset.run];
+    if (!run) return null;
+    const tags = canvas.dataset.panel !== undefined ? run.panels[+canvas.dataset.panel].tags : [run.others[+canvas.dataset.other]];
+    const chart = new Chart(canvas, run, tags);
+    run.charts.push(chart);
+    CHARTS.push(chart);
+    const fig = canvas.closest("figure");
+    const legend = fig.querySelector(".legend");
+    if (legend) chart.legend(legend);
+    const log = fig.querySelector("input.logy");
+    if (log) {
+      log.checked = chart.log = chart.wantsLog();
+      canvas.dataset.log = chart.log ? "1" : "0";
+      log.addEventListener("change", () => {
+        chart.log = log.checked;
+        canvas.dataset.log = log.checked ? "1" : "0";
+        chart.draw();
+      });
+    }
+    const reset = fig.querySelector("button.reset");
+    if (reset) reset.addEventListener("click", () => setView(run, null));
+    return chart;
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
