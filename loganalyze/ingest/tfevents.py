@@ -89,12 +89,61 @@ def _headers_ok(heads: np.ndarray) -> np.ndarray:
     return _masked_crc_rows(heads[:, :8]) == np.ascontiguousarray(heads[:, 8:12]).view("<u4").ravel()
 
 
-def _walk(buf: bytes, pos: int, n: int) -> tuple[list[int], int]:
-    """Header positions from `pos`, trusting the lengths; stops where a length cannot be right."""
+def _walk(buf: bytes, pos: int, n: int, a: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Header positions from `pos`, trusting the lengths; stops where a length cannot be right.
+
+    Writers repeat themselves: the same tags in the same order give record lengths that cycle.
+    So a few records are walked one by one, and when their lengths repeat with a short period the
+    next thousands of positions are predicted from that cycle and confirmed at once with numpy: a
+    prediction is kept up to the first position whose length field differs from the predicted
+    length (from there the one-by-one walk goes on). What is kept is exactly what the one-by-one
+    walk would find, since each position follows from the previous one and its length.
+    """
+    if a is None:
+        a = np.frombuffer(buf, dtype=np.uint8)
+    found: list[np.ndarray] = []
+    block = _PREDICT_MIN
+    while True:
+        steps, pos = _walk_some(buf, pos, n, _PROBE)
+        found.append(np.asarray(steps, dtype=np.int64))
+        if len(steps) < _PROBE:  # the walk stopped: end of window, or a length that cannot fit
+            break
+        lengths = np.diff(np.append(steps, pos)) - 16
+        period = _period(lengths)
+        if not period:
+            continue
+        cycle = lengths[-period:]
+        predicted = np.tile(cycle, -(-block // period))[:block]  # the cycle, continued from where it is
+        starts = pos + np.concatenate([[0], np.cumsum(predicted[:-1] + 16)])
+        fits = int(np.searchsorted(starts + predicted + 16, n, side="right"))
+        starts, predicted = starts[:fits], predicted[:fits]
+        same = _gather(a, starts, 8).view("<u8").ravel() == predicted.astype(np.uint64)
+        keep = int(np.argmin(same)) if not same.all() else len(same)
+        if keep:
+            found.append(starts[:keep])
+            pos = int(starts[keep - 1] + predicted[keep - 1] + 16)
+        block = min(block * 2, _PREDICT_MAX) if keep == len(same) else _PREDICT_MIN
+    return np.concatenate(found), pos
+
+
+_PROBE = 48  # records walked one by one before a cycle is looked for
+_PREDICT_MIN, _PREDICT_MAX = 1024, 1 << 16  # positions predicted at once: doubled while predictions hold
+
+
+def _period(lengths: np.ndarray, longest: int = 16) -> int:
+    """The shortest period with which the last record lengths repeat (each seen at least twice), or 0."""
+    for p in range(1, min(longest, len(lengths) // 2) + 1):
+        if np.array_equal(lengths[p:], lengths[:-p]):
+            return p
+    return 0
+
+
+def _walk_some(buf: bytes, pos: int, n: int, count: int) -> tuple[list[int], int]:
+    """Up to `count` header positions from `pos`, one by one; stops early where a length cannot be right."""
     starts: list[int] = []
     append = starts.append
     unpack = _U64.unpack_from
-    while pos + 16 <= n:  # n <= _MAX_RECORD + 16 (see read_event_file): no length above _MAX_RECORD fits
+    while pos + 16 <= n and len(starts) < count:  # n <= _MAX_RECORD + 16 (see read_event_file): no length above _MAX_RECORD fits
         end = pos + 16 + unpack(buf, pos)[0]
         if end > n:
             break
@@ -224,8 +273,7 @@ class _Framer:
     def _run(self, data: bytes, a: np.ndarray, pos: int, n: int, base: int):
         """The records from `pos` while lengths and header CRCs hold: (payload offsets and lengths of
         those whose payload CRC is right, where the run stopped). One C call per payload CRC."""
-        starts_l, stop = _walk(data, pos, n)
-        starts = np.asarray(starts_l, dtype=np.int64)
+        starts, stop = _walk(data, pos, n, a)
         bad = np.nonzero(~_headers_ok(_gather(a, starts, 12)))[0]
         if len(bad):
             stop = int(starts[bad[0]])

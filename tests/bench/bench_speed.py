@@ -238,6 +238,30 @@ def rust_load(server: Path, logdir: Path) -> tuple[float, float, float]:
     return t, own, rss
 
 
+def browser_load(page_path: Path) -> tuple[float, float] | None:
+    """(seconds until the page reports ready, until the overview filter has answered) in headless Chromium."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path("/usr/bin/chromium").exists():
+        return None
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        t0 = time.perf_counter()
+        page.goto(page_path.as_uri(), timeout=600_000)
+        page.wait_for_function("document.documentElement.dataset.ready === '1'", timeout=600_000)
+        ready = time.perf_counter() - t0
+        if page.locator("#run-filter").count():
+            page.fill("#run-filter", "run_0001")
+            page.evaluate("Array.from(document.querySelectorAll('table.overview tbody tr')).filter(r => !r.hidden).length")
+        interactive = time.perf_counter() - t0
+        b.close()
+    return ready, interactive
+
+
 # ---------------------------------------------------------------- the report
 
 def main() -> None:
@@ -324,6 +348,14 @@ def main() -> None:
                 print("  HTML size: " + ", ".join(f"{t.label} {p[2]:.1f} MiB" for t, p in zip(trees, pages))
                       + "; writing it costs " + ", ".join(f"{t.label} {p[0] / res['1'][k][0]:.2f}x the analysis"
                                                          for k, (t, p) in enumerate(zip(trees, pages))))
+                for t in trees:
+                    page = tmp / f"sweep-{t.label}.html"
+                    if page.stat().st_size > 100 * 2**20:
+                        print(f"  {t.label}: {page.stat().st_size / 2**20:.0f} MiB page not opened in the browser")
+                        continue
+                    got = browser_load(page)
+                    if got:
+                        print(f"  {t.label}: headless Chromium ready in {got[0]:.2f} s, overview filter answered at {got[1]:.2f} s")
 
 
 if __name__ == "__main__":
