@@ -68,8 +68,10 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict, until: str | None = None) -> tuple[float, float, str]:
-    """(seconds, peak MiB of the process tree, stderr). With `until`, stop timing when stderr has it."""
+def measure(cmd: list[str], env: dict, until: str | None = None) -> tuple[float, float, str, float]:
+    """(seconds, peak MiB of the process tree, stderr, CPU seconds of the tree). With `until`, stop
+    timing when stderr has it. CPU time (user + system, the process and its workers) hardly depends on
+    what else the machine runs; wall time does."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
@@ -97,13 +99,14 @@ def measure(cmd: list[str], env: dict, until: str | None = None) -> tuple[float,
     else:
         proc.stdin.close()
         err.append(proc.stderr.read())
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = elapsed if elapsed is not None else time.perf_counter() - t0
     done.set()
     sampler.join()
     if proc.returncode not in (0, 1) and not until:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {''.join(err)[-2000:]}")
-    return elapsed, peak / 1024, "".join(err)
+    return elapsed, peak / 1024, "".join(err), usage.ru_utime + usage.ru_stime
 
 
 class Tree:
@@ -115,16 +118,16 @@ class Tree:
         self.env.update(PYTHONPATH=str(path), PYTHONPYCACHEPREFIX=str(pycache / label))
 
     def cmd(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "loganalyze", *args]
+        return [sys.executable, "-P", "-m", "loganalyze", *args]  # -P: this tree's code, not the working directory's
 
-    def run(self, *args: str) -> tuple[float, float]:
-        t, rss, _ = measure(self.cmd(*args), self.env)
-        return t, rss
+    def run(self, *args: str) -> tuple[float, float, float]:
+        t, rss, _, cpu = measure(self.cmd(*args), self.env)
+        return t, rss, cpu
 
 
-def best_of(fn, times: int) -> tuple[float, float]:
+def best_of(fn, times: int) -> tuple[float, float, float]:
     runs = [fn() for _ in range(times)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
 
 # ---------------------------------------------------------------- inputs
@@ -232,10 +235,10 @@ def rust_load(server: Path, logdir: Path) -> tuple[float, float, float]:
     """(seconds to its finished load cycle, its own reported load seconds, peak MiB)."""
     cmd = [str(server), "--logdir", str(logdir), "--port", "0", "--reload", "once", "--die-after-stdin",
            "--samples-per-plugin", "scalars=all", "--verbose"]
-    t, rss, err = measure(cmd, dict(os.environ), until="Finished load cycle")
+    t, rss, err, cpu = measure(cmd, dict(os.environ), until="Finished load cycle")
     m = re.search(r"Finished load cycle \(([\d.]+)(ms|s|µs)\)", err)
     own = float(m.group(1)) / {"ms": 1e3, "s": 1.0, "µs": 1e6}[m.group(2)] if m else float("nan")
-    return t, own, rss
+    return t, own, rss, cpu
 
 
 def browser_load(page_path: Path) -> tuple[float, float] | None:
@@ -283,20 +286,22 @@ def main() -> None:
             trees.append(Tree(args.baseline.resolve(), "baseline", tmp / "pyc"))
         bare_env = trees[0].env
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-        head = "".join(f"{t.label:>22}" for t in trees)
+        head = "".join(f"{t.label + ' (wall, cpu, peak)':>33}" for t in trees)
         print(f"{'':44}{head}" + ("   baseline/this" if args.baseline else ""))
 
-        def row(name: str, results: list[tuple[float, float]], unit: str = "s") -> None:
-            cells = "".join(f"{r[0]:>10.3f} {unit} {r[1]:>6.0f} MiB" for r in results)
-            ratio = f"   {results[1][0] / results[0][0]:6.2f}x" if len(results) > 1 else ""
+        def row(name: str, results: list[tuple[float, float, float]]) -> None:
+            cells = "".join(f"{r[0]:>8.3f} s {r[2]:>7.3f} cpu {r[1]:>5.0f} MiB" for r in results)
+            ratio = (f"   {results[1][0] / results[0][0]:5.2f}x {results[1][2] / results[0][2]:5.2f}x cpu"
+                     if len(results) > 1 else "")
             print(f"{name:44}{cells}{ratio}", flush=True)
 
         if not args.skip_startup:
             csv = tmp / "tiny" / "metrics.csv"
             csv.parent.mkdir()
             write_tiny_csv(csv)
-            bare = best_of(lambda: measure([sys.executable, "-c", "pass"], bare_env)[:2], args.repeat)
-            print(f"{'python -c pass':44}{bare[0]:>10.3f} s {bare[1]:>6.0f} MiB   (the floor under every command)")
+            bare = best_of(lambda: [measure([sys.executable, "-c", "pass"], bare_env)[i] for i in (0, 1, 3)], args.repeat)
+            print(f"{'python -c pass':44}{bare[0]:>8.3f} s {bare[2]:>7.3f} cpu {bare[1]:>5.0f} MiB"
+                  "   (the floor under every command)")
             for label, a in [("loganalyze --help", ["--help"]), ("loganalyze rules", ["rules"]),
                              ("200-row CSV, end to end", [str(csv), "--json", os.devnull, "--format", "none"])]:
                 for t in trees:
@@ -316,8 +321,8 @@ def main() -> None:
             if server:
                 rs = [rust_load(server, d) for _ in range(2)]
                 best = min(rs)
-                print(f"{'Rust data server, scalars=all, to loaded':44}{best[0]:>10.3f} s {best[2]:>6.0f} MiB"
-                      f"   (its own load cycle {best[1]:.3f} s)")
+                print(f"{'Rust data server, scalars=all, to loaded':44}{best[0]:>8.3f} s {best[3]:>7.3f} cpu "
+                      f"{best[2]:>5.0f} MiB   (its own load cycle {best[1]:.3f} s; cpu until it exits)")
                 for t, o in zip(trees, ours):
                     print(f"  {t.label}: end to end = {o[0] / best[0]:.2f}x the Rust server's load, "
                           f"peak RSS = {o[1] / best[2]:.2f}x its")
@@ -336,17 +341,18 @@ def main() -> None:
                     row(f"sweep of {n:,} runs, -j {j}", got)
                     res[j] = got
                 for k, t in enumerate(trees):
-                    print(f"  {t.label}: -j 2 is {res['1'][k][0] / res['2'][k][0]:.2f}x -j 1")
+                    print(f"  {t.label}: -j 2 is {res['1'][k][0] / res['2'][k][0]:.2f}x as fast as -j 1 "
+                          f"(and uses {res['2'][k][2] / res['1'][k][2]:.2f}x its cpu)")
                 default = [t.run(str(d), "--json", os.devnull, "--format", "none") for t in trees]
                 row(f"sweep of {n:,} runs, default -j (load {os.getloadavg()[0]:.1f})", default)
                 pages = []
                 for t in trees:
                     out = tmp / f"sweep-{t.label}.html"
-                    tt, rss = t.run(str(d), "--json", os.devnull, "--html", str(out), "--format", "none", "-j", "1")
-                    pages.append((tt, rss, out.stat().st_size / 2**20))
-                row(f"sweep of {n:,} runs, --html, -j 1", [p[:2] for p in pages])
-                print("  HTML size: " + ", ".join(f"{t.label} {p[2]:.1f} MiB" for t, p in zip(trees, pages))
-                      + "; writing it costs " + ", ".join(f"{t.label} {p[0] / res['1'][k][0]:.2f}x the analysis"
+                    tt, rss, cpu = t.run(str(d), "--json", os.devnull, "--html", str(out), "--format", "none", "-j", "1")
+                    pages.append((tt, rss, cpu, out.stat().st_size / 2**20))
+                row(f"sweep of {n:,} runs, --html, -j 1", [p[:3] for p in pages])
+                print("  HTML size: " + ", ".join(f"{t.label} {p[3]:.1f} MiB" for t, p in zip(trees, pages))
+                      + "; writing it costs " + ", ".join(f"{t.label} {p[0] / res['1'][k][0]:.2f}x (cpu {p[2] / res['1'][k][2]:.2f}x) the analysis"
                                                          for k, (t, p) in enumerate(zip(trees, pages))))
                 for t in trees:
                     page = tmp / f"sweep-{t.label}.html"
