@@ -14,13 +14,14 @@ from loganalyze.summary import SeriesSummary
 
 ROOT = Path(__file__).resolve().parents[1]
 REALWORLD = ROOT.parent / "shared" / "realworld"
+REALWORLD_DEV = ROOT.parent / "shared" / "realworld-dev"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "loganalyze", *args], capture_output=True, text=True, cwd=ROOT)
 
 
-@pytest.mark.parametrize("logs", [ROOT / "fixtures", REALWORLD], ids=["fixtures", "realworld"])
+@pytest.mark.parametrize("logs", [ROOT / "fixtures", REALWORLD, REALWORLD_DEV], ids=["fixtures", "realworld", "realworld-dev"])
 def test_two_workers_write_the_same_reports_as_one(logs, tmp_path):
     if not logs.exists():
         pytest.skip(f"{logs} not here")
