@@ -125,6 +125,18 @@ def _counted(reports, tasks, progress: Progress | None) -> list[RunReport]:
     return out
 
 
+def _preload(sources: Sequence[RunSource], charts: bool) -> None:
+    """Import here what every worker would import for itself: forked workers inherit it, once."""
+    load_cards()
+    all_detectors()
+    from .ingest import csvlog, jsonlog, tfevents  # noqa: F401
+
+    if any(s.kind == "tfevents" for s in sources):
+        from tensorboard.compat.proto import event_pb2  # noqa: F401 — the reader's first record needs it
+    if charts:
+        from .report import html  # noqa: F401 — the workers decimate the curves for the charts
+
+
 def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
             progress: Progress | None = None, *, summarize: bool = False, charts: bool = True) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
@@ -145,8 +157,7 @@ def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        load_cards()
-        all_detectors()  # imported once here, inherited by the forked workers
+        _preload(sources, summarize and charts)
         chunk = max(1, min(16, len(tasks) // (workers * 8)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
             reports = _counted(pool.map(_analyze_group, tasks, chunksize=chunk), tasks, progress)

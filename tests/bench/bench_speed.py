@@ -11,8 +11,9 @@ as it is for an installed package, and each command runs once before it is timed
 
 * start-up: `python -c pass`, `loganalyze --help`, `loganalyze rules`, and a 200-row CSV analyzed
   end to end (what a pre-commit hook pays), the best of several runs;
-* one event file in PyTorch SummaryWriter's byte layout (tests/bench/bench_ingest.py writes it):
-  `loganalyze FILE --json /dev/null` against the Rust data server shipped in the tensorboard wheel,
+* one training run's event file in PyTorch SummaryWriter's byte layout (loss, accuracy, LR, gradient
+  norm and epoch every step, validation every 100), with the time of each stage (ingest, align,
+  rules) in one process, and `loganalyze DIR --json /dev/null` end to end against the Rust data server shipped in the tensorboard wheel,
   started with `--reload once --samples-per-plugin scalars=all` (every point kept, as we do) and
   timed until it logs its finished load cycle;
 * sweeps: directories of N runs, half event files, half Lightning `metrics.csv` (empty cells where
@@ -211,14 +212,41 @@ def sweep(n: int, steps: int = 1000) -> Path:
     return root
 
 
-def big_file(points: int) -> Path:
-    from bench_ingest import write_file
+def write_big(path: Path, points: int) -> None:
+    """One training run of about `points` scalars, as SummaryWriter lays it out: loss, accuracy, LR,
+    gradient norm and epoch every step, validation every 100 steps. Streamed, never whole in memory."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
 
-    d = CACHE / f"big-{points}"
+    steps = points // 5
+    spe = max(100, steps // 50)  # 50 epochs
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as fh:
+        put = _framer(fh)
+        put(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString())
+        for a in range(0, steps, 100_000):
+            s = np.arange(a, min(steps, a + 100_000))
+            loss = 2.0 * np.exp(-s / (steps / 4)) + 0.3 + 0.05 * rng.standard_normal(len(s))
+            cols = {"train/loss": loss, "train/acc": 1 - loss / 3, "lr": 1e-3 * 0.5 ** (s // (steps // 3 + 1)),
+                    "grad_norm": 1 + 0.2 * rng.standard_normal(len(s)), "epoch": (s // spe).astype(float)}
+            for i, step in enumerate(s.tolist()):
+                for tag, v in cols.items():
+                    val = summary_pb2.Summary.Value(tag=tag, simple_value=float(v[i]))
+                    put(event_pb2.Event(wall_time=1.7e9 + step * 0.01, step=step,
+                                        summary=summary_pb2.Summary(value=[val])).SerializeToString())
+                if step % 100 == 99:
+                    for tag, v in (("val/loss", loss[i] * 1.1), ("val/acc", 1 - loss[i] / 2.8)):
+                        val = summary_pb2.Summary.Value(tag=tag, simple_value=float(v))
+                        put(event_pb2.Event(wall_time=1.7e9 + step * 0.01, step=step,
+                                            summary=summary_pb2.Summary(value=[val])).SerializeToString())
+
+
+def big_file(points: int) -> Path:
+    d = CACHE / f"run-{points}"
     path = d / "events.out.tfevents.1700000000.bench"
     if not path.exists():
         d.mkdir(parents=True, exist_ok=True)
-        write_file(path, points, 8)
+        write_big(path.with_suffix(".part"), points)
+        path.with_suffix(".part").rename(path)
     return d
 
 
@@ -263,6 +291,29 @@ def browser_load(page_path: Path) -> tuple[float, float] | None:
         interactive = time.perf_counter() - t0
         b.close()
     return ready, interactive
+
+
+STAGES = """
+import sys, time
+from loganalyze.align import align_runs
+from loganalyze.config import Config
+from loganalyze.detectors import all_detectors
+from loganalyze.engine import run_rules
+from loganalyze.ingest import load
+all_detectors()
+t0 = time.perf_counter(); ingested = load([sys.argv[1]])
+t1 = time.perf_counter(); run, = align_runs(ingested.runs, Config())
+t2 = time.perf_counter(); rr = run_rules(run, Config())
+t3 = time.perf_counter()
+print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
+"""
+
+
+def stages(tree: "Tree", logdir: Path) -> tuple[float, float, float]:
+    """(ingest, align, rules) seconds for one run, in one process after the imports."""
+    out = subprocess.run([sys.executable, "-P", "-c", STAGES, str(logdir)], env=tree.env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 # ---------------------------------------------------------------- the report
@@ -318,6 +369,9 @@ def main() -> None:
             html = [best_of(lambda t=t: t.run(str(d), "--json", os.devnull, "--html", str(tmp / "big.html"),
                                                  "--format", "none"), 1) for t in trees]
             row(f"{args.points:,} points, --json --html", html)
+            for t in trees:
+                ing, al, ru = stages(t, d)
+                print(f"  {t.label}: ingest {ing:.2f} s, align {al:.2f} s, rules {ru:.2f} s (rules = {ru / ing:.2f}x ingest)")
             if server:
                 rs = [rust_load(server, d) for _ in range(2)]
                 best = min(rs)
