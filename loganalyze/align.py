@@ -11,6 +11,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import numstats
 from .config import Config
 from .model import AlignedRun, EpochAxis, MetricPair, Roles, Run, Series
 
@@ -158,7 +159,7 @@ def _irregularity(starts: np.ndarray) -> float:
 
 def _logging_grid(steps: np.ndarray) -> tuple[int, int] | None:
     """(spacing, residue) of the regular cadence most writes follow (Lightning: every 50 steps at 49, 99, …)."""
-    ustep = np.unique(steps)
+    ustep = numstats.unique(steps)
     gaps = np.diff(ustep)
     if len(gaps) < 2:
         return None
@@ -181,8 +182,8 @@ def _epoch_from_index(tag: str, steps: np.ndarray, idx: np.ndarray) -> EpochAxis
     first = int(steps[0])
     if len(idx) == 0:
         return EpochAxis(np.asarray([first], dtype=np.int64), "epoch_tag", f"from the '{tag}' series (1 epoch)")
-    after_last = np.unique(np.concatenate([[first], steps[idx - 1] + 1]).astype(np.int64))
-    first_with = np.unique(np.concatenate([[first], steps[idx]]).astype(np.int64))
+    after_last = numstats.unique(np.concatenate([[first], steps[idx - 1] + 1]).astype(np.int64))
+    first_with = numstats.unique(np.concatenate([[first], steps[idx]]).astype(np.int64))
     irr_after, irr_first = _irregularity(after_last), _irregularity(first_with)
     if irr_after < irr_first and irr_after <= 0.5:
         # the last write of every epoch is its last step: epochs are regular that way and only that way
@@ -191,11 +192,11 @@ def _epoch_from_index(tag: str, steps: np.ndarray, idx: np.ndarray) -> EpochAxis
                          "written with the previous epoch's number — epoch lengths are regular that way, so the "
                          "boundaries are exact)")
     gaps = steps[idx] - steps[idx - 1]
-    once = len(np.unique(steps)) == len(idx) + 1  # one write per epoch (several at one step count as one)
+    once = len(numstats.unique(steps)) == len(idx) + 1  # one write per epoch (several at one step count as one)
     period = int(np.median(np.diff(first_with))) if len(first_with) > 1 else 0
     if once and period > 1 and abs(first + 1 - period) <= 1:
         # written once per epoch at its last step (Lightning's epoch-end rows alone, first at step N - 1)
-        starts_a = np.unique(np.concatenate([[max(first - period + 1, 0)], after_last[1:]]).astype(np.int64))
+        starts_a = numstats.unique(np.concatenate([[max(first - period + 1, 0)], after_last[1:]]).astype(np.int64))
         return EpochAxis(starts_a, "epoch_tag",
                          f"from the '{tag}' series ({len(starts_a)} epochs; written once per epoch, at its last "
                          "step, so each epoch starts right after the write before it)")
@@ -217,7 +218,7 @@ def _epoch_from_index(tag: str, steps: np.ndarray, idx: np.ndarray) -> EpochAxis
         else:
             starts.append(first_new)
             spans.append(first_new - last_prev)
-    starts_a = np.unique(np.asarray(starts, dtype=np.int64))
+    starts_a = numstats.unique(np.asarray(starts, dtype=np.int64))
     detail = f"from the '{tag}' series ({len(starts_a)} epochs"
     if spans and exact:
         detail += (f"; {exact} boundaries follow an epoch-end write and are exact, the other {len(spans)} are "
@@ -242,7 +243,7 @@ def _epoch_from_tag(s: Series) -> EpochAxis | None:
     hi = int(vals.max()) if integer else int(np.ceil(vals.max())) - 1
     if hi <= lo:
         return None
-    ustep = np.unique(steps)
+    ustep = numstats.unique(steps)
     res = int(np.median(np.diff(ustep))) if len(ustep) > 1 else 1
     mono = np.maximum.accumulate(vals)
     idx = np.searchsorted(mono, np.arange(lo + 1, hi + 1), side="left")
@@ -261,7 +262,7 @@ def _epoch_from_tag(s: Series) -> EpochAxis | None:
         # HF logs a fractional epoch every few steps: place the boundary where it crosses k
         s0, s1, v0, v1 = steps[i - 1], steps[i], mono[i - 1], mono[i]
         starts.append(int(round(s0 + (k - v0) * (s1 - s0) / (v1 - v0))) if v1 > v0 else int(s1))
-    starts_a = np.unique(np.asarray(starts, dtype=np.int64))
+    starts_a = numstats.unique(np.asarray(starts, dtype=np.int64))
     detail = f"from the '{s.tag}' series ({len(starts_a)} epochs"
     if res > 1:
         # progress that grows linearly with the step places a boundary far better than the logging interval
@@ -287,7 +288,7 @@ def _cadence(steps: np.ndarray) -> tuple[float, int, int] | None:
     250-step epoch land at 62, 125, 187, 250 (gaps 62 and 63). Gaps within ±1 step (or 5 %) of
     the median count as regular; the mean of the regular gaps is the cadence.
     """
-    gaps = np.diff(np.unique(steps))
+    gaps = np.diff(numstats.unique(steps))
     if len(gaps) < 2:
         return None
     med = float(np.median(gaps))
@@ -305,7 +306,7 @@ def _epoch_from_cadence(train: Series | None, val: Series | None) -> EpochAxis |
     """Validation logged at a regular cadence, with many train steps between: one eval = one epoch."""
     if val is None or train is None or val.points < 3:
         return None
-    vsteps = np.unique(val.step)
+    vsteps = numstats.unique(val.step)
     cad = _cadence(vsteps)
     if cad is None or cad[0] < 4:
         return None
@@ -315,7 +316,7 @@ def _epoch_from_cadence(train: Series | None, val: Series | None) -> EpochAxis |
     period, gmin, gmax = cad
     first = int(train.step.min())
     starts = np.concatenate([[first], vsteps[vsteps >= first] + 1]).astype(np.int64)
-    starts = np.unique(starts[starts <= train.step.max()])
+    starts = numstats.unique(starts[starts <= train.step.max()])
     every = f"every {_fmt_period(period)} steps"
     if gmax > gmin:
         every += f" on average (gaps {gmin}–{gmax}: a cadence rounded to whole steps)"
@@ -341,7 +342,7 @@ def _keras_iterations(series: Mapping[str, Series]) -> tuple[float, Series, np.n
         s = series[tag]
         order = np.argsort(s.step, kind="stable")
         its, vals = s.step[order], s.value[order]
-        if len(np.unique(its)) != len(its):
+        if len(numstats.unique(its)) != len(its):
             continue
         # its epoch-indexed twin: an epoch_* tag with the same values (validation every epoch or every n-th);
         # where runs share a directory, the twin may hold only the last run's evaluations: match the tail
@@ -561,7 +562,7 @@ def _epoch_from_loss_cycle(train: Series | None, lr: Series | None, why: dict | 
     clip = 6 * _noise_scale(y)
 
     def refine(centre: float, half: float) -> tuple[float, float] | None:
-        cands = np.unique(np.linspace(centre - half, centre + half, 41))
+        cands = numstats.unique(np.linspace(centre - half, centre + half, 41))
         found = [(_cycle_score(y, pos, float(T), max(int(round(T / d)), 1), int(min(16, max(4, round(T / d)))),
                                clip), float(T)) for T in cands[cands >= 4 * d]]
         return max(found) if found else None
@@ -625,7 +626,7 @@ def _epoch_from_loss_cycle(train: Series | None, lr: Series | None, why: dict | 
     offset = (drop + 1) % pbins * period / pbins
     first, last = int(steps[0]), int(steps[-1])
     bounds = np.round(first + offset + period * np.arange(int((last - first - offset) // period) + 1))
-    starts = np.unique(np.concatenate([[first], bounds[(bounds > first) & (bounds <= last)]]).astype(np.int64))
+    starts = numstats.unique(np.concatenate([[first], bounds[(bounds > first) & (bounds <= last)]]).astype(np.int64))
     p = _fmt_period(period)
     return EpochAxis(starts, "loss_cycle",
                      f"inferred from the loss's own {p}-step cycle ('{train.tag}': autocorrelation {ac:.2f} at lag "
@@ -653,14 +654,14 @@ def epoch_axis(series: Mapping[str, Series], roles: Roles, steps_per_epoch: int 
         iters = _keras_iterations(series)
         if iters is not None:
             detail += "; " + _iterations_detail(iters)
-        axis = EpochAxis(np.unique(train.step).astype(np.int64), "epoch_tag", detail)
+        axis = EpochAxis(numstats.unique(train.step).astype(np.int64), "epoch_tag", detail)
     if axis is None and train is not None and train.points >= 2:
         # the train loss is logged per iteration: Keras' evaluations against iterations close the epochs
         iters = _keras_iterations(series)
         if iters is not None and train.step.max() >= iters[2][0]:
             spe, s, its, _ = iters
             first = int(train.step.min())
-            starts = np.unique(np.concatenate([[first], its[(its > first) & (its <= train.step.max())]]))
+            starts = numstats.unique(np.concatenate([[first], its[(its > first) & (its <= train.step.max())]]))
             axis = EpochAxis(starts.astype(np.int64), "eval_iterations",
                              _iterations_detail(iters) + "; each such evaluation is taken as an epoch end")
     if axis is None:
@@ -680,7 +681,7 @@ def epoch_axis(series: Mapping[str, Series], roles: Roles, steps_per_epoch: int 
 
 
 def _evals_per_epoch(axis: EpochAxis, val: Series, train: Series | None = None) -> int | None:
-    vsteps = np.unique(val.step)
+    vsteps = numstats.unique(val.step)
     lengths = np.diff(axis.starts)
     lengths = lengths[1:] if len(lengths) > 1 else lengths
     per_epoch: int | None = None

@@ -104,6 +104,14 @@ def test_theil_slopes_is_scipys():
         assert slope == ref.slope and intercept == ref.intercept
 
 
+def test_unique_is_numpys():
+    rng = np.random.default_rng(9)
+    for a in [rng.integers(-5, 50, 1000), np.arange(300)[::-1] * 7, rng.integers(0, 2, 10).astype(bool),
+              np.array([], dtype=np.int64), np.array([3]), rng.standard_normal(50).round(1), np.array([1.0, np.nan, np.nan])]:
+        want, got = np.unique(a), numstats.unique(a)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=a.dtype.kind == "f")
+
+
 def test_importing_the_rules_does_not_import_scipy():
     code = ("import sys, loganalyze.engine, loganalyze.detectors as d; d.all_detectors(); "
             "print(sorted(m for m in sys.modules if m.startswith('scipy')))")

@@ -82,7 +82,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     bins = int(min(max_bins, max(4, width)))
     b = np.minimum((phase * bins).astype(int), bins - 1)
     r, bb, ee = resid[core], b[core], ep[core]
-    if len(r) < 3 * bins or len(np.unique(ee)) < 3:
+    if len(r) < 3 * bins or len(numstats.unique(ee)) < 3:
         return None
     sums = np.bincount(bb, weights=r, minlength=bins)
     cnt = np.bincount(bb, minlength=bins)
@@ -100,7 +100,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     c2 = np.bincount(key, minlength=n_ep * bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         per = (s2 / c2).reshape(n_ep, bins)
-    used = np.unique(ee)
+    used = numstats.unique(ee)
     per = per[used.min(): used.max() + 1]
     odd, even = _phase_means(per[1::2]), _phase_means(per[0::2])
     ok = np.isfinite(odd) & np.isfinite(even)
@@ -127,7 +127,7 @@ def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) ->
     for offsets in (from_end, from_start):
         for i, off in enumerate(offsets):
             near = np.abs(offsets - off) <= tolerance
-            if len(np.unique(ep[near])) >= max(3, epochs.count // 2):
+            if len(numstats.unique(ep[near])) >= max(3, epochs.count // 2):
                 locked[i] = True
     return locked
 
@@ -367,7 +367,7 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     # evaluation side effects: a jump right after each evaluation step
     val = run.get(run.roles.val_loss)
     if val is not None and val.points >= 3:
-        ev_steps = np.unique(val.step)
+        ev_steps = numstats.unique(val.step)
         k = max(2, int(f.points_per_epoch) // 8)
         # an evaluation at an epoch's end is confounded with the boundary itself: only mid-epoch
         # evaluations can show this cause
@@ -572,7 +572,7 @@ def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: 
     if k >= 20:
         return period_steps  # with 20+ cycles a bin is within 5% of the period: not worth 25 folds
     lo, hi = n / (k + 1), n / max(k - 1, 0.5)  # the neighbouring bins' periods, in points
-    cands = np.unique(np.round(np.linspace(lo, hi, 25) * spacing).astype(int))
+    cands = numstats.unique(np.round(np.linspace(lo, hi, 25) * spacing).astype(int))
     best, best_eta = period_steps, -1.0
     for c in cands[cands >= 2]:
         starts = np.arange(int(step[0]), int(step[-1]) + 1, int(c), dtype=np.int64)
@@ -724,7 +724,7 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     val = run.get(run.roles.val_loss)
     cadence = None
     if val is not None and val.points >= 3:
-        cadence = int(np.median(np.diff(np.unique(val.step))))
+        cadence = int(np.median(np.diff(numstats.unique(val.step))))
     matches_val = cadence is not None and abs(cadence - period_steps) <= 0.1 * period_steps
     causes = []
     if lr_match:

@@ -92,28 +92,32 @@ def _headers_ok(heads: np.ndarray) -> np.ndarray:
 def _walk(buf: bytes, pos: int, n: int, a: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Header positions from `pos`, trusting the lengths; stops where a length cannot be right.
 
-    Writers repeat themselves: the same tags in the same order give record lengths that cycle.
-    So a few records are walked one by one, and when their lengths repeat with a short period the
+    Writers repeat themselves: the same tags in the same order give record lengths that cycle
+    (five tags a step, and two more every hundred steps, is a cycle of 502 records). So records
+    are walked one by one until their lengths have repeated twice with some period, and then the
     next thousands of positions are predicted from that cycle and confirmed at once with numpy: a
     prediction is kept up to the first position whose length field differs from the predicted
-    length (from there the one-by-one walk goes on). What is kept is exactly what the one-by-one
-    walk would find, since each position follows from the previous one and its length.
+    length, and from there the one-by-one walk goes on. What is kept is exactly what the
+    one-by-one walk finds, since each position follows from the previous one and its length.
     """
     if a is None:
         a = np.frombuffer(buf, dtype=np.uint8)
     found: list[np.ndarray] = []
-    block = _PREDICT_MIN
+    history = np.zeros(0, dtype=np.int64)  # the latest record lengths, walked or confirmed
+    probe, block = _PROBE, _PREDICT_MIN
     while True:
-        steps, pos = _walk_some(buf, pos, n, _PROBE)
+        steps, stop = _walk_some(buf, pos, n, probe)
         found.append(np.asarray(steps, dtype=np.int64))
-        if len(steps) < _PROBE:  # the walk stopped: end of window, or a length that cannot fit
+        history = np.concatenate([history, np.diff(np.append(steps, stop)) - 16])[-_HISTORY:]
+        pos = stop
+        if len(steps) < probe:  # the walk stopped: end of window, or a length that cannot fit
             break
-        lengths = np.diff(np.append(steps, pos)) - 16
-        period = _period(lengths)
+        period = _period(history)
         if not period:
+            probe = min(probe * 2, _HISTORY // 2)  # a longer cycle, perhaps: walk on until it shows twice
             continue
-        cycle = lengths[-period:]
-        predicted = np.tile(cycle, -(-block // period))[:block]  # the cycle, continued from where it is
+        probe = _PROBE
+        predicted = np.tile(history[-period:], -(-block // period))[:block]  # the cycle, continued
         starts = pos + np.concatenate([[0], np.cumsum(predicted[:-1] + 16)])
         fits = int(np.searchsorted(starts + predicted + 16, n, side="right"))
         starts, predicted = starts[:fits], predicted[:fits]
@@ -121,18 +125,32 @@ def _walk(buf: bytes, pos: int, n: int, a: np.ndarray | None = None) -> tuple[np
         keep = int(np.argmin(same)) if not same.all() else len(same)
         if keep:
             found.append(starts[:keep])
+            history = np.concatenate([history, predicted[:keep]])[-_HISTORY:]
             pos = int(starts[keep - 1] + predicted[keep - 1] + 16)
         block = min(block * 2, _PREDICT_MAX) if keep == len(same) else _PREDICT_MIN
     return np.concatenate(found), pos
 
 
-_PROBE = 48  # records walked one by one before a cycle is looked for
+_PROBE = 32  # records walked one by one before a cycle is looked for (more while none shows)
+_HISTORY = 4096  # record lengths remembered: cycles up to half of it are found
 _PREDICT_MIN, _PREDICT_MAX = 1024, 1 << 16  # positions predicted at once: doubled while predictions hold
 
 
-def _period(lengths: np.ndarray, longest: int = 16) -> int:
-    """The shortest period with which the last record lengths repeat (each seen at least twice), or 0."""
-    for p in range(1, min(longest, len(lengths) // 2) + 1):
+def _period(lengths: np.ndarray) -> int:
+    """The shortest period of the whole remembered sequence of lengths, seen at least twice, or 0.
+
+    The whole of it, not just its end: five tags a step look like a cycle of 5 until the two
+    validation records every hundred steps come by; over 4,096 records only 502 holds.
+    """
+    m = len(lengths)
+    if m < 2:
+        return 0
+    # a period maps each occurrence of the rarest length onto the next: test only those distances
+    _, inv, counts = np.unique(lengths, return_inverse=True, return_counts=True)
+    at = np.flatnonzero(inv.ravel() == np.argmin(counts))
+    for p in (at[1:] - at[0]).tolist():
+        if p > m // 2:
+            break
         if np.array_equal(lengths[p:], lengths[:-p]):
             return p
     return 0
