@@ -117,3 +117,11 @@ def test_importing_the_rules_does_not_import_scipy():
             "print(sorted(m for m in sys.modules if m.startswith('scipy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_cli_and_the_cards_do_not_import_numpy():
+    """`loganalyze --help`, `rules` and `explain` answer without loading numpy (or scipy, or jinja2)."""
+    code = ("import sys, loganalyze.cli; from loganalyze.cards import find_card, load_cards; load_cards(); "
+            "find_card('PD001').text(); print(sorted(m for m in ('numpy', 'scipy', 'jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
