@@ -121,7 +121,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
         _fail("--format markdown and --tolerance need --baseline")
     progress = Progress()
     try:
-        report = analyze(paths, config, jobs=jobs, progress=progress, summarize=True, charts=bool(html_out))
+        # the comparison with a baseline reads whole curves; otherwise runs come back summarized
+        report = analyze(paths, config, jobs=jobs, progress=progress, summarize=not baseline, charts=bool(html_out))
     except ConfigError as e:  # a role naming a tag no run has: known only once the runs are read
         _fail(str(e))
     finally:
