@@ -165,9 +165,11 @@ def compared_tags(run: AlignedRun) -> dict[str, bool]:
 def run_curves(run: AlignedRun) -> dict[str, Curve]:
     out = {}
     for tag, hib in compared_tags(run).items():
+        s = run.series[tag]
+        # a run summarized where it was analyzed (summary.SeriesSummary) brings its curve along;
         # values near the float limit (a diverged run) overflow in sums and squares: the summary holds inf/nan
         with np.errstate(over="ignore", invalid="ignore"):
-            c = summarize(run.series[tag], hib)
+            c = s.curve if hasattr(s, "curve") else summarize(s, hib)
         if c is not None:
             out[tag] = c
     return out
@@ -468,8 +470,8 @@ def side_from_report(report, label: str) -> Side:
     for rr in report.runs:
         if not rr.run.series:
             continue
-        steps = [s.step for s in rr.run.series.values() if s.points]
-        span = (min(int(a.min()) for a in steps), max(int(a.max()) for a in steps)) if steps else None
+        spans = [(s.first_step, s.last_step) for s in rr.run.series.values() if s.points]
+        span = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
         runs.append(RunSide(rr.run.name, rr.findings, run_curves(rr.run), span))
     return Side(label, tuple(runs))
 

@@ -41,6 +41,7 @@ class SeriesSummary(Series):
     span: tuple[int | None, int | None] = (None, None)
     final: float | None = None  # the value at the last step
     chart: dict[str, Any] | None = None
+    curve: Any = None  # compare.Curve of a loss or metric: what a JSON report carries for `compare`
 
     @property
     def points(self) -> int:
@@ -63,20 +64,23 @@ class SeriesSummary(Series):
         return self.final
 
     @classmethod
-    def of(cls, s: Series, chart_at: int | None) -> "SeriesSummary":
+    def of(cls, s: Series, chart_at: int | None, curve: Any = None) -> "SeriesSummary":
         chart = None
         if chart_at and s.points:
             from .report.html import decimate
 
             chart = decimate(s, chart_at)
         return cls(s.tag, _EMPTY_I, _EMPTY_F, _EMPTY_F, s.points, s.nonfinite, (s.first_step, s.last_step),
-                   s.last_value, chart)
+                   s.last_value, chart, curve)
 
 
 def summarize(rr: RunReport, n_runs: int, charts: bool) -> RunReport:
     """The run report with every series replaced by its summary (and the members' series dropped)."""
     at = chart_points(n_runs, bool(rr.findings)) if charts else None
+    from .compare import run_curves
+
     run = rr.run
-    series = {tag: SeriesSummary.of(s, at) for tag, s in run.series.items()}
+    curves = run_curves(run)
+    series = {tag: SeriesSummary.of(s, at, curves.get(tag)) for tag, s in run.series.items()}
     members = tuple(replace(r, series={}) for r in run.runs)
     return replace(rr, run=replace(run, runs=members, series=series))
