@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
-from .compare import CompareError, Comparison, Curve, RunSide, Side
+if TYPE_CHECKING:  # compare loads numpy: imported where it is used, so `loganalyze --help` stays light
+    from .compare import Comparison, Side
 
 READABLE_SCHEMAS = (1, 2)
 
@@ -36,8 +37,10 @@ def _num(x: Any) -> float:
 
 def side_from_json(doc: dict, label: str) -> Side:
     """A baseline from a JSON report: findings of schema 1 or 2, and the curve summaries schema 2 adds."""
-    from .model import Cause, Finding
     import numpy as np
+
+    from .compare import CompareError, Curve, RunSide, Side
+    from .model import Cause, Finding
 
     version = doc.get("schema_version")
     if version not in READABLE_SCHEMAS:
@@ -77,6 +80,8 @@ def side_from_json(doc: dict, label: str) -> Side:
 
 def _readable(report, label: str, what: str):
     """The report, or a CompareError saying why nothing under `label` could be read."""
+    from .compare import CompareError
+
     if any(rr.run.series for rr in report.runs):
         return report
     problems = [p for rr in report.runs for p in rr.run.problems] + list(report.problems)
@@ -131,7 +136,7 @@ def finish(report, comparison: Comparison, *, json_out=None, html_out=None, sari
 def gate(report, new_label: str, baseline: str, config, tolerance: float | None, jobs: int | None = None,
          base_side: Side | None = None, **outputs) -> int:
     """Compare an analyzed report with `baseline` and write the outputs; 2 when they cannot be compared."""
-    from .compare import compare, side_from_report
+    from .compare import CompareError, compare, side_from_report
     from .config import ConfigError
 
     try:
@@ -196,6 +201,7 @@ def compare_command(base, new, json_out, html_out, sarif_out, fmt, fail_on, tole
     from dataclasses import replace
 
     from .cards import CardError
+    from .compare import CompareError
     from .config import ConfigError, discover, load_file
 
     try:
