@@ -47,3 +47,19 @@ def test_nan_after_a_learning_rate_rise_blames_the_lr():
 def test_false_positive_rate_on_healthy_runs():
     rate, hits = false_positive_rate("NF")
     assert rate == 0, hits[:3]
+
+
+def test_a_long_burst_that_recovers_is_not_named_fp16_overflow():
+    """A loss scaler skips one or two overflowing steps and recovers; forty NaN steps in a row are something else,
+    however the run comes back. short_burst (3) is the longest burst that names fp16_overflow."""
+    rng = np.random.default_rng(2)
+    s = np.arange(1000)
+    y = 0.5 + 0.01 * rng.standard_normal(1000)
+    y[400:440] = np.nan
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    assert not f.stats["permanent"] and f.stats["nonfinite_points"] == 40
+    assert "fp16_overflow" not in [c.cause for c in f.causes]
+    y = 0.5 + 0.01 * rng.standard_normal(1000)
+    y[400:403] = np.inf  # exactly short_burst long: still the scaler's signature
+    (g,) = findings({"train/loss": (s, y)}, "NF001")
+    assert g.causes[0].cause == "fp16_overflow"
