@@ -162,3 +162,22 @@ def test_six_keras_epochs_with_a_small_late_bump_are_not_divergence(tmp_path):
     val = [0.80, 0.70, 0.66, 0.69, 0.70, 0.70]
     (rr,) = analyze([_keras_csv(tmp_path / "training.log", loss, val, [1e-3] * 6)]).runs
     assert not [f for f in rr.findings if f.rule in ("DV001", "PL001")]
+
+
+def _with_term(term):
+    rng = np.random.default_rng(6)
+    s = np.arange(1000)
+    total = (0.3 + 1.5 * np.exp(-s / 200)) * np.exp(0.03 * rng.standard_normal(1000))
+    return {"train/loss": (s, total), "train/kl_loss": (s, term * np.exp(0.03 * rng.standard_normal(1000))),
+            "epoch": (s, s // 100)}
+
+
+def test_a_loss_term_is_reported_only_when_it_explodes():
+    """The total is what training optimizes; one of its terms drifting up 2x is a trade-off the total
+    absorbs, not a divergence to warn about. A term that explodes (1000x) is reported, as an error."""
+    s = np.arange(1000)
+    drift = np.where(s < 500, 0.2, 0.2 * (1 + (s - 500) / 500))  # 0.2 -> 0.4 and stays up
+    assert not [f for f in findings(_with_term(drift), "DV001") if "train/kl_loss" in f.tags]
+    boom = np.where(s < 500, 0.2, 0.2 * np.exp((s - 500) / 70))  # 0.2 -> ~250
+    (f,) = [f for f in findings(_with_term(boom), "DV001") if "train/kl_loss" in f.tags]
+    assert f.severity == "error" and f.stats["rise_factor"] > 100

@@ -460,3 +460,17 @@ def test_a_clear_rise_after_the_best_is_left_to_overfitting():
 def test_real_keras_validation_flat_after_epoch_9_is_a_stall(realworld):
     (f,) = [f for f in analyze([realworld / "04_keras_csvlogger_ecg"]).findings if f.rule == "PL003"]
     assert f.stats["stall_start_step"] == 9 and abs(f.stats["val_best"] - 0.1221) < 1e-3
+
+
+def test_a_stall_needs_three_evaluations_not_two():
+    """Evaluations at steps 0, 100, 200, 600, 1000: validation stops improving at 600, which is 40% of the run
+    but only two evaluations — one flat pair is not a stall. A third flat evaluation makes it one."""
+    s = np.arange(1001)
+    train = 2.0 * np.exp(-s / 250) + 0.05
+    ev = np.array([0, 100, 200, 600, 1000])
+    two = np.array([2.0, 1.5, 1.2, 0.95, 0.96])
+    assert findings({"train/loss": (s, train), "val/loss": (ev, two)}, "PL003") == ()
+    ev3 = np.array([0, 100, 200, 600, 800, 1000])
+    three = np.array([2.0, 1.5, 1.2, 0.95, 0.97, 0.96])
+    (f,) = findings({"train/loss": (s, train), "val/loss": (ev3, three)}, "PL003")
+    assert f.stats["stall_start_step"] == 600 and f.stats["evaluations_in_stall"] == 3

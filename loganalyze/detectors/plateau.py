@@ -498,7 +498,7 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     s0 = int(np.argmax(later_min >= vv * (1 - tol)))
     span = float(vs[-1] - vs[0])
     stall = float(vs[-1] - vs[s0])
-    if span <= 0 or stall < float(params["min_stall_fraction"]) * span or len(vv) - s0 < 3:
+    if span <= 0 or stall < float(params["min_stall_fraction"]) * span or len(vv) - s0 < int(params["min_stall_evaluations"]):
         return []
     tail = vv[s0 + (len(vv) - s0) * 2 // 3:]
     if float(np.median(tail)) > best * (1 + 2 * tol) and worsening(vv).clear(
