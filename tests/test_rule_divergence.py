@@ -181,3 +181,15 @@ def test_a_loss_term_is_reported_only_when_it_explodes():
     boom = np.where(s < 500, 0.2, 0.2 * np.exp((s - 500) / 70))  # 0.2 -> ~250
     (f,) = [f for f in findings(_with_term(boom), "DV001") if "train/kl_loss" in f.tags]
     assert f.severity == "error" and f.stats["rise_factor"] > 100
+
+
+def test_a_gradient_norm_that_grows_with_the_climb_is_evidence_for_the_lr():
+    """No LR is logged; the loss climbs after its best while the gradient norm grows steadily with it (no single
+    burst): updates too large for the curvature, the gradient's own evidence."""
+    rng = np.random.default_rng(8)
+    s = np.arange(1000)
+    y = np.where(s < 400, 2 * np.exp(-s / 150) + 0.3, (2 * np.exp(-400 / 150) + 0.3) * np.exp((s - 400) / 500))
+    y = y * np.exp(0.03 * rng.standard_normal(1000))
+    g = np.where(s < 400, 1.0, 1.0 + (s - 400) / 100) * np.exp(0.1 * rng.standard_normal(1000))
+    (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g), "epoch": (s, s // 100)}, "DV001")
+    assert f.causes[0].cause == "lr_too_high" and "gradient norm grows alongside" in f.causes[0].evidence
