@@ -294,3 +294,18 @@ def test_real_keras_validation_thrown_far_above_training(realworld, name):
     (f,) = [f for f in analyze([realworld / name]).findings if f.rule == "SP001"]
     assert f.stats["mode"] == "validation_ratio" and f.stats["count"] >= 3 and f.stats["evaluations_off"] >= 80
     assert f.step_range[0] <= 10 and f.stats["usual_ratio"] < 1.2
+
+
+@pytest.mark.parametrize("tail,named", [(0, True), (6, False)])
+def test_corrupt_samples_only_for_single_points_back_at_once(tail, named):
+    """A batch of bad samples kicks one point and the next is normal again (back within bad_batch_recovery = 2
+    points); a spike whose aftermath takes six points to fade moved the model, not just the batch."""
+    rng = np.random.default_rng(14)
+    s = np.arange(2000)
+    y = (0.4 + np.exp(-s / 400)) * np.exp(0.02 * rng.standard_normal(2000))
+    for a in (600, 1100, 1500):
+        y[a] *= 6.0
+        y[a + 1: a + 1 + tail] *= np.linspace(1.3, 1.1, tail) if tail else 1.0  # elevated, under the spike bar
+    (f,) = findings({"train/loss": (s, y)}, "SP001")
+    assert f.stats["steps"] == [600, 1100, 1500]
+    assert (f.causes[0].cause == "corrupt_samples") == named, (f.stats["recovery_points"], f.causes[0].cause)
