@@ -132,6 +132,15 @@ def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) ->
     return locked
 
 
+def epoch_ends(f: Fold) -> np.ndarray:
+    """The points that end an epoch: each epoch's last point, but not the run's final point when it ends a
+    partial epoch (that is not an epoch's last step)."""
+    last = f.last_in_epoch.copy()
+    if np.count_nonzero(f.epoch == f.epoch[-1]) < f.points_per_epoch:
+        last[np.nonzero(last)[0][-1]] = False
+    return last
+
+
 def last_point_outlier(f: Fold, p_from_z: float = 0.0) -> tuple[float, float, int, float]:
     """How far the last point of each epoch sits from the rest: (median |distance| in robust
     spreads, share of epochs where it is over 3 spreads out, direction +1/-1 or 0 when mixed,
@@ -141,9 +150,7 @@ def last_point_outlier(f: Fold, p_from_z: float = 0.0) -> tuple[float, float, in
     Sign-agnostic on purpose: a tiny last batch gives a noisier loss, above the rest in some
     epochs and below in others; a mis-weighted one (sum / nominal batch size) is always below.
     """
-    last_r = f.residual[f.last_in_epoch]
-    if np.count_nonzero(f.epoch == f.epoch[-1]) < f.points_per_epoch:
-        last_r = last_r[:-1]  # the run's final point ends a partial epoch: not an epoch's last step
+    last_r = f.residual[epoch_ends(f)]
     other = f.residual[~f.last_in_epoch]
     if len(last_r) < 3 or len(other) < 3:
         return 0.0, 0.0, 0, 1.0
@@ -168,9 +175,7 @@ def last_point_rank_p(f: Fold) -> float:
     """One-sided rank-sum p that the epochs' last points sit farther from the trend than the other points: the
     test that keeps its power over a handful of epochs, where counting the epochs beyond 3 spreads (the binomial)
     needs nearly all of them there."""
-    last = f.last_in_epoch.copy()
-    if np.count_nonzero(f.epoch == f.epoch[-1]) < f.points_per_epoch:
-        last[np.nonzero(last)[0][-1]] = False  # the run's final point ends a partial epoch
+    last = epoch_ends(f)
     far, other = np.abs(f.residual[last]), np.abs(f.residual[~last])
     if len(far) < 3 or len(other) < 3:
         return 1.0
