@@ -17,7 +17,7 @@ from .align import align, group_experiments
 from .cards import load_cards
 from .config import Config, check_roles
 from .detectors import all_detectors
-from .ingest import RunSource, discover, read_source
+from .ingest import RunSource, attempt_name, discover, read_source
 from .model import SEVERITY_RANK, AlignedRun, Finding, Report, Run, RunReport
 
 Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
@@ -71,12 +71,20 @@ class _Plan:
     n_runs: int
 
 
-def _analyze_group(task: tuple[str, list[tuple[str, RunSource]], _Plan]) -> RunReport:
-    """Read, align and check one experiment, all in the calling process (a worker, for a sweep)."""
+def _analyze_group(task: tuple[str, list[tuple[str, RunSource]], _Plan]) -> list[RunReport]:
+    """Read, align and check one experiment, all in the calling process (a worker, for a sweep): its
+    report, then one per earlier attempt a restart superseded (TensorBoard would show none of them)."""
     name, members, plan = task
-    run = align([(prefix, read_source(src)) for prefix, src in members], name, plan.config)
-    rr = run_rules(run, plan.config)
-    return summary.summarize(rr, plan.n_runs, plan.charts) if plan.summarize else rr
+    loaded = [(prefix, read_source(src)) for prefix, src in members]
+    n = 1 + max(len(r.attempts) for _, r in loaded)
+    runs = [align([(p, r.attempts[k]) for p, r in loaded if len(r.attempts) > k], attempt_name(name, k + 1, n),
+                  plan.config) for k in range(n - 1)]
+    runs.append(align(loaded, name, plan.config))
+    out = []
+    for run in runs[-1:] + runs[:-1]:
+        rr = run_rules(run, plan.config)
+        out.append(summary.summarize(rr, plan.n_runs, plan.charts) if plan.summarize else rr)
+    return out
 
 
 def group_sources(sources: Sequence[RunSource]) -> list[tuple[str, list[tuple[str, RunSource]]]]:
@@ -116,12 +124,12 @@ def _counted(reports, tasks, progress: Progress | None) -> list[RunReport]:
     total_files = sum(len(src.files) for _, members, _ in tasks for _, src in members)
     out: list[RunReport] = []
     files = 0
-    for rr, (_, members, _) in zip(reports, tasks):
-        out.append(rr)
+    for done, (rrs, (_, members, _)) in enumerate(zip(reports, tasks), 1):
+        out += rrs
         files += sum(len(src.files) for _, src in members)
         if progress:
             progress("read", files, total_files)
-            progress("analyze", len(out), len(tasks))
+            progress("analyze", done, len(tasks))
     return out
 
 

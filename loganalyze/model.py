@@ -128,6 +128,9 @@ class Run:
     problems: tuple[Problem, ...] = ()
     hparams: Mapping[str, Any] = field(default_factory=dict)
     format: str = ""  # "tfevents", "csv", "json", "jsonl"
+    # earlier training attempts that a restart from scratch superseded (TensorBoard shows only the last):
+    # whole runs of their own, analyzed as such so that nothing logged is lost
+    attempts: tuple["Run", ...] = ()
 
 
 @dataclass(frozen=True)

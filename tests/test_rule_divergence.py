@@ -193,3 +193,23 @@ def test_a_gradient_norm_that_grows_with_the_climb_is_evidence_for_the_lr():
     g = np.where(s < 400, 1.0, 1.0 + (s - 400) / 100) * np.exp(0.1 * rng.standard_normal(1000))
     (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g), "epoch": (s, s // 100)}, "DV001")
     assert f.causes[0].cause == "lr_too_high" and "gradient norm grows alongside" in f.causes[0].evidence
+
+
+def test_a_glitch_low_first_evaluation_is_no_best_to_explode_from():
+    # Keras logged the first validation loss as 1e-21, then 0.006: the climb is measured from 0.006
+    s = np.arange(10)
+    v = np.array([1.4221e-21, 0.0058543, 0.1231784, 0.1815289, 0.1907439, 0.1037663, 0.0346363, 0.0196640,
+                  0.0192520, 0.0204457])  # the values as logged (full float precision)
+    y = 0.5 * np.exp(-s / 3)
+    found = findings({"train/loss": (s, y), "val/loss": (s, v), "val/metric_loss": (s, v)}, "DV001")
+    assert all(f.stats.get("best_value", 1) > 1e-3 for f in found)
+    assert not [f for f in found if f.severity == "error"]
+
+
+def test_a_real_single_low_point_still_counts_as_the_best():
+    # a dip by less than the explosion factor is a best like any other: the climb after it is found
+    rng = np.random.default_rng(4)
+    s = np.arange(1200)
+    y = np.where(s < 400, 2.0 * np.exp(-s / 150), 2.0 * np.exp(-400 / 150) * np.exp((s - 400) / 300))
+    (f,) = findings({"train/loss": (s, y * np.exp(0.03 * rng.standard_normal(1200)))}, "DV001")
+    assert abs(f.stats["best_step"] - 400) <= 60 and f.stats["rise_factor"] > 5

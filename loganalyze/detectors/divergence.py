@@ -118,15 +118,16 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         xs, ys, unit = aggregate_buckets(step, y, min(60, max(6, len(y) // 5)))
     if len(ys) < 6:
         return None
-    best = int(np.argmin(ys))
+    best = _best(ys, np.log(float(params["explode_factor"])) if is_log else None, float(params["explode_factor"]))
+    low = float(ys[best])
     seg_x, seg_y = xs[best:], ys[best:]
     if len(seg_y) < max(4, int(params["min_rise_fraction"] * len(ys))):
         return None
     tau, p = mann_kendall(seg_y)
     end_level = float(np.median(seg_y[-3:]))
-    rise = end_level - float(ys[best])
+    rise = end_level - low
     noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
-    min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(ys[best])
+    min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(low)
     trend = tau >= float(params["min_tau"]) and p <= float(params["max_p"])
     # or a jump that stays: the last third of the points after the best all sit clearly above it
     # (a burst of bad updates throws the model to a worse level it never leaves)
@@ -134,20 +135,20 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     # (on a loss that cannot go below 0 — log-loss, or an MSE that touches 0 — only: a loss that goes
     # negative, such as a GAN's, has no "N× worse" level to stay at)
     # (and not from a best of exactly 0: "N× worse" than 0 means nothing — a loss logged as 0 is PL001's)
-    bounded = is_log or bool(np.min(y) >= 0 and ys[best] > 0)
+    bounded = is_log or bool(np.min(y) >= 0 and low > 0)
     k_noise = float(params["min_rise_noise"])
-    stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - ys[best] >= max(min_rise, k_noise * noise)))
+    stays_up = bounded and len(seg_y) >= tail + 1 and bool(np.all(seg_y[-tail:] - low >= max(min_rise, k_noise * noise)))
     if not ((trend or stays_up) and rise >= min_rise and rise >= k_noise * noise):
         return None
     if epoch_ys is not None:
         # a saw-tooth comes back down to its troughs every epoch; a collapse does not: the last epoch's low
         # points (its 10th percentile) must still sit above the best by the required rise
         last = run.epochs.epoch_of(step) == run.epochs.epoch_of(step[-1:])[0]
-        if float(np.quantile(y[last], 0.1)) - float(ys[best]) < min_rise:
+        if float(np.quantile(y[last], 0.1)) - low < min_rise:
             return None
     # (a segment logged at one step only has no slope; scipy would warn)
     slope = theil_sen(seg_x.astype(float), seg_y)[0] if seg_x[0] != seg_x[-1] else float("nan")
-    factor = float(np.exp(rise)) if is_log else float(end_level / ys[best]) if ys[best] else float("inf")
+    factor = float(np.exp(rise)) if is_log else float(end_level / low) if low else float("inf")
     tail_nonfinite = bool(s.points and not np.isfinite(s.value[-1]))
     exploding = tail_nonfinite or (is_log and factor >= float(params["explode_factor"]))
     start_step, end_step = int(seg_x[0]), int(s.step.max())
@@ -226,7 +227,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     return Finding(
         rule="", family="divergence", severity=severity, tags=(s.tag,), step_range=(start_step, end_step),
         summary=summary,
-        stats={"best_step": start_step, "best_value": round(float(np.exp(ys[best]) if is_log else ys[best]), 6),
+        stats={"best_step": start_step, "best_value": round(float(np.exp(low) if is_log else low), 6),
                "end_value": round(float(np.exp(end_level) if is_log else end_level), 6),
                "rise_factor": round(factor, 4), "kendall_tau": round(tau, 4), "p_value": float(f"{p:.3g}"),
                "theil_sen_slope_per_1k_steps": round(per_k, 6), "scale": "log" if is_log else "linear",
@@ -235,6 +236,22 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
         causes=_ranked(causes))
+
+
+def _best(ys: np.ndarray, log_factor: float | None, factor: float) -> int:
+    """Where the curve was best, passing over a lone glitch: a point an explosion's factor below both its
+    neighbours (a first evaluation logged as 1e-21, then 0.006) is no best to measure a climb from."""
+    order = np.argsort(ys, kind="stable")
+    for i in order[:3]:
+        near = ys[max(0, i - 1):i + 2]
+        near = np.delete(near, 1 if i > 0 else 0)
+        if not len(near):
+            return int(i)
+        gap = float(near.min() - ys[i]) if log_factor is not None else None
+        glitch = gap >= log_factor if gap is not None else bool(ys[i] > 0 and near.min() >= factor * ys[i])
+        if not glitch:
+            return int(i)
+    return int(order[0])
 
 
 def _ranked(causes: list[Cause]) -> tuple[Cause, ...]:

@@ -31,6 +31,16 @@ def step_rewind(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     summary = (f"The step goes back {len(rewinds)} time(s) in {len(files)} file(s) (first from "
                f"{first['from_step']:,} to {first['to_step']:,}); {superseded} earlier point(s) are superseded "
                "by the later writes")
+    earlier = max((len(r.attempts) for r in run.runs), default=0)
+    why = "the run was resumed from an earlier checkpoint, or several runs share one directory"
+    if earlier:
+        from ..ingest import attempt_name
+
+        summary += (f"; {earlier} earlier attempt(s) that a restart from scratch superseded are analyzed as "
+                    f"run(s) of their own ('{attempt_name(run.name, 1, earlier + 1)}'"
+                    + (", …" if earlier > 1 else "") + ")")
+        why = ("a later training process started again from the first step in the same place: several runs "
+               "share one directory (or file), and TensorBoard shows only the last")
     return [Finding(
         rule="", family="integrity", severity="", tags=tuple(tags[:20]),
         step_range=(min(a for a, _ in ranges), max(b for _, b in ranges)), ranges=ranges[:100], summary=summary,
@@ -40,7 +50,7 @@ def step_rewind(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         causes=(Cause("resumed_run", 0.9,
                       f"later writes restart below steps already logged ({first['from_step']:,} → {first['to_step']:,}"
                       + (f", and {len(rewinds) - 1} more" if len(rewinds) > 1 else "")
-                      + "): the run was resumed from an earlier checkpoint, or several runs share one directory"),))]
+                      + f"): {why}"),))]
 
 
 @detector("IN002")

@@ -13,6 +13,11 @@ from ..model import IngestResult, Problem, Run
 from .discover import RunSource, discover
 
 
+def attempt_name(name: str, k: int, n: int) -> str:
+    """The run name of attempt k of n that a later restart superseded."""
+    return f"{name} [attempt {k} of {n}, superseded]"
+
+
 def read_source(src: RunSource) -> Run:
     """One run from its files; a reader bug becomes a reported problem, not a crash of the others."""
     try:
@@ -20,7 +25,10 @@ def read_source(src: RunSource) -> Run:
             from .tfevents import read_event_files
 
             data = read_event_files(src.files)
-            return Run(src.name, src.files, data.series, tuple(data.problems), data.hparams, "tfevents")
+            n = len(data.attempts) + 1
+            attempts = tuple(Run(attempt_name(src.name, k, n), tuple(files), series, (), data.hparams, "tfevents")
+                             for k, (files, series) in enumerate(data.attempts, 1))
+            return Run(src.name, src.files, data.series, tuple(data.problems), data.hparams, "tfevents", attempts)
         if src.kind == "csv":
             from .csvlog import read_csv_log
 

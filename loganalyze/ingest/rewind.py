@@ -42,6 +42,32 @@ def supersede(step: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, i
     return keep, rewinds
 
 
+def restart_groups(spans: list[dict[str, tuple[int, int]]]) -> list[list[int]]:
+    """Files (by index, in write order) grouped into training attempts; `spans` is each file's
+    {tag: (first step, last step)}.
+
+    A file restarts from scratch when a tag it shares with the attempt so far goes back to (or below)
+    that tag's first step: a new training process, not a resume from a checkpoint (which goes back
+    to a step in the middle). TensorBoard lets the restart supersede the whole earlier attempt; the
+    groups let that attempt be analyzed on its own instead of vanishing. Files without points join
+    the attempt they follow.
+    """
+    groups: list[list[int]] = []
+    seen: dict[str, list[int]] = {}  # tag -> [first, last] of the current attempt
+    for i, span in enumerate(spans):
+        restart = bool(groups) and any(t in seen and lo <= seen[t][0] and lo < seen[t][1] for t, (lo, _) in span.items())
+        if not groups or restart:
+            groups.append([])
+            seen = {}
+        groups[-1].append(i)
+        for t, (lo, hi) in span.items():
+            if t in seen:
+                seen[t][0], seen[t][1] = min(seen[t][0], lo), max(seen[t][1], hi)
+            else:
+                seen[t] = [lo, hi]
+    return groups
+
+
 def rewind_problems(file: str, rewinds: dict[tuple[int, int], list], unit: str = "tag") -> list[Problem]:
     """One `step_rewind` problem per (from, to), from {(from, to): [superseded points, [tags]]}."""
     return [Problem(

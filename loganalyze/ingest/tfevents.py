@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model import Problem, Series
 from ._open import Unreadable, seekable_log
-from .rewind import duplicate_problem, rewind_problems, supersede
+from .rewind import duplicate_problem, restart_groups, rewind_problems, supersede
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -52,6 +52,8 @@ class EventData:
     series: dict[str, Series]
     problems: list[Problem]
     hparams: dict[str, Any] = field(default_factory=dict)
+    # earlier training attempts a restart from scratch superseded: (their files, their series)
+    attempts: list[tuple[list[str], dict[str, Series]]] = field(default_factory=list)
 
 
 def masked_crc(data: bytes) -> int:
@@ -662,13 +664,22 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
     problems: list[Problem] = []
     hparams: dict[str, Any] = {}
     chunks: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]] = {}
-    for path in sorted((Path(p) for p in paths), key=_file_order):
+    spans: list[dict[str, tuple[int, int]]] = []
+    ordered = sorted((Path(p) for p in paths), key=_file_order)
+    for path in ordered:
         points, probs, hp = read_event_file(path, window)
         problems += probs
         hparams.update(hp)
+        spans.append({tag: (int(step.min()), int(step.max())) for tag, (step, _, _) in points.items() if len(step)})
         for tag, (step, value, wall) in points.items():
             chunks.setdefault(tag, []).append((step, value, wall, str(path)))
         del points
+    attempts = []
+    groups = restart_groups(spans)
+    for group in groups[:-1]:  # built before the merge below lets go of the parts
+        files = [str(ordered[i]) for i in group]
+        mine = {tag: [c for c in parts if c[3] in files] for tag, parts in chunks.items()}
+        attempts.append((files, {tag: _merge_tag(tag, parts)[0] for tag, parts in sorted(mine.items()) if parts}))
     series: dict[str, Series] = {}
     rewinds: dict[str, dict[tuple[int, int], list]] = {}  # file -> (from, to) -> [superseded, tags]
     for tag in sorted(chunks):
@@ -681,7 +692,7 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
             r[1].append(tag)
     for file, by_step in rewinds.items():
         problems += rewind_problems(file, by_step)
-    return EventData(series, problems, hparams)
+    return EventData(series, problems, hparams, [a for a in attempts if any(s.points for s in a[1].values())])
 
 
 def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]):
