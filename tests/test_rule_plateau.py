@@ -474,3 +474,39 @@ def test_a_stall_needs_three_evaluations_not_two():
     three = np.array([2.0, 1.5, 1.2, 0.95, 0.97, 0.96])
     (f,) = findings({"train/loss": (s, train), "val/loss": (ev3, three)}, "PL003")
     assert f.stats["stall_start_step"] == 600 and f.stats["evaluations_in_stall"] == 3
+
+
+# --- PL001: a validation accuracy at chance while nothing transfers
+
+def random_label_run(val_acc, epochs=10, per_epoch=60, classes=1000, seed=0):
+    """A model that memorizes random labels: train loss from ln C to ~0.05, val loss from ln C upwards,
+    and the given validation accuracy at each epoch end."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(epochs * per_epoch)
+    train = np.log(classes) * np.exp(-s / (epochs * per_epoch / 5)) + 0.05
+    ends = np.arange(1, epochs + 1) * per_epoch - 1
+    val = np.log(classes) * (1 + 0.25 * np.arange(epochs) / epochs) * np.exp(0.01 * rng.standard_normal(epochs))
+    return {"train/loss": (s, noisy(train, 0.02, seed)), "val/loss": (ends, val), "val/acc": (ends, np.asarray(val_acc)),
+            "epoch": (s, s // per_epoch)}
+
+
+def test_validation_accuracy_at_chance_while_memorizing_is_not_learning():
+    # one sample of 500 right at two evaluations and none after: at chance (1/1000), not one constant number
+    acc = [0.002, 0.002] + [0.0] * 8
+    (f,) = [f for f in findings(random_label_run(acc), "PL001") if f.tags == ("val/acc",)]
+    assert f.stats["kind"] == "accuracy_at_chance"
+    assert 900 < f.stats["classes_implied"] < 1300  # exp(best val loss) ≈ 1000
+    assert f.stats["mean"] == pytest.approx(0.0004) and f.stats["points"] == 10
+    assert f.step_range == (59, 599) and f.causes[0].cause == "memorization"
+
+
+def test_an_accuracy_that_learns_is_not_at_chance_even_if_the_val_loss_never_improves():
+    # the last half's mean is well above 2/C: the accuracy moved, whatever the loss says
+    acc = [0.0, 0.0, 0.001, 0.002, 0.004, 0.006, 0.01, 0.02, 0.03, 0.05]
+    assert not [f for f in findings(random_label_run(acc), "PL001") if f.tags == ("val/acc",)]
+
+
+def test_a_binary_task_gives_no_accuracy_band():
+    # with C = 2, 2/C is every accuracy: the band means nothing and the test stays out (min_classes_accuracy)
+    acc = [0.5, 0.52, 0.49, 0.51, 0.5, 0.48, 0.5, 0.53, 0.5, 0.51]
+    assert not [f for f in findings(random_label_run(acc, classes=2), "PL001") if f.tags == ("val/acc",)]

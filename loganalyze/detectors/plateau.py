@@ -76,7 +76,54 @@ def not_learning(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         if never is not None:
             found.append(never)
     found += _constant_metrics(run, params, judged)
+    constant = {t for f in found for t in f.tags}
+    found += _accuracy_at_chance(run, params, constant)
     return found
+
+
+def _accuracy_at_chance(run: AlignedRun, params: Mapping[str, Any], done: set[str]) -> list[Finding]:
+    """A validation accuracy that stays at 1/C while training learns and nothing transfers.
+
+    C comes from the validation loss: when it never gets below where training started (`no_transfer`),
+    its best is the cross-entropy of a prediction no better than uniform, ln C, so exp(best) ≈ C (the
+    loss of a model at init over-estimates C, which only makes the band narrower). An accuracy
+    within `chance_accuracy_factor` / C at every evaluation has learned nothing, even when it is
+    0 at most evaluations and one sample right at another (not one constant number).
+    """
+    nothing = no_transfer(run, float(params["transfer_tolerance"]), float(params["min_train_fall"]))
+    if nothing is None:
+        return []
+    classes = float(np.exp(min(nothing.val_best, 50.0)))
+    if classes < float(params["min_classes_accuracy"]):
+        return []
+    out = []
+    for tag in metric_tags(run):
+        if tag in done or split_of(tag) != "val" or not run.roles.higher_is_better.get(tag, False) \
+                or not any(t.startswith("acc") for t in tokens(tag)):
+            continue
+        step, v = finite_sorted(run.series[tag])
+        if len(v) < int(params["min_points_constant"]) or v.min() < 0 or v.max() > 100:
+            continue
+        scale = 100.0 if v.max() > 1 else 1.0
+        band = float(params["chance_accuracy_factor"]) / classes
+        # the mean pools every evaluation (one sample right in 500 is 2/C for C = 1000); the last half's mean
+        # keeps out an accuracy that starts at chance and then learns
+        if max(float(v.mean()), float(v[len(v) // 2:].mean())) / scale > band:
+            continue
+        first = int(step[0])
+        out.append(Finding(
+            rule="", family="plateau", severity="", tags=(tag,), step_range=(first, int(step[-1])),
+            summary=(f"'{tag}' stays at chance: {v.mean():.3g} on average over its {len(v)} evaluations (at most "
+                     f"{v.max():.3g}), within {params['chance_accuracy_factor']:g}× the 1/C = {scale / classes:.3g} of "
+                     f"the ≈{classes:.0f} classes its validation loss implies (best {nothing.val_best:.4g} = ln "
+                     f"{classes:.0f})"),
+            stats={"kind": "accuracy_at_chance", "mean": float(v.mean()), "max": float(v.max()), "points": int(len(v)),
+                   "classes_implied": round(classes, 1), "chance_accuracy": round(scale / classes, 6),
+                   "thresholds": {k: params[k] for k in ("chance_accuracy_factor", "min_classes_accuracy",
+                                                          "transfer_tolerance", "min_train_fall")}},
+            causes=(Cause("memorization", 0.65, f"'{tag}' never leaves chance and " + nothing.describe(
+                run.roles.train_loss, run.roles.val_loss)),)))
+    return out
 
 
 def _never_improved(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None:

@@ -109,7 +109,7 @@ if str(ROOT) not in sys.path:
 
 VERSION = 10
 DEFAULT_CACHE = ROOT / ".cache" / "diagnosis-corpus"
-TUNING_SEEDS = (1, 2, 3)
+TUNING_SEEDS = (1, 2, 3, 4)
 HELDOUT_SEEDS = (101, 102, 103)
 TUNING_ARCHS = ("mlp", "cnn", "cnn_bn", "lstm", "emb_lstm", "bag", "linear")
 HELDOUT_ARCHS = ("resmlp", "mlp3", "gru", "emb_gru", "gru_next", "linear")  # linear: on the reg24 data set only
@@ -386,6 +386,37 @@ def variants() -> list[Variant]:
     v("healthy", "adamw", "csv_steps_only", "healthy", "resmlp", 103, optimizer="adamw", **frac)
     v("healthy", "sgd", "tensorboard", "healthy", "linear", 101, optimizer="sgd", lr=1e-3,
       knobs={"task": "regression", "dim": 24, "feature_scale": 5.0, "teacher_seed": 99})
+    return out + _rotated(out)
+
+
+# Writers that log what the training did without changing what it shows (no running mean, not one row per
+# epoch): a mechanism recorded by one of them must read the same through another.
+ROTATION = ("csv_steps_only", "csv_epoch_col", "tensorboard", "lightning_csv", "hf_trainer_state",
+            "tensorboard_caps", "csv_validation_slash", "detectron2_jsonl", "tensorboard_eval_slash",
+            "lightning_csv_every10")
+
+
+def _rotated(vs: list[Variant]) -> list[Variant]:
+    """Seed 4: each tuning mechanism's first variant again, written by the next writer of ROTATION its
+    mechanism has not used yet. A fixed rule, not a choice per case: it widens what the rules are tuned
+    on across writers without looking at any held-out case."""
+    from dataclasses import replace
+
+    out, seen = [], set()
+    used: dict[tuple[str, str], set[str]] = {}
+    for var in vs:
+        used.setdefault((var.family, var.name), set()).add(var.convention)
+    for var in vs:
+        mech = (var.family, var.name)
+        if var.split != "tuning" or mech in seen or var.convention not in ROTATION:
+            continue
+        seen.add(mech)
+        start = ROTATION.index(var.convention)
+        for k in range(1, len(ROTATION)):
+            conv = ROTATION[(start + k) % len(ROTATION)]
+            if conv not in used[mech]:
+                out.append(Variant(var.family, var.name, replace(var.spec, seed=4), conv))
+                break
     return out
 
 
@@ -699,8 +730,11 @@ def truth(var: Variant, trace, w) -> tuple[Label, ...]:
         overfit_label("memorization does not generalize")
         classes = trace.hparams.get("classes")
         accs = [e.metrics.get("acc") for e in trace.evals]
-        if f.get("random_labels") and "val_metric" in w.names and accs and all(a is not None and a <= 3 / classes
-                                                                                for a in accs):
+        # random labels put validation accuracy at chance by construction; the check only confirms the metric was
+        # recorded and is of that order (pooled over evaluations: two right answers of 300 at one of them is
+        # still chance for 500 classes, and a per-evaluation maximum would drop such a run)
+        if f.get("random_labels") and "val_metric" in w.names and accs and all(a is not None for a in accs) \
+                and sum(accs) / len(accs) <= 3 / classes:
             steps = sorted(w.eval_steps.values())
             labels.append(Label("plateau", "memorization", (w.names["val_metric"],), (steps[0], steps[-1]),
                                 f"the labels are random: validation accuracy stays at chance (1/{classes}) while the "
