@@ -396,10 +396,19 @@ ROTATION = ("csv_steps_only", "csv_epoch_col", "tensorboard", "lightning_csv", "
             "lightning_csv_every10")
 
 
+# what lives within a few steps (a within-epoch profile, a last-batch outlier, a ringing of a few steps) is
+# averaged away by a writer that logs window means every N steps: those mechanisms rotate over per-step writers
+PER_STEP = ("csv_steps_only", "csv_epoch_col", "tensorboard", "lightning_csv", "tensorboard_caps",
+            "csv_validation_slash", "tensorboard_eval_slash")
+WITHIN_STEPS = {("periodicity", "memorization"), ("periodicity", "unshuffled"), ("periodicity", "small_last_batch"),
+                ("periodicity", "eval_side_effect"), ("oscillation", "momentum_ringing")}
+
+
 def _rotated(vs: list[Variant]) -> list[Variant]:
     """Seed 4: each tuning mechanism's first variant again, written by the next writer of ROTATION its
-    mechanism has not used yet. A fixed rule, not a choice per case: it widens what the rules are tuned
-    on across writers without looking at any held-out case."""
+    mechanism has not used yet (of PER_STEP for what only per-step logs show). A fixed rule, not a
+    choice per case: it widens what the rules are tuned on across writers without looking at any
+    held-out case."""
     from dataclasses import replace
 
     out, seen = [], set()
@@ -414,7 +423,7 @@ def _rotated(vs: list[Variant]) -> list[Variant]:
         start = ROTATION.index(var.convention)
         for k in range(1, len(ROTATION)):
             conv = ROTATION[(start + k) % len(ROTATION)]
-            if conv not in used[mech]:
+            if conv not in used[mech] and (mech not in WITHIN_STEPS or conv in PER_STEP):
                 out.append(Variant(var.family, var.name, replace(var.spec, seed=4), conv))
                 break
     return out
