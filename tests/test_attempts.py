@@ -75,3 +75,42 @@ def test_a_resumed_run_is_one_run(tmp_path):
     report = analyze([tmp_path], jobs=1)
     assert [rr.run.name for rr in report.runs] == ["resumed"]
     assert report.runs[0].run.series["Loss/Val_Epoch"].points == 15
+
+
+def test_runs_appended_to_one_csv_are_split_at_the_restart(tmp_path):
+    # a first run that diverges (loss x8 from step 300 on), then a second run appended to the same file
+    rng = np.random.default_rng(0)
+    rows = ["step,train_loss,lr"]
+    for s in range(600):
+        y = 2.0 * np.exp(-s / 80) + 0.1 if s < 300 else 0.8 + 0.001 * s
+        rows.append(f"{s},{y * np.exp(0.03 * rng.standard_normal()):.6f},0.1")
+    for s in range(40):  # the second process, a short smoke run
+        rows.append(f"{s},{2.0 * np.exp(-s / 80) + 0.1:.6f},0.01")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    report = analyze([tmp_path], jobs=1)
+    by_name = {rr.run.name: rr for rr in report.runs}
+    assert set(by_name) == {"log.csv", "log.csv [attempt 1 of 2, superseded]"}
+    assert by_name["log.csv"].run.series["train_loss"].points == 40
+    first = by_name["log.csv [attempt 1 of 2, superseded]"]
+    assert first.run.series["train_loss"].points == 600 and first.run.series["lr"].points == 600
+    (dv,) = [f for f in first.findings if f.rule == "DV001"]
+    assert 250 <= dv.stats["best_step"] <= 300
+
+
+def test_detectron2_metrics_json_keeps_a_resume_and_splits_a_restart(tmp_path):
+    import json
+
+    lines = []
+    for it in range(19, 1000, 20):  # run A
+        lines.append({"iteration": it, "total_loss": 1.0 / (1 + it / 200), "lr": 0.02})
+    for it in range(599, 1200, 20):  # A resumed from its iteration-600 checkpoint: same attempt
+        lines.append({"iteration": it, "total_loss": 1.0 / (1 + it / 200), "lr": 0.02})
+    for it in range(19, 400, 20):  # run B, a new training in the same output directory
+        lines.append({"iteration": it, "total_loss": 1.2 / (1 + it / 100), "lr": 0.01})
+    (tmp_path / "metrics.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    report = analyze([tmp_path], jobs=1)
+    by_name = {rr.run.name: rr for rr in report.runs}
+    assert set(by_name) == {"metrics.json", "metrics.json [attempt 1 of 2, superseded]"}
+    a = by_name["metrics.json [attempt 1 of 2, superseded]"].run.series["total_loss"]
+    assert a.points == 60 and int(a.step.max()) == 1199  # A's resume supersedes its own overlap only
+    assert by_name["metrics.json"].run.series["total_loss"].points == 20

@@ -213,3 +213,32 @@ def test_a_real_single_low_point_still_counts_as_the_best():
     y = np.where(s < 400, 2.0 * np.exp(-s / 150), 2.0 * np.exp(-400 / 150) * np.exp((s - 400) / 300))
     (f,) = findings({"train/loss": (s, y * np.exp(0.03 * rng.standard_normal(1200)))}, "DV001")
     assert abs(f.stats["best_step"] - 400) <= 60 and f.stats["rise_factor"] > 5
+
+
+def sorted_classes_run(epochs=6, per_epoch=100, seed=0):
+    """Five classes sorted in blocks of 20 steps, shuffle off (a real run's shape): the first block of the
+    first epoch is one class, so the loss falls to 0.11; every later block starts by predicting the
+    previous class, and from the second epoch on the model hovers near ln 5, a little better each epoch."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(epochs * per_epoch)
+    e, b = s // per_epoch, s % 20
+    y = 1.66 - 0.03 * e + (0.08 - 0.02 * e) * (1 - b / 10)
+    first = s < per_epoch
+    y[first] = 2.8 - 0.09 * b[first]
+    y[:20] = np.linspace(1.63, 0.11, 20)
+    return s, y * np.exp(0.01 * rng.standard_normal(len(s))), e
+
+
+def test_a_best_inside_the_first_block_of_class_sorted_data_is_no_divergence():
+    s, y, ep = sorted_classes_run()
+    assert findings({"train_loss": (s, y), "epoch": (s, ep)}, "DV001") == ()
+
+
+def test_a_collapse_inside_the_first_epoch_is_still_a_divergence():
+    # SGD at a too-high LR: the loss falls to 1.1 within 30 steps, climbs back to ln 5 by step 100 and stays
+    rng = np.random.default_rng(1)
+    s = np.arange(600)
+    ln5 = float(np.log(5))
+    y = np.where(s < 30, ln5 - (ln5 - 1.1) * s / 30, np.where(s < 100, 1.1 + (ln5 - 1.1) * (s - 30) / 70, ln5))
+    (f,) = findings({"train_loss": (s, y * np.exp(0.01 * rng.standard_normal(600))), "epoch": (s, s // 100)}, "DV001")
+    assert f.stats["best_step"] <= 60 and f.stats["rise_factor"] > 1.3

@@ -143,8 +143,15 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     if epoch_ys is not None:
         # a saw-tooth comes back down to its troughs every epoch; a collapse does not: the last epoch's low
         # points (its 10th percentile) must still sit above the best by the required rise
-        last = run.epochs.epoch_of(step) == run.epochs.epoch_of(step[-1:])[0]
+        ep = run.epochs.epoch_of(step)
+        last = ep == ep[-1]
         if float(np.quantile(y[last], 0.1)) - low < min_rise:
+            return None
+        # and the last epoch as a whole is no better than the epoch that holds the best: when it is, the run
+        # still improves from epoch to epoch and the best was a moment inside one (the first block of
+        # class-sorted data is one class, easy to fit), not a level it fell from
+        held = ep == run.epochs.epoch_of(seg_x[:1])[0]
+        if held.any() and float(np.median(y[last])) < float(np.median(y[held])):
             return None
     # (a segment logged at one step only has no slope; scipy would warn)
     slope = theil_sen(seg_x.astype(float), seg_y)[0] if seg_x[0] != seg_x[-1] else float("nan")

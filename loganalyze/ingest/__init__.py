@@ -11,11 +11,7 @@ from typing import Sequence
 
 from ..model import IngestResult, Problem, Run
 from .discover import RunSource, discover
-
-
-def attempt_name(name: str, k: int, n: int) -> str:
-    """The run name of attempt k of n that a later restart superseded."""
-    return f"{name} [attempt {k} of {n}, superseded]"
+from .rewind import attempt_name
 
 
 def read_source(src: RunSource) -> Run:

@@ -11,6 +11,8 @@ cell-by-cell parsing for that column only.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import csv
 import math
 import re
@@ -23,7 +25,7 @@ import numpy as np
 
 from ..model import Problem, Run, Series
 from ._open import Opened, TextLines, Unreadable, open_log
-from .rewind import duplicate_problem, rewind_problems, superseded
+from .rewind import attempt_runs, duplicate_problem, earlier_attempts, rewind_problems, superseded
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step", "trainer/global_step")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -296,6 +298,7 @@ def _read(opened: Opened, name: str) -> Run:
     series: dict[str, Series] = {}
     rewinds: dict[tuple[int, int], list] = {}
     all_steps: list[np.ndarray] = []
+    went_back: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # columns whose step goes back: maybe several runs
     for j, tag in enumerate(header):
         if j == index_col or not tag:
             continue
@@ -314,6 +317,8 @@ def _read(opened: Opened, name: str) -> Run:
         if len(steps):
             if index_col == epoch_col:
                 all_steps.append(steps)
+            if len(steps) > 1 and bool(np.any(steps[1:] < steps[:-1])):
+                went_back[tag] = (steps, values)
             sk, vk = superseded(tag, steps, values, rewinds)
             series[tag] = Series.from_lists(tag, sk, vk)
             # a column written on several rows of one step with the same value (Lightning logs `epoch` on the
@@ -327,6 +332,8 @@ def _read(opened: Opened, name: str) -> Run:
         ep = ep[np.append(True, ep[1:] != ep[:-1])]
         series["epoch"] = Series.from_lists("epoch", ep, ep)
     problems += rewind_problems(path, rewinds, unit="column")
+    attempts = attempt_runs(earlier_attempts(went_back), name, path, "csv",
+                            by_epoch=index_col is not None and index_col == epoch_col) if went_back else ()
     ncol = len(header)
     if table.ragged.count:
         r = table.ragged
@@ -353,4 +360,4 @@ def _read(opened: Opened, name: str) -> Run:
                                 {"count": errors.count, "lines": errors.first}))
     if table.rows == 0:
         problems.append(Problem("empty_file", path, "the file has a header but no data rows", {"columns": header}))
-    return run(series)
+    return replace(run(series), attempts=attempts)

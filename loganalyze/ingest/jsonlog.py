@@ -23,7 +23,7 @@ import numpy as np
 
 from ..model import Problem, Run, Series
 from ._open import Opened, TextLines, Unreadable, open_log
-from .rewind import duplicate_problem, rewind_problems, superseded
+from .rewind import attempt_runs, duplicate_problem, earlier_attempts, rewind_problems, superseded
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step")
 HF_HPARAMS = ("train_batch_size", "num_train_epochs", "max_steps", "logging_steps", "eval_steps", "save_steps",
@@ -231,7 +231,13 @@ class _Rows:
 
 def _series_from_columns(cols: dict[str, tuple[np.ndarray, np.ndarray]], path: str,
                          problems: list[Problem]) -> dict[str, Series]:
-    """Series in write order; a step going back supersedes the overlap (TensorBoard's rule) and is reported."""
+    """Series in write order; a step going back supersedes the overlap (TensorBoard's rule) and is reported.
+    Earlier attempts of a file that a restart from scratch superseded go to `problems` as an `attempts`
+    problem that `_with_attempts` turns into runs of their own."""
+    back = {k: c for k, c in cols.items() if len(c[0]) > 1 and bool(np.any(np.diff(c[0]) < 0))}
+    earlier = earlier_attempts(back) if back else []
+    if earlier:
+        problems.append(Problem("attempts", path, "", {"columns": earlier}))
     series: dict[str, Series] = {}
     rewinds: dict[tuple[int, int], list] = {}
     for key, (steps, vals) in sorted(cols.items()):
@@ -294,7 +300,7 @@ def _from_document(doc: Any, path: str, name: str, text: TextLines) -> Run | Non
         found.append(Problem("parse_error", path, f"{deep} row(s) nest objects deeper than {MAX_DEPTH} levels: "
                                                   "skipped", {"count": deep}))
     series = rows.generic(path, found, lines=False)
-    return Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json")
+    return _with_attempts(Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json"))
 
 
 def _read(opened: Opened, name: str) -> Run:
@@ -363,6 +369,15 @@ def _read(opened: Opened, name: str) -> Run:
                    format="json")
     if rows.is_mmdet():
         series, hparams = rows.mmdet(path, problems)
-        return Run(name, (path,), series, tuple(problems), hparams, format="jsonl")
+        return _with_attempts(Run(name, (path,), series, tuple(problems), hparams, format="jsonl"))
     series = rows.generic(path, problems, lines=True)
-    return Run(name, (path,), series, tuple(problems), format="jsonl")
+    return _with_attempts(Run(name, (path,), series, tuple(problems), format="jsonl"))
+
+
+def _with_attempts(run: Run) -> Run:
+    """The run with its earlier attempts (see `_series_from_columns`) as runs of their own."""
+    found = [p for p in run.problems if p.kind == "attempts"]
+    if not found:
+        return run
+    attempts = attempt_runs(found[0].data["columns"], run.name, run.sources[0], run.format)
+    return replace(run, problems=tuple(p for p in run.problems if p.kind != "attempts"), attempts=attempts)

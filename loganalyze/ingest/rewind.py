@@ -10,7 +10,7 @@ from bisect import bisect_left
 
 import numpy as np
 
-from ..model import Problem
+from ..model import Problem, Run, Series
 
 
 def supersede(step: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
@@ -66,6 +66,58 @@ def restart_groups(spans: list[dict[str, tuple[int, int]]]) -> list[list[int]]:
             else:
                 seen[t] = [lo, hi]
     return groups
+
+
+def _restarts(step: np.ndarray) -> list[int]:
+    """Indices where a column starts again from scratch: at or below the first step of the stretch
+    since the last restart (and below its last), the row-level twin of `restart_groups`."""
+    back = np.flatnonzero(step[1:] < step[:-1]) + 1
+    cuts: list[int] = []
+    start = 0
+    for i in back.tolist():
+        seg = step[start:i]
+        if step[i] <= seg.min() and step[i] < seg.max():
+            cuts.append(i)
+            start = i
+    return cuts
+
+
+def earlier_attempts(cols: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The attempts before the last in one appended file ({column: (steps, values)} in write order), each as
+    {column: (steps, values)}. Columns are matched by their restarts: only those that restart as often as
+    the most restarting column are split (a column missing from an attempt cannot be placed in it)."""
+    cuts = {tag: _restarts(np.asarray(st)) for tag, (st, _) in cols.items() if len(st) > 1}
+    n = max((len(c) for c in cuts.values()), default=0)
+    out: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{} for _ in range(n)]
+    for tag, c in cuts.items():
+        if len(c) != n or not n:
+            continue
+        st, va = cols[tag]
+        for k, (a, b) in enumerate(zip([0] + c[:-1], c)):
+            out[k][tag] = (st[a:b], va[a:b])
+    return [a for a in out if a]
+
+
+def attempt_name(name: str, k: int, n: int) -> str:
+    """The run name of attempt k of n that a later restart superseded."""
+    return f"{name} [attempt {k} of {n}, superseded]"
+
+
+def attempt_runs(attempts: list[dict[str, tuple[np.ndarray, np.ndarray]]], name: str, path: str, fmt: str,
+                 by_epoch: bool = False) -> tuple[Run, ...]:
+    """Runs of their own for a file's earlier attempts; `by_epoch`: the step is the epoch (Keras, YOLO), which
+    is kept as a series too, as the reader does for the whole file."""
+    out = []
+    for k, cols in enumerate(attempts, 1):
+        series = {}
+        for tag, (st, va) in sorted(cols.items()):
+            keep, _ = supersede(st)  # a resume inside the attempt: TensorBoard's rule there too (reported already)
+            series[tag] = Series.from_lists(tag, st[keep], va[keep])
+        if by_epoch and "epoch" not in series and series:
+            ep = np.unique(np.concatenate([s.step for s in series.values()]))
+            series["epoch"] = Series.from_lists("epoch", ep, ep)
+        out.append(Run(attempt_name(name, k, len(attempts) + 1), (path,), series, (), format=fmt))
+    return tuple(out)
 
 
 def rewind_problems(file: str, rewinds: dict[tuple[int, int], list], unit: str = "tag") -> list[Problem]:
