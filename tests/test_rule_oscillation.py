@@ -91,6 +91,24 @@ def test_a_saw_tooth_with_the_epochs_period_is_left_to_pd001():
     assert pd.stats["period_steps"] == 100
 
 
+def test_swings_at_the_same_phase_of_every_epoch_are_left_to_pd001_whatever_their_period():
+    # class-sorted data: five 20-step class blocks per 100-step epoch, each starting high (the model still
+    # predicts the previous class): 20-point swings, far shorter than the epoch, locked to its phase
+    y = BASE * np.exp(0.5 * np.exp(-(S % 20) / 5) + noise(0.05))
+    found = findings({"train/loss": (S, y), "epoch": (S, S // 100)}, None)
+    assert [f for f in found if f.rule == "OS001"] == []
+    (pd,) = [f for f in found if f.rule == "PD001"]
+    assert pd.stats["period_steps"] == 100 and pd.stats["variance_explained"] > 0.45
+
+
+@pytest.mark.parametrize("period", [9.3, 12.7])
+def test_a_ringing_with_no_fixed_phase_in_the_epoch_stays_os001s(period):
+    # momentum ringing: its period is no divisor of the epoch, so the epoch's phase profile cannot explain it
+    y = BASE * np.exp(0.5 * np.sin(2 * np.pi * S / period) + noise(0.05))
+    (f,) = findings({"train/loss": (S, y), "epoch": (S, S // 100)}, "OS001")
+    assert abs(f.stats["period_points"] - period) <= 1
+
+
 # --- healthy runs
 
 def test_false_positive_rate_on_healthy_runs():

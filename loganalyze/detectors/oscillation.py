@@ -126,11 +126,12 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         period = period_from_acf(acf, lag, n) if periodic else 2
         period_steps = period * float(np.median(np.diff(step)))
-        epoch_scale = (run.epochs.known and run.epochs.count >= 2
-                       and period_steps >= float(params["epoch_scale"]) * float(np.median(np.diff(run.epochs.starts))))
-        if _epoch_locked_period(run, period_steps, float(params["epoch_period_tolerance"])) or (epoch_scale and _epoch_profile_explains(run, step, y, params)):
-            # a cycle with the epoch's period is PD001's to report and explain; a swing every few points
-            # is not the epoch's profile even when an even number of them fits in each epoch
+        if (_epoch_locked_period(run, period_steps, float(params["epoch_period_tolerance"]))
+                or _epoch_profile_explains(run, step, y, params)):
+            # a cycle with the epoch's period, or swings that the epoch's own phase profile explains (the class
+            # blocks of sorted data: five 20-step swings, at the same phase in every epoch), are PD001's to report
+            # and explain. A ringing of a few points has no fixed phase in the epoch: the profile does not
+            # explain it, whatever its period
             continue
         ratio = float(np.exp(swing)) if is_log else None
         causes = [Cause("lr_too_high", 0.6,
