@@ -115,6 +115,20 @@ def test_sixteen_epochs_of_warm_restarts_follow_the_lr():
     assert f.stats["median_jump"] > 0.2 and f.severity == "info" and f.causes[0].cause == "lr_schedule"
 
 
+def test_restarts_seen_one_point_late_through_a_windowed_logger():
+    """detectron2 logs the median of each 20-iteration window with the LR of its last iteration: the point at a
+    restart still holds the old LR's losses, so the rise shows at the next point. 150-iteration restart cycles
+    logged every 20 iterations, 40 points (numbers shaped like a real run's)."""
+    rng = np.random.default_rng(3)
+    it = np.arange(19, 800, 20)
+    lr = 0.3 * (0.5 + 0.5 * np.cos(np.pi * (it % 150) / 150))
+    phase = ((it - 20) % 150) / 150  # the window's median lags the schedule by one window
+    y = (0.9 * np.exp(-it / 1500)) * np.exp(0.3 * (1 - phase) - 0.3) * np.exp(0.03 * rng.standard_normal(len(it)))
+    (f,) = [f for f in findings({"total_loss": (it, y), "lr": (it, lr)}, "PD") if f.rule == "PD002"]
+    assert f.stats["rise_lag_points"] == 1 and f.stats["rank_sum_p"] < 0.01
+    assert f.stats["restart_steps"][:2] == [159, 319] and f.causes[0].cause == "lr_schedule"
+
+
 def test_restarts_the_loss_does_not_follow_are_not_a_cycle():
     assert not [f for f in findings(_restarts(jump=False), "PD") if f.rule == "PD002"]
 
