@@ -309,3 +309,18 @@ def test_corrupt_samples_only_for_single_points_back_at_once(tail, named):
     (f,) = findings({"train/loss": (s, y)}, "SP001")
     assert f.stats["steps"] == [600, 1100, 1500]
     assert (f.causes[0].cause == "corrupt_samples") == named, (f.stats["recovery_points"], f.causes[0].cause)
+
+
+def test_a_point_on_the_way_down_a_steep_descent_is_no_coarse_spike():
+    # six evaluations of a ringing model: 2.83 sits above the three points after it, but below the two before
+    steps = np.arange(199, 1200, 200)
+    val = np.array([5.703, 2.086, 2.829, 0.612, 0.540, 0.496])
+    assert findings({"eval/loss": (steps, val)}, "SP001") == ()
+
+
+def test_an_evaluation_that_jumps_above_both_sides_is_a_coarse_spike():
+    steps = np.arange(199, 2200, 200)
+    val = 2.0 * np.exp(-np.arange(11) / 4)
+    val[5] *= 4  # one evaluation four times its neighbours
+    (f,) = findings({"eval/loss": (steps, val)}, "SP001")
+    assert f.stats["mode"] == "coarse" and f.stats["steps"] == [1199] and f.step_range == (1199, 1199)

@@ -80,10 +80,14 @@ def find_coarse_spikes(y: np.ndarray, min_jump: float, min_noise_multiple: float
     typical = float(np.median(moves)) + 1e-12
     out = []
     for i in range(1, n - 1):
-        around = np.concatenate([y[max(0, i - neighbours): i], y[i + 1: i + 1 + neighbours]])
-        base = float(np.median(around))
+        before, after = y[max(0, i - neighbours): i], y[i + 1: i + 1 + neighbours]
+        base = float(np.median(np.concatenate([before, after])))
         jump = float(y[i] - base)
         if jump < min_jump or jump < min_noise_multiple * typical:
+            continue
+        # above what comes before it as well as after: on a steep descent the later points pull the pooled
+        # median down, and a point still on the way down would read as a spike above them
+        if float(y[i] - np.median(before)) < min_jump / 2:
             continue
         # left at once: the next point is back at least half-way (in log space) to the neighbours
         if y[i + 1] > base + jump / 2 or y[i] <= max(y[i - 1], y[i + 1]):
