@@ -197,3 +197,45 @@ def no_transfer(run: AlignedRun, tolerance: float, min_fall: float) -> NoTransfe
     if start <= 0 or end <= 0 or start / end < min_fall or best < start * (1 - tolerance):
         return None
     return NoTransfer(start, end, best)
+
+
+# ---- the loss before any update: what the inputs do to an untrained network ---------------------------------
+
+@dataclass(frozen=True)
+class HugeStart:
+    step: int  # the first logged step (0 or 1: the first batch, before its update)
+    first: float  # the loss there
+    settled: float  # the median of the run's second half
+
+    @property
+    def ratio(self) -> float:
+        return self.first / self.settled
+
+    def describe(self, tag: str) -> str:
+        return (f"'{tag}' is already {self.first:.3g} at step {self.step}, before any update could act "
+                f"({self.ratio:.0f}× the chance level {self.settled:.3g} it settles at): the untrained network's outputs are "
+                "huge, which the scale of its inputs does and a learning rate cannot (it has not been applied "
+                "yet) — standardize the input features")
+
+
+def huge_from_the_start(run: AlignedRun, factor: float, levels: Sequence[tuple[str, float]],
+                        tolerance: float) -> HugeStart | None:
+    """The training loss of the very first batch is `factor`× or more above the chance level the run settles at.
+
+    Only a per-step log that starts at step 0 or 1 shows the first batch alone: its loss was computed
+    before the optimizer moved anything, so an LR cannot be the cause — unnormalized inputs can (a
+    feature on a 10^3 scale makes every logit huge). A too-high LR starts at the chance level and blows
+    up only after its first updates. Windowed and per-epoch logs average the first updates in: no
+    evidence either way from them. The reference is a chance level (the run settles there, predicting
+    the prior: what an untrained network with sane inputs starts near); a run that learns falls far below
+    its first loss anyway, and says nothing about the inputs."""
+    s = run.get(run.roles.train_loss)
+    if s is None:
+        return None
+    step, v = finite_sorted(s)
+    if len(v) < 8 or int(step[0]) > 1 or int(step[1]) - int(step[0]) != 1:
+        return None
+    settled = float(np.median(v[len(v) // 2:]))
+    if settled <= 0 or v[0] < factor * settled or chance_match(settled, tolerance, levels) is None:
+        return None
+    return HugeStart(int(step[0]), float(v[0]), settled)

@@ -49,3 +49,48 @@ def test_events_that_cluster_where_the_lr_is_highest():
     assert share == 1.0 and q == 1e-2
     assert share_at_high_lr(run_with(lr=lr), [50, 250])[0] == 0.0
     assert share_at_high_lr(run_with(lr=np.full(1000, 1e-3)), [150]) is None  # a constant LR says nothing
+
+
+# --- the loss of the first batch, before any update
+
+LEVELS = chance_levels([2, 5, 10])
+LN5 = float(np.log(5))
+
+
+def _first_steps(first, then, steps=None):
+    """A loss that is `first` at step 0, explodes over the next 40 steps, then sits at ln 5."""
+    rng = np.random.default_rng(0)
+    s = np.arange(500) if steps is None else steps
+    y = np.where(s < 40, then * np.exp(rng.standard_normal(len(s))), LN5)
+    y[0] = first
+    return from_arrays("r", {"train/loss": (s, y)})
+
+
+def test_a_first_batch_far_above_chance_is_the_inputs():
+    from loganalyze.evidence import huge_from_the_start
+
+    h = huge_from_the_start(_first_steps(132.7, 500.0), 10.0, LEVELS, 0.05)
+    assert h.step == 0 and h.first == 132.7 and abs(h.settled - LN5) < 1e-9 and h.ratio > 80
+    assert "before any update" in h.describe("train/loss")
+
+
+def test_a_first_batch_at_chance_that_explodes_later_is_not():
+    from loganalyze.evidence import huge_from_the_start
+
+    # a too-high LR: the first batch's loss is the prior's, the explosion comes with the updates
+    assert huge_from_the_start(_first_steps(LN5, 500.0), 10.0, LEVELS, 0.05) is None
+
+
+def test_a_windowed_log_says_nothing_about_the_first_batch():
+    from loganalyze.evidence import huge_from_the_start
+
+    # Hugging Face logs the mean of steps 1-10 at step 10: the first updates are already in it
+    assert huge_from_the_start(_first_steps(132.7, 500.0, np.arange(10, 5010, 10)), 10.0, LEVELS, 0.05) is None
+
+
+def test_a_run_that_learns_far_below_its_start_is_not_at_chance():
+    from loganalyze.evidence import huge_from_the_start
+
+    s = np.arange(500)
+    learning = from_arrays("r", {"train/loss": (s, 2.0 * np.exp(-s / 50) + 0.01)})  # falls 200x, to no chance level
+    assert huge_from_the_start(learning, 10.0, LEVELS, 0.05) is None

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import card_levels, chance_match, dies_at, finite_sorted, share_at_high_lr
+from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -278,6 +278,11 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
                             f"the loss around the spikes sits at {name}: the network predicts the prior (it "
                             "collapsed or never learned) and still jumps — updates too large for it, not batches "
                             "unlike the rest"))
+    # spikes of the first steps out of a loss that was huge before the first update: the inputs, not the LR
+    huge = huge_from_the_start(run, float(params["huge_start_factor"]), card_levels(params),
+                               float(params["chance_tolerance"]))
+    if huge is not None and steps_[0] <= int(step[0]) + max(10, len(step) // 10):
+        causes.append(Cause("unnormalized_inputs", 0.75, huge.describe(run.roles.train_loss)))
     harmless = False
     if run.roles.grad_norm == s.tag:
         # a burst of the gradient norm itself is an update many times the usual size: an exploding gradient,
