@@ -109,6 +109,27 @@ def test_a_ringing_with_no_fixed_phase_in_the_epoch_stays_os001s(period):
     assert abs(f.stats["period_points"] - period) <= 1
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("sigma", [0.15, 0.25])
+def test_swings_that_follow_a_cyclic_lr_are_left_to_pd002(sigma, seed):
+    # cosine restarts every 150 steps under SGD, noisy batch losses (a real run's shape): the ACF sees a
+    # 115-130-point cycle, which is the schedule's, not an LR too high
+    s = np.arange(800)
+    lr = 0.3 * (0.5 + 0.5 * np.cos(np.pi * (s % 150) / 150))
+    y = (1.2 * np.exp(-s / 300) + 0.5) * np.exp(0.6 * lr / 0.3 + noise(sigma, seed, 800))
+    found = findings({"train/loss": (s, y), "lr": (s, lr)}, None)
+    assert [f for f in found if f.rule == "OS001"] == []
+    (pd,) = [f for f in found if f.rule == "PD002"]
+    assert pd.stats["period_steps"] == 150
+
+
+def test_a_fast_ringing_under_a_cyclic_lr_is_still_oscillation():
+    lr = 0.3 * (0.5 + 0.5 * np.cos(np.pi * (S % 150) / 150))
+    y = BASE * np.exp(0.5 * np.sin(2 * np.pi * S / 8) + noise(0.05))
+    (f,) = findings({"train/loss": (S, y), "lr": (S, lr)}, "OS001")
+    assert f.stats["period_points"] == 8
+
+
 # --- healthy runs
 
 def test_false_positive_rate_on_healthy_runs():

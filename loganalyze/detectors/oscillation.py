@@ -10,7 +10,7 @@ from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall
 from . import detector
 from ._curves import scaled
-from .periodicity import fold
+from .periodicity import dominant_period, fold
 
 
 def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -51,6 +51,23 @@ def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray, pa
     f = fold(step, y, run.epochs)
     return (f is not None and f.eta2 >= float(params["defer_variance_explained"])
             and f.split_half >= float(params["defer_split_half"]))
+
+
+def _on_the_lr_cycle(run: AlignedRun, period_steps: float, params: Mapping[str, Any]) -> bool:
+    """The logged LR cycles (a clear periodogram peak) on the same scale as the swings (within a factor
+    `lr_cycle_period_factor`): the schedule drives them, PD002 reports that. The ACF's period of a slow,
+    asymmetric cycle is rough (121 points for a 150-step schedule), hence a factor, not a tolerance; a
+    ringing of a few steps under a cyclic LR is far off its scale and stays OS001's."""
+    lr = run.get(run.roles.lr)
+    if lr is None or lr.points < 24:
+        return False
+    ls, ly, _ = scaled(lr)
+    lp, power = dominant_period(ly)
+    if not lp or power < float(params["lr_cycle_min_peak_ratio"]):
+        return False
+    lr_period = lp * float(np.median(np.diff(ls)))
+    factor = float(params["lr_cycle_period_factor"])
+    return lr_period / factor <= period_steps <= lr_period * factor
 
 
 def _stopped_improving(last_two_thirds: np.ndarray, swing: float, params: Mapping[str, Any]) -> bool:
@@ -127,7 +144,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         period = period_from_acf(acf, lag, n) if periodic else 2
         period_steps = period * float(np.median(np.diff(step)))
         if (_epoch_locked_period(run, period_steps, float(params["epoch_period_tolerance"]))
-                or _epoch_profile_explains(run, step, y, params)):
+                or _epoch_profile_explains(run, step, y, params) or _on_the_lr_cycle(run, period_steps, params)):
             # a cycle with the epoch's period, or swings that the epoch's own phase profile explains (the class
             # blocks of sorted data: five 20-step swings, at the same phase in every epoch), are PD001's to report
             # and explain. A ringing of a few points has no fixed phase in the epoch: the profile does not
