@@ -239,3 +239,26 @@ def huge_from_the_start(run: AlignedRun, factor: float, levels: Sequence[tuple[s
     if settled <= 0 or v[0] < factor * settled or chance_match(settled, tolerance, levels) is None:
         return None
     return HugeStart(int(step[0]), float(v[0]), settled)
+
+
+def zero_for_nan(run: AlignedRun, tag: str) -> str | None:
+    """Another loss of the run that has no finite value from where `tag` starts reading exactly 0: the zeros
+    stand in for a NaN. Hugging Face's Trainer (logging_nan_inf_filter, on by default) drops NaN/Inf step
+    losses from the logged mean, so once every step is NaN the logged `loss` is 0.0 while `eval_loss` is
+    NaN. The other tag, or None."""
+    s = run.get(tag)
+    if s is None:
+        return None
+    step, v = finite_sorted(s)
+    zero = np.flatnonzero(v == 0)
+    if not len(zero):
+        return None
+    first = int(step[zero[0]])
+    for other, higher in sorted(run.roles.higher_is_better.items()):
+        if higher or other == tag or other not in run.series:
+            continue
+        o = run.series[other]
+        later = o.step >= first
+        if later.any() and not np.isfinite(o.value[later]).any():
+            return other
+    return None

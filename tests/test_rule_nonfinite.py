@@ -63,3 +63,43 @@ def test_a_long_burst_that_recovers_is_not_named_fp16_overflow():
     y[400:403] = np.inf  # exactly short_burst long: still the scaler's signature
     (g,) = findings({"train/loss": (s, y)}, "NF001")
     assert g.causes[0].cause == "fp16_overflow"
+
+
+def _hf_trainer_state(path, nan_from=None):
+    """A Hugging Face trainer_state.json as the Trainer writes it: the mean loss of each 10 steps (NaN steps
+    left out of the mean by logging_nan_inf_filter, so 0.0 once all are NaN), grad_norm, and eval rows."""
+    import json
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for step in range(10, 610, 10):
+        nan = nan_from is not None and step > nan_from
+        loss = 0.0 if nan else 0.7 * np.exp(-step / 400) + 0.2 + 0.01 * rng.standard_normal()
+        rows.append({"epoch": step / 100, "grad_norm": float("nan") if nan else 1.0 + 0.05 * rng.standard_normal(),
+                     "learning_rate": 1e-3, "loss": round(float(loss), 4), "step": step})
+        if step % 100 == 0:
+            rows.append({"epoch": step / 100, "eval_loss": float("nan") if nan else 0.5 + 0.3 * np.exp(-step / 300),
+                         "step": step})
+    path.write_text(json.dumps({"global_step": 600, "log_history": rows}))
+    return path
+
+
+def test_a_training_loss_of_exactly_zero_that_stands_in_for_nan(tmp_path):
+    from loganalyze.engine import analyze
+
+    report = analyze([_hf_trainer_state(tmp_path / "trainer_state.json", nan_from=45)], jobs=1)
+    found = report.runs[0].findings
+    assert not [f for f in found if f.rule in ("PL001", "PL004") and "loss" in f.tags]  # no "loss of exactly 0"
+    (nf,) = [f for f in found if f.rule == "NF001"]
+    assert "'loss' reads exactly 0 from step 50" in nf.summary and "logging_nan_inf_filter" in nf.summary
+    # steady loss, flat gradient norm and a constant LR before step 50, where the NaN began: the loss itself
+    assert nf.causes[0].cause == "unstable_loss" and "before step 50" in nf.causes[0].evidence
+
+
+def test_a_loss_that_is_zero_with_finite_evaluations_is_still_a_dead_term(tmp_path):
+    from loganalyze.align import from_arrays
+    from loganalyze.evidence import zero_for_nan
+
+    s = np.arange(100)
+    run = from_arrays("r", {"train/loss": (s, np.zeros(100)), "val/loss": (s[::10], np.full(10, 0.4))})
+    assert zero_for_nan(run, "train/loss") is None

@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..evidence import finite_sorted, zero_for_nan
 from ..model import AlignedRun, Cause, Finding, Series
 from . import detector
 
@@ -34,6 +35,11 @@ def _rise(values: np.ndarray) -> float:
     return float(np.max(np.abs(values[-3:])) / base)
 
 
+def _first_zero(run: AlignedRun, tag: str) -> int:
+    step, v = finite_sorted(run.series[tag])
+    return int(step[np.flatnonzero(v == 0)[0]])
+
+
 @detector("NF001")
 def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     affected = [s for s in run.series.values() if s.points and s.nonfinite]
@@ -51,11 +57,14 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     n_inf = int(np.count_nonzero(np.isinf(headline.value)))
     window = int(params["lookback_points"])
 
+    hidden = run.roles.train_loss if run.roles.train_loss and zero_for_nan(run, run.roles.train_loss) else None
+    # what came before the NaN is read before it began: where a logger's 0.0 already stood in for it, if earlier
+    onset = min(first_step, _first_zero(run, hidden)) if hidden else first_step
     loss = run.get(run.roles.train_loss) or headline
-    history = len(_before(loss, first_step, window))  # finite loss points before the first non-finite one
-    loss_rise = _rise(_before(loss, first_step, window))
-    grad_rise = _rise(_before(run.get(run.roles.grad_norm), first_step, window))
-    lr_before = _before(run.get(run.roles.lr), first_step, 10**9)
+    history = len(_before(loss, onset, window))  # finite loss points before the first non-finite one
+    loss_rise = _rise(_before(loss, onset, window))
+    grad_rise = _rise(_before(run.get(run.roles.grad_norm), onset, window))
+    lr_before = _before(run.get(run.roles.lr), onset, 10**9)
     lr_ratio = float(lr_before[-1] / lr_before[0]) if len(lr_before) >= 2 and lr_before[0] > 0 else 1.0
     rise_t = float(params["rise_ratio"])
     preceded = []
@@ -82,13 +91,13 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                             + ": the signature of fp16 overflow skipped by a loss scaler."))
     if not preceded and history < 6:  # nothing, or too little, before it to call steady
         causes.append(Cause("unstable_loss", 0.6 if permanent else 0.4,
-                            (f"non-finite from the first logged point (step {first_step})" if history == 0 else
-                             f"only {history} finite point(s) before step {first_step}, too few to see a rise")
+                            (f"non-finite from the first logged point (step {onset})" if history == 0 else
+                             f"only {history} finite point(s) before step {onset}, too few to see a rise")
                             + ": typical of log(0) or a division in a hand-written loss, or of NaN in the "
                               "inputs or the initial weights."))
     elif not preceded:
         causes.append(Cause("unstable_loss", 0.8 if permanent else 0.5,
-                            f"the loss was steady before step {first_step} (last points within "
+                            f"the loss was steady before step {onset} (last points within "
                             f"{loss_rise:.2f}× of the window median, no gradient-norm rise"
                             + (", LR constant" if run.roles.lr else ", LR not logged")
                             + ") and then turned non-finite at once: typical of log(0) or a division in a "
@@ -111,6 +120,11 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                f"({int(bad.sum()):,} of {len(bad):,} points non-finite)")
     if others:
         summary += f"; {len(others)} other tag(s) too"
+    if hidden:
+        # Hugging Face's logging_nan_inf_filter: NaN steps are left out of the logged mean, so the training loss
+        # reads 0.0 once every step is NaN; the user sees a perfect loss, not the NaN
+        summary += (f"; '{hidden}' reads exactly 0 from step {_first_zero(run, hidden):,}: the logger leaves NaN steps "
+                    "out of its mean (Hugging Face's logging_nan_inf_filter), so the training loss is NaN there too")
     last = int(headline.step[runs_[-1][0] + runs_[-1][1] - 1])
     ranges = tuple((int(headline.step[i]), int(headline.step[i + n - 1])) for i, n in runs_[:50])
     return [Finding(

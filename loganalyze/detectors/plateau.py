@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import numstats
 from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
-from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags, no_transfer
+from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags, no_transfer, zero_for_nan
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad
 from . import detector
@@ -429,6 +429,8 @@ def _constant_metrics(run: AlignedRun, params: Mapping[str, Any], judged: set[st
         n, share = len(v), float(np.mean(same))
         if higher and value in (1.0, 100.0):
             continue
+        if not higher and value == 0 and zero_for_nan(run, tag) is not None:
+            continue  # a logger's 0.0 for NaN steps: the NaN is NF001's to report, not a disconnected loss
         first = int(step[np.argmax(same)])
         kind = ("a loss of exactly 0: the term is disconnected or trivially satisfied" if not higher and value == 0
                 else "the same value at every evaluation: the predictions do not depend on the input, or the "
@@ -592,8 +594,8 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         s = run.get(tag)
         step, v = finite_sorted(s)
         n = len(v)
-        if n < int(params["min_points"]):
-            continue
+        if n < int(params["min_points"]) or zero_for_nan(run, tag) is not None:
+            continue  # (flat at a logger's 0.0 for NaN steps is no convergence)
         y = _log_or_linear(v)
         is_log = len(v) and v.min() > 0
         buckets = min(40, max(4, n // 5))  # medians of at least 5 points: one spike does not move a bucket
