@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .cards import CardError, find_card, load_cards
-from .cliutil import Progress, missing_paths, output_errors, shadowed_directory
+from .cliutil import Progress, missing_paths, output_errors, shadowed_directory, unreachable_urls
 from .config import FAIL_LEVELS, ConfigError, check_selectors, discover, load_file
 from .model import SEVERITY_RANK, Report
 from .report._write import printable
@@ -98,6 +98,9 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
     missing = missing_paths(paths)
     if missing:
         _fail("no such file or directory: " + ", ".join(missing))
+    unreachable = unreachable_urls(paths)  # a URL: its backend, bucket and access, checked before the analysis
+    if unreachable:
+        _fail("; ".join(unreachable))
     bad_outputs = output_errors([("--json", json_out), ("--html", html_out), ("--junit", junit_out),
                                  ("--sarif", sarif_out)])
     if bad_outputs:

@@ -16,7 +16,17 @@ from .report._write import check_writable, printable
 
 
 def missing_paths(paths: Iterable[str]) -> list[str]:
-    return [p for p in paths if not os.path.exists(p)]
+    from .ingest.remote import is_url
+
+    return [p for p in paths if not is_url(p) and not os.path.exists(p)]
+
+
+def unreachable_urls(paths: Iterable[str]) -> list[str]:
+    """Why each URL among `paths` cannot be analyzed (its backend is not installed, no such bucket or
+    object, access denied): one request each, before a long analysis; local paths are not looked at."""
+    from .ingest.remote import check, is_url
+
+    return [why for why in (check(p) for p in paths if is_url(p)) if why]
 
 
 def output_errors(outputs: Iterable[tuple[str, str | None]]) -> list[str]:

@@ -25,6 +25,7 @@ import numpy as np
 from .align import align, group_experiments
 from .config import Config
 from .ingest import discover, read_source
+from .ingest.remote import is_url
 from .model import EpochAxis, Problem, Run
 
 
@@ -103,7 +104,7 @@ def read_arrays(paths, tags: str | Iterable[str] | None = None, runs: str | Iter
     `.problems`. A path that does not exist raises FileNotFoundError: a typo is not an empty log.
     """
     paths = _as_paths(paths)
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if not is_url(p) and not os.path.exists(p)]  # a URL's own failure is a problem
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
     tag_pats, run_pats = _patterns(tags), _patterns(runs)

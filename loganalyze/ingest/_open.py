@@ -24,6 +24,7 @@ from itertools import chain
 from typing import BinaryIO, Iterator
 
 from ..model import Problem
+from .remote import RemoteError, is_url
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -144,11 +145,12 @@ class GzipContent(io.RawIOBase):
     kept as `problem`: what was decompressed before it is still read."""
 
     def __init__(self, raw: RegularFile, path: str):
+        self.source = raw
         self.raw = io.BufferedReader(raw, CHUNK)
         self.gz = gzip.GzipFile(fileobj=self.raw, mode="rb")
         self.path = path
         self.problem: Problem | None = None
-        self.limit = max(MIN_EXPANSION_LIMIT, EXPANSION * raw.size)  # a gzip bomb ends here
+        self.limit = max(MIN_EXPANSION_LIMIT, EXPANSION * (raw.size or 0))  # a gzip bomb ends here
         self.total = 0
 
     def readable(self) -> bool:
@@ -161,9 +163,11 @@ class GzipContent(io.RawIOBase):
             data = self.gz.read1(len(b))
         except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
             cut = isinstance(e, EOFError)
-            self.problem = Problem("truncated_record" if cut else "parse_error", self.path,
-                                   f"the gzip stream is {'cut short' if cut else 'damaged'} ({e}); what came before "
-                                   "it was read", {"error": str(e)})
+            # a remote read that failed ends the stream too: its failure is the one to report
+            self.problem = getattr(self.source, "problem", None) or Problem(
+                "truncated_record" if cut else "parse_error", self.path,
+                f"the gzip stream is {'cut short' if cut else 'damaged'} ({e}); what came before it was read",
+                {"error": str(e)})
             return 0
         if self.total + len(data) > self.limit:
             data = data[: self.limit - self.total]
@@ -220,9 +224,22 @@ def open_regular(path: str) -> RegularFile:
 
 
 def open_log(path: str) -> Opened:
-    """The content of a log file, bounded and decompressed; `Unreadable` when there is none to read."""
-    raw = open_regular(path)
+    """The content of a log file (a local path or a URL), bounded and decompressed; `Unreadable` when
+    there is none to read."""
+    if is_url(path):
+        from .remote import open_remote
+
+        try:
+            raw = open_remote(path)
+        except RemoteError as e:
+            raise Unreadable(e.problem) from None
+    else:
+        raw = open_regular(path)
     head = raw.read(len(LFS_MAGIC))
+    failed = getattr(raw, "problem", None)  # a remote file whose first bytes cannot be had: nothing to read
+    if failed is not None:
+        raw.close()
+        raise Unreadable(failed)
     raw.seek(0)
     if head.startswith(LFS_MAGIC):
         raw.close()
@@ -240,10 +257,12 @@ def open_log(path: str) -> Opened:
 @contextmanager
 def seekable_log(path: str) -> Iterator[tuple[BinaryIO, list[Problem]]]:
     """(file, notes) for a reader that seeks: a regular file as it is, gzip content decompressed into a
-    temporary file first (seeking back in a gzip stream would decompress from the start each time)."""
+    temporary file first (seeking back in a gzip stream would decompress from the start each time), as
+    is a remote stream that cannot seek (an HTTP server that ignores ranges). The notes of a file read
+    as it is are only those found on opening: its `problem`, if any, comes with reading."""
     opened = open_log(path)
     with opened:
-        if not opened.compressed:
+        if not opened.compressed and opened.stream.seekable():
             yield opened.stream, opened.problems
             return
         with tempfile.TemporaryFile() as tmp:

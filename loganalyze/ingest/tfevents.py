@@ -595,9 +595,10 @@ def read_event_file(path: Path | str, window: int | None = None) -> tuple[Points
     """
     path = str(path)
     try:
-        with seekable_log(path) as (fh, notes):  # a regular file only; gzip content decompressed
+        with seekable_log(path) as (fh, notes):  # a regular or remote file only; gzip content decompressed
             points, problems, hparams = _read(fh, path, min(max(16, window or WINDOW), _MAX_RECORD))
-            return points, notes + problems, hparams
+            failed = getattr(fh, "problem", None)  # a remote read that failed: the points before it are kept
+            return points, notes + problems + ([failed] if failed else []), hparams
     except Unreadable as e:
         return {}, [e.problem], {}
     except OSError as e:
@@ -608,8 +609,11 @@ def read_event_file(path: Path | str, window: int | None = None) -> tuple[Points
 
 
 def _read(fh: BinaryIO, path: str, window: int) -> tuple[Points, list[Problem], dict[str, Any]]:
-    size = os.fstat(fh.fileno()).st_size  # what is there now; a writer's later appends are not ours
+    size = fh.seek(0, os.SEEK_END)  # what is there now (or was when opened); a writer's later appends are not ours
+    fh.seek(0)
     data = fh.read(min(max(window, len(_LFS_MAGIC)), size))
+    if not data and getattr(fh, "problem", None) is not None:  # a remote read failed at once: that is the news
+        return {}, [], {}
     if not data:
         return {}, [Problem("empty_file", path, "the event file is empty (0 bytes)")], {}
     if data.startswith(_LFS_MAGIC):
@@ -648,9 +652,10 @@ def _read(fh: BinaryIO, path: str, window: int) -> tuple[Points, list[Problem], 
 _TS = re.compile(r"tfevents\.(\d+)")
 
 
-def _file_order(path: Path) -> tuple:
-    m = _TS.search(path.name)
-    return (int(m.group(1)) if m else 0, path.name)
+def _file_order(path: str) -> tuple:
+    name = os.path.basename(path)  # of a URL too
+    m = _TS.search(name)
+    return (int(m.group(1)) if m else 0, name)
 
 
 def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> EventData:
@@ -665,7 +670,7 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
     hparams: dict[str, Any] = {}
     chunks: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]] = {}
     spans: list[dict[str, tuple[int, int]]] = []
-    ordered = sorted((Path(p) for p in paths), key=_file_order)
+    ordered = sorted(map(str, paths), key=_file_order)  # str: a URL is no Path
     for path in ordered:
         points, probs, hp = read_event_file(path, window)
         problems += probs
