@@ -24,6 +24,7 @@ class Served:
 
     gets: list[tuple[str, str | None, int]] = field(default_factory=list)
     drop_from: int | None = None  # a GET for a range starting at or past this byte: connection closed, no answer
+    ranges: bool = True  # False: Range headers ignored, the whole file sent, as `python -m http.server` does
 
 
 class RangeServer(ThreadingHTTPServer):
@@ -57,7 +58,8 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Length", str(path.stat().st_size))
-        self.send_header("Accept-Ranges", "bytes")
+        if self.server.served.ranges:
+            self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
 
     def do_GET(self) -> None:
@@ -68,7 +70,7 @@ class _Handler(SimpleHTTPRequestHandler):
         data = path.read_bytes()
         header = self.headers.get("Range")
         start, end = 0, len(data)
-        m = re.fullmatch(r"bytes=(\d+)-(\d*)", header or "")
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", header or "") if self.server.served.ranges else None
         if m:
             start = int(m.group(1))
             end = min(len(data), int(m.group(2)) + 1) if m.group(2) else len(data)
@@ -84,7 +86,8 @@ class _Handler(SimpleHTTPRequestHandler):
         body = data[start:end]
         self.send_response(206 if m else 200)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
+        if served.ranges:
+            self.send_header("Accept-Ranges", "bytes")
         if m:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
         self.end_headers()

@@ -419,3 +419,14 @@ def test_http_network_failure_mid_file_keeps_what_was_read(http, realworld, tmp_
     failed = [p for p in broken.problems if p.kind == "unreadable"]
     assert len(failed) == 1 and failed[0].file == url and url in failed[0].detail and "failed at byte" in failed[0].detail
     assert whole.series and not whole.problems  # the other run goes on
+
+
+def test_http_server_without_ranges_is_streamed_once(http, realworld):
+    """`python -m http.server` ignores Range: the file is then streamed once to a temporary file."""
+    events = next((realworld / "18_torch_long_noisy_partial_plateau").glob("*tfevents*"))
+    shutil.copy(events, http.root / events.name)
+    http.served.ranges = False
+    url = f"{http.url}/{events.name}"
+    got = report(url)
+    assert got == report(http.root / events.name).replace(str(http.root / events.name), url)
+    assert not runs_of(got)[url]["problems"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import tempfile
 from typing import Any
 
 from ..model import Problem
@@ -28,8 +29,9 @@ EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "http": "remote", 
 
 
 def is_url(path: Any) -> bool:
-    """A URL for fsspec (`s3://…`, or a chained `simplecache::s3://…`) rather than a local path."""
-    return isinstance(path, str) and _URL.match(path) is not None
+    """A URL for fsspec (`s3://…`, or a chained `simplecache::s3://…`) rather than a local path (which
+    may hold `::`, but a local `x://` would need an empty path component: a URL it is)."""
+    return isinstance(path, str) and "://" in path and _URL.match(path) is not None
 
 
 def protocol(url: str) -> str:
@@ -103,9 +105,10 @@ class RemoteFile(io.RawIOBase):
     """A remote file as a seekable raw stream of the size it had when opened. A read that fails ends
     the content there and keeps the failure as `problem`, as a damaged gzip stream does."""
 
-    def __init__(self, url: str, handle: Any, size: int | None):
-        self.url, self.handle, self.size = url, handle, size
+    def __init__(self, url: str, handle: Any, size: int | None, fs: Any = None, path: str = ""):
+        self.url, self.handle, self.size, self.fs, self.path = url, handle, size, fs, path
         self.pos = 0
+        self.spooled = False
         self.problem: Problem | None = None
 
     def readable(self) -> bool:
@@ -130,9 +133,13 @@ class RemoteFile(io.RawIOBase):
         if n == 0:
             return b""
         try:
-            if self.handle.tell() != self.pos:
-                self.handle.seek(self.pos)
-            data = self.handle.read(-1 if n is None else n)
+            try:
+                data = self._read(n)
+            except ValueError as e:  # fsspec: "The HTTP server doesn't appear to support range requests"
+                if "range requests" not in str(e) or self.spooled:
+                    raise
+                self._spool()
+                data = self._read(n)
         except Exception as e:  # noqa: BLE001 — the network, the store, the backend: each raises its own types
             gone = " (deleted since it was listed?)" if isinstance(e, FileNotFoundError) else ""
             kept = "; what was read before it is kept" if self.pos else ""
@@ -142,6 +149,31 @@ class RemoteFile(io.RawIOBase):
             return b""
         self.pos += len(data)
         return data
+
+    def _read(self, n: int | None) -> bytes:
+        if self.handle.tell() != self.pos:
+            self.handle.seek(self.pos)
+        return self.handle.read(-1 if n is None else n)
+
+    def _spool(self) -> None:
+        """A server that ignores range requests (`python -m http.server`): the one way left is to stream
+        the file once, into a temporary file on disk, and read that."""
+        stream = self.fs.open(self.path, "rb", block_size=0)
+        spool = tempfile.TemporaryFile()
+        try:
+            with stream:
+                left = self.size
+                while left is None or left > 0:
+                    chunk = stream.read(CHUNK if left is None else min(CHUNK, left))
+                    if not chunk:
+                        break
+                    spool.write(chunk)
+                    left = None if left is None else left - len(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        self.handle.close()
+        self.handle, self.spooled = spool, True
 
     def readinto(self, b) -> int:
         data = self.read(len(b))
@@ -171,7 +203,7 @@ def open_remote(url: str) -> RemoteFile:
             problem = Problem(problem.kind, url, problem.detail + " (deleted since it was listed?)", problem.data)
         raise RemoteError(problem) from None
     size = getattr(handle, "size", None)
-    return RemoteFile(url, handle, size if isinstance(size, int) else None)
+    return RemoteFile(url, handle, size if isinstance(size, int) else None, fs, path)
 
 
 def walk(url: str) -> tuple[bool, list[tuple[str, list[str]]], list[Problem]]:
