@@ -243,4 +243,5 @@ def walk(url: str) -> tuple[bool, list[tuple[str, list[str]]], list[Problem]]:
 
 def _odd(url: str, info: dict) -> Problem:
     kind = info.get("type") or "not a file"
-    return Problem("not_regular_file", url, f"{kind}, not a regular file: skipped", {"file_type": kind})
+    return Problem("not_regular_file", url, f"listed as {kind!r}, not a regular file (a FIFO, device, socket or "
+                   "link to a directory): skipped", {"file_type": kind})

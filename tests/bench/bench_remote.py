@@ -3,6 +3,7 @@ HTTP (a range-answering server on loopback) against the same file read locally.
 
     python tests/bench/bench_remote.py                 # 1M points, best of 3
     python tests/bench/bench_remote.py --points 10000000 --repeat 1
+    python tests/bench/bench_remote.py --sweep 200       # also a sweep of 200 small runs (a listing, 2 requests a file)
 
 Every number is a whole `loganalyze DIR-or-URL --json FILE` command in a fresh process (as in
 bench_speed.py, whose 1M-point file this is: SummaryWriter's layout, five tags a step, validation
@@ -24,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from bench_speed import Tree, best_of, big_file, measure  # noqa: E402
+from bench_speed import Tree, best_of, big_file, measure, sweep  # noqa: E402
 from remote_servers import AWS_UNSET, RangeServer, aws_env, free_port  # noqa: E402
 
 ROOT = HERE.parents[1]
@@ -34,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sweep", type=int, default=0, help="also a sweep of this many runs (bench_speed's), -j 1")
     args = ap.parse_args()
 
     import boto3
@@ -93,6 +95,27 @@ def main() -> None:
         print(f"HTTP: {per_run:.0f} range GETs per read, largest {max(n for *_, n in gets) / 2**20:.2f} MiB, "
               f"{sum(n for *_, n in gets) / args.repeat / size:.2f}x the file's bytes fetched per read")
         http.stop()
+        if args.sweep:
+            runs = sweep(args.sweep)
+            for path in sorted(runs.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    client.upload_file(str(path), "bench", f"sweep/{path.relative_to(runs).as_posix()}")
+            where = {"local": str(runs), "s3": "s3://bench/sweep"}
+            texts, times = {}, {label: [] for label in where}
+            for k in range(args.repeat + 1):
+                for label, target in where.items():
+                    out = tmp / f"sweep-{label}.json"
+                    t, rss, _, cpu = measure(tree.cmd(target, "--json", str(out), "--format", "none", "-j", "1"),
+                                             tree.env)
+                    if k:  # the first round warms up
+                        times[label].append((t, rss, cpu))
+                    texts[label] = out.read_text().replace(target, "<root>")
+            sb = {label: best_of(iter(rs).__next__, len(rs)) for label, rs in times.items()}
+            print(f"sweep of {args.sweep} runs ({sum(1 for p in runs.rglob('*') if p.is_file()) - 1} files), -j 1:")
+            for label, (t, rss, cpu) in sb.items():
+                print(f"{label:12}{t:>8.3f} s{cpu:>8.3f} s{rss:>6.0f} MiB{t / sb['local'][0]:>11.2f}x"
+                      f"{cpu / sb['local'][2]:>10.2f}x")
+            print(f"same report apart from source names: S3 {texts['s3'] == texts['local']}")
     s3.stop()
 
 
