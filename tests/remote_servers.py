@@ -95,6 +95,62 @@ class _Handler(SimpleHTTPRequestHandler):
         served.gets.append((self.path, header, len(body)))
 
 
+class CuttingProxy:
+    """A TCP relay on loopback to `port` that cuts the network once `budget` bytes have come back
+    through it: the connection carrying that byte is closed mid-answer, and every later one at once."""
+
+    def __init__(self, port: int, budget: int):
+        self.port, self.budget, self.sent = port, budget, 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.sent >= self.budget:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.port))
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if counted:
+                    with self.lock:
+                        room = self.budget - self.sent
+                        self.sent += len(data)
+                    if room < len(data):
+                        dst.sendall(data[: max(0, room)])
+                        break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def stop(self) -> None:
+        self.closed = True
+        self.listener.close()
+
+
 def aws_env(endpoint: str) -> dict[str, str]:
     """Credentials for moto and nothing from this machine's own AWS set-up."""
     return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",

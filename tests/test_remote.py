@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, under_ci
-from remote_servers import AWS_UNSET, RangeServer, aws_env, free_port
+from remote_servers import AWS_UNSET, CuttingProxy, RangeServer, aws_env, free_port
 
 from loganalyze.config import Config
 from loganalyze.engine import analyze
@@ -235,6 +235,37 @@ def test_s3_object_shrunk_between_listing_and_reading(s3, tmp_path):
     for tag, s in run.series.items():
         assert s.value.tolist() == local.series[tag].value.tolist()
     assert any(p.kind == "truncated_record" and p.file == f"s3://{BUCKET}/{key}" for p in run.problems)
+
+
+def test_s3_network_cut_mid_file_keeps_what_was_read(s3, realworld, monkeypatch):
+    """The connection to S3 dies in the middle of an event file's second window (a relay on loopback
+    stops passing bytes): the records of the first window are kept, the failure is named, and the
+    run beside it, read before the cut, is whole."""
+    events = next((realworld / "18_torch_long_noisy_partial_plateau").glob("*tfevents*"))
+    csv = next(FIXTURES.rglob("metrics.csv"))
+    s3.client.upload_file(str(csv), BUCKET, "cut-net/a_csv/metrics.csv")
+    s3.client.upload_file(str(events), BUCKET, f"cut-net/b_tb/{events.name}")
+    proxy = CuttingProxy(int(s3.endpoint.rsplit(":", 1)[1]), budget=1_700_000)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    _fresh_s3fs()
+    try:
+        sources, problems = discover([f"s3://{BUCKET}/cut-net"])
+        runs = {s.name: read_source(s) for s in sorted(sources, key=lambda s: s.kind)}  # the CSV first
+    finally:
+        proxy.stop()
+        _fresh_s3fs()
+    assert not problems and set(runs) == {"a_csv/metrics.csv", "b_tb"}
+    broken, whole = runs["b_tb"], runs["a_csv/metrics.csv"]
+    full = read_source(discover([str(events)])[0][0])
+    got = sum(len(s.step) for s in broken.series.values())
+    assert 0 < got < sum(len(s.step) for s in full.series.values())
+    for tag, s in broken.series.items():
+        assert s.step.tolist() == full.series[tag].step[: len(s.step)].tolist()
+    url = f"s3://{BUCKET}/cut-net/b_tb/{events.name}"
+    failed = [p for p in broken.problems if p.kind == "unreadable"]
+    assert len(failed) == 1 and failed[0].file == url and "failed at byte" in failed[0].detail
+    assert whole.series and not whole.problems
 
 
 @pytest.fixture
