@@ -138,11 +138,19 @@ def _experiment(name: str, members, config: Config, tag_pats, run_pats, problems
             continue
         problems += run.problems
         axes[run.name] = axis
-        for tag in sorted(run.series):
-            if _matches(tag, tag_pats):
-                s = run.series[tag]
-                chunks.append((run.name, tag, s.step, s.value, s.wall_time, axis if axis.known else None))
+        chunks += _chunks(run, tag_pats, axis)
+        # the earlier attempts a restart from scratch superseded are runs of their own, as in `analyze`
+        for k, attempt in enumerate(run.attempts):
+            group = [(p, r.attempts[k]) for p, r in loaded if len(r.attempts) > k]
+            ax = align(group, attempt.name, config).epochs
+            axes[attempt.name] = ax
+            chunks += _chunks(attempt, tag_pats, ax)
     return chunks
+
+
+def _chunks(run: Run, tag_pats, axis: EpochAxis) -> list:
+    return [(run.name, tag, run.series[tag].step, run.series[tag].value, run.series[tag].wall_time,
+             axis if axis.known else None) for tag in sorted(run.series) if _matches(tag, tag_pats)]
 
 
 def _assemble(chunks: list, problems: list[Problem], axes: dict[str, EpochAxis]) -> Points:

@@ -114,3 +114,16 @@ def test_detectron2_metrics_json_keeps_a_resume_and_splits_a_restart(tmp_path):
     a = by_name["metrics.json [attempt 1 of 2, superseded]"].run.series["total_loss"]
     assert a.points == 60 and int(a.step.max()) == 1199  # A's resume supersedes its own overlap only
     assert by_name["metrics.json"].run.series["total_loss"].points == 20
+
+
+def test_export_keeps_the_superseded_attempt_as_its_own_run(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("pandas")
+    import loganalyze
+
+    run = tmp_path / "production"
+    _write(run, overfitting(), ".a")
+    _write(run, {"Loss/Train_Epoch": ([1], [1.08]), "Loss/Val_Epoch": ([1], [21.9])}, ".b")
+    df = loganalyze.read([tmp_path])
+    counts = df.groupby("run", observed=True).size().to_dict()
+    assert counts == {"production": 2, "production [attempt 1 of 2, superseded]": 30}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import loganalyze
-from loganalyze.align import align_runs
+from loganalyze.align import align, align_runs
 from loganalyze.export import read_arrays
 from loganalyze.ingest import discover, load
 
@@ -145,9 +145,16 @@ def test_the_same_values_and_epochs_as_the_analysis_sees(corpus, request):
     for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(pts)]):
         rows[(pts.runs[pts.run[lo]], pts.tags[pts.tag[lo]])] = slice(lo, hi)
     seen = 0
+    experiments = []  # (what the detectors read, [(tag prefix, run read)])
     for exp in align_runs(load([root]).runs):
-        for run in exp.runs:
-            prefix = run.name.rpartition("/")[2] + "/" if len(exp.runs) > 1 else ""
+        members = [(r.name.rpartition("/")[2] + "/" if len(exp.runs) > 1 else "", r) for r in exp.runs]
+        experiments.append((exp, members))
+        # the earlier attempts a restart superseded are experiments of their own, in the analysis and the export
+        for k in range(max(len(r.attempts) for r in exp.runs)):
+            group = [(prefix, r.attempts[k]) for prefix, r in members if len(r.attempts) > k]
+            experiments.append((align(group, group[0][1].name), group))
+    for exp, members in experiments:
+        for prefix, run in members:
             for tag in run.series:
                 s = exp.series[prefix + tag]  # what the detectors read
                 sl = rows[(run.name, tag)]
