@@ -242,3 +242,25 @@ def test_a_collapse_inside_the_first_epoch_is_still_a_divergence():
     y = np.where(s < 30, ln5 - (ln5 - 1.1) * s / 30, np.where(s < 100, 1.1 + (ln5 - 1.1) * (s - 30) / 70, ln5))
     (f,) = findings({"train_loss": (s, y * np.exp(0.01 * rng.standard_normal(600))), "epoch": (s, s // 100)}, "DV001")
     assert f.stats["best_step"] <= 60 and f.stats["rise_factor"] > 1.3
+
+
+def test_a_short_dip_then_collapse_in_a_log_of_window_means():
+    # Hugging Face logs the mean of every 10 steps: 60 quiet points over 6 epochs; the loss dips to 1.15 at
+    # step 40, and the too-high LR throws it back to ln 5 by step 160, where it stays
+    s = np.arange(10, 610, 10)
+    y = np.array([1.385, 1.392, 1.181, 1.145, 1.297, 1.209, 1.349, 1.315, 1.304, 1.565, 1.545, 1.474, 1.564, 1.55,
+                  1.561, 1.607, 1.626, 2.238, 1.648, 1.658, 1.608, 1.521, 1.823, 1.612, 1.614, 1.714, 1.609, 1.652,
+                  1.636, 1.617, 1.606, 1.638, 1.649, 1.612, 1.634, 1.631, 1.611, 1.62, 1.627, 1.634, 1.627, 1.617,
+                  1.615, 1.612, 1.635, 1.617, 1.616, 1.616, 1.622, 1.622, 1.635, 1.616, 1.626, 1.615, 1.587, 1.636,
+                  1.632, 1.634, 1.618, 1.624])  # the corpus run (SGD at lr 0.6, 5 classes) as its trainer_state.json
+    (f,) = findings({"loss": (s, y), "epoch": (s, s / 100)}, "DV001")
+    assert f.stats["best_step"] <= 60 and f.stats["rise_factor"] >= 1.3
+    assert f.causes[0].cause == "lr_too_high"  # the climb ends at a chance level: the network collapsed
+
+
+def test_a_noisy_short_per_step_log_still_gets_wide_buckets():
+    # the same six epochs logged every step with ±20% batch noise and no collapse: no divergence
+    rng = np.random.default_rng(6)
+    s = np.arange(600)
+    y = (1.4 * np.exp(-s / 200) + 0.3) * np.exp(0.2 * rng.standard_normal(600))
+    assert findings({"loss": (s, y), "epoch": (s, s // 100)}, "DV001") == ()

@@ -115,7 +115,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         # buckets over the points instead, still wide enough to average the batch noise — but an intra-epoch
         # saw-tooth then shows too, so the epochs must agree (below)
         epoch_ys = ys
-        xs, ys, unit = aggregate_buckets(step, y, min(60, max(6, len(y) // 5)))
+        xs, ys, unit = aggregate_buckets(step, y, _short_run_buckets(y, is_log, params))
     if len(ys) < 6:
         return None
     best = _best(ys, np.log(float(params["explode_factor"])) if is_log else None, float(params["explode_factor"]))
@@ -243,6 +243,19 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
         causes=_ranked(causes))
+
+
+def _short_run_buckets(y: np.ndarray, is_log: bool, params: Mapping[str, Any]) -> int:
+    """How many buckets a run of a few epochs is read in: as many as keep a bucket median's noise
+    (1.25·σ/√k for k points of noise σ) under the rise it must show divided by min_rise_noise, at least 2
+    points each. A log of window means (Hugging Face every 10 steps) is already quiet and keeps a short dip
+    that five-point buckets would average away; a noisy per-step log still gets wide buckets."""
+    sigma = mad(np.diff(y)) / np.sqrt(2) if len(y) > 3 else 0.0
+    rise = np.log(float(params["min_rise_factor"])) if is_log else (float(params["min_rise_factor"]) - 1) * \
+        max(abs(float(np.median(y))), 1e-12)
+    need = (1.25 * sigma * float(params["min_rise_noise"]) / rise) ** 2 if rise > 0 else 5.0
+    k = int(min(5, max(2, np.ceil(need))))
+    return min(60, max(6, len(y) // k))
 
 
 def _best(ys: np.ndarray, log_factor: float | None, factor: float) -> int:
