@@ -127,3 +127,28 @@ def test_export_keeps_the_superseded_attempt_as_its_own_run(tmp_path):
     df = loganalyze.read([tmp_path])
     counts = df.groupby("run", observed=True).size().to_dict()
     assert counts == {"production": 2, "production [attempt 1 of 2, superseded]": 30}
+
+
+def test_a_resume_that_replays_a_row_exactly_is_reported_as_one(tmp_path):
+    # Lightning logging every 10 steps; killed at step 86, resumed from the step-72 checkpoint: step 79 is
+    # trained and logged again, deterministically, with the same numbers
+    rows = ["epoch,step,lr-Adam,train_acc,train_loss"]
+    for s in range(9, 150, 10):
+        row = f"{s // 25},{s},0.003,{0.5 + s / 400:.6f},{1.4 * np.exp(-s / 60) + 0.012345678:.9f}"
+        rows.append(row)
+        if s == 79:
+            rows.append(row)
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (f,) = [f for f in analyze([tmp_path], jobs=1).runs[0].findings if f.rule == "IN002"]
+    assert f.severity == "info" and f.step_range == (79, 79) and f.stats["conflicting_values"] == 0
+    assert set(f.tags) == {"lr-Adam", "train_acc", "train_loss"} and f.causes[0].cause == "resumed_run"
+
+
+def test_a_count_written_on_two_rows_of_a_step_is_no_duplicate(tmp_path):
+    # Lightning writes `epoch` on the train row and again on the validation row of the same step
+    rows = ["epoch,step,train_loss,val_loss"]
+    for e in range(6):
+        s = 100 * e + 99
+        rows += [f"{e},{s},{1.0 / (e + 1):.6f},", f"{e},{s},,{1.2 / (e + 1):.6f}"]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert not [f for f in analyze([tmp_path], jobs=1).runs[0].findings if f.rule == "IN002"]

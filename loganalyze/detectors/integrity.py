@@ -67,13 +67,15 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         if s is not None and s.points > 1:
             conflicting = int(np.count_nonzero(conflicting_repeats(s.step, s.value)))
         key = (p.file, p.data.get("count"), tuple(p.data.get("first_steps", [0])))
-        groups.setdefault(key, []).append((tag, conflicting, int(p.data.get("count") or 0)))
+        groups.setdefault(key, []).append((tag, conflicting, int(p.data.get("count") or 0), bool(p.data.get("identical"))))
     out = []
     for (file, count, first), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        conflicting = sum(c for _, c, _ in members)
-        if conflicting == 0 and not params["report_identical"]:
+        conflicting = sum(c for _, c, _, _ in members)
+        # measured values repeated exactly in several series: whole rows written twice
+        replayed = conflicting == 0 and sum(i for *_, i in members) >= 2
+        if conflicting == 0 and not replayed and not params["report_identical"]:
             continue
-        tags = tuple(t for t, _, _ in members)
+        tags = tuple(t for t, *_ in members)
         who = f"'{tags[0]}'" if len(tags) == 1 else f"{len(tags)} series ('{tags[0]}', …)"
         out.append(Finding(
             rule="", family="integrity", severity="info" if conflicting == 0 else "",
@@ -82,8 +84,15 @@ def duplicate_steps(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
                     + (f", {conflicting} with different values" if conflicting else " (identical values)"),
             stats={"file": file, "count": count, "conflicting_values": conflicting, "first_steps": list(first),
                    "series": len(tags)},
-            causes=_duplicate_causes(tags, conflicting)))
+            causes=_replayed_causes(tags) if replayed else _duplicate_causes(tags, conflicting)))
     return out
+
+
+def _replayed_causes(tags: tuple[str, ...]) -> tuple[Cause, ...]:
+    return (Cause("resumed_run", 0.6, f"{len(tags)} measured series (a loss is no count) repeat their exact values at "
+                                      "the same steps: whole rows were written twice — a process resumed from a "
+                                      "checkpoint and replayed those steps deterministically into the same log"),
+            Cause("unknown", 0.35, "a logger that flushed the same rows twice; all points are kept"))
 
 
 def _duplicate_causes(tags: tuple[str, ...], conflicting: int) -> tuple[Cause, ...]:

@@ -138,15 +138,25 @@ def conflicting_repeats(step: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 def duplicate_problem(file: str, tag: str, step: np.ndarray, value: np.ndarray | None = None) -> Problem | None:
     """A `duplicate_steps` problem when points (after superseding) share a step with the one before; with
-    `value`, only when some of them disagree (a column written twice with the same number is no conflict)."""
-    if value is not None and not conflicting_repeats(step, value).any():
-        return None
+    `value`, only when some of them disagree, or when a measured value (not a whole number) repeats exactly:
+    a column written twice with the same count (Lightning's `epoch` on train and val rows) is no conflict,
+    while a loss of 0.6185784339904785 logged again at its step is a row written twice (a process that
+    replayed those steps from a checkpoint, deterministically). `identical` says which."""
     dup = np.nonzero(step[1:] == step[:-1])[0] + 1
     if not len(dup):
         return None
+    identical = False
+    if value is not None and not conflicting_repeats(step, value).any():
+        v = value[dup]
+        measured = np.isfinite(v) & (v != np.round(v))
+        if not measured.any():
+            return None
+        identical = True
     return Problem("duplicate_steps", file,
-                   f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)",
-                   {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]]})
+                   f"'{tag}' has {len(dup)} point(s) logged at a step that already has one (all kept)"
+                   + (", with the same value" if identical else ""),
+                   {"tag": tag, "count": int(len(dup)), "first_steps": [int(x) for x in step[dup[:5]]],
+                    "identical": identical})
 
 
 def superseded(tag: str, step: np.ndarray, value: np.ndarray, rewinds: dict[tuple[int, int], list]
