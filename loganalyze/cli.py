@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .cards import CardError, find_card, load_cards
 from .cliutil import Progress, missing_paths, output_errors, shadowed_directory, unreachable_urls
+from .cluster import ClusterError  # light: Dask itself loads only for --dask
 from .config import FAIL_LEVELS, ConfigError, check_selectors, discover, load_file
 from .model import SEVERITY_RANK, Report
 from .report._write import printable
@@ -84,8 +85,11 @@ def exit_code(report: Report, fail_on: str) -> int:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules.")
 @click.option("-v", "--verbose", is_flag=True, help="List every tag and the top three causes.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes for sweeps [default: all cores].")
+@click.option("--dask", "dask", metavar="ADDRESS", envvar="LOGANALYZE_DASK",
+              help="Analyze the runs on this Dask scheduler (tcp://host:8786), or `local[:N]` for a local cluster of N "
+              "processes; needs loganalyze[dask]  [env: LOGANALYZE_DASK].")
 def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, tolerance, fail_on, config_path,
-                steps_per_epoch, select, ignore, verbose, jobs) -> None:
+                steps_per_epoch, select, ignore, verbose, jobs, dask) -> None:
     """Analyze the logs under PATH... (event-file directories, CSV/JSON logs, or trees of them).
 
     A path named like a command (train, rules, explain) needs this command spelled out:
@@ -122,11 +126,16 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
 
     if (fmt == "markdown" or tolerance is not None) and not baseline:
         _fail("--format markdown and --tolerance need --baseline")
+    if dask and jobs:
+        _fail("-j sets local processes and --dask (or LOGANALYZE_DASK) a cluster: give one of them")
     progress = Progress()
     try:
         # the comparison with a baseline reads whole curves; otherwise runs come back summarized
-        report = analyze(paths, config, jobs=jobs, progress=progress, summarize=not baseline, charts=bool(html_out))
+        report = analyze(paths, config, jobs=jobs, progress=progress, summarize=not baseline, charts=bool(html_out),
+                         dask=dask or None)
     except ConfigError as e:  # a role naming a tag no run has: known only once the runs are read
+        _fail(str(e))
+    except ClusterError as e:  # no Dask, a bad --dask, a scheduler that cannot be reached
         _fail(str(e))
     finally:
         progress.close()

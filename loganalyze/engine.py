@@ -18,7 +18,7 @@ from .cards import load_cards
 from .config import Config, check_roles
 from .detectors import all_detectors
 from .ingest import RunSource, attempt_name, discover, read_source
-from .model import SEVERITY_RANK, AlignedRun, Finding, Report, Run, RunReport
+from .model import SEVERITY_RANK, AlignedRun, Finding, Problem, Report, Run, RunReport
 
 Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
 POOL_MIN_RUNS = 8  # fewer experiments than this are analyzed in this process: a pool would cost more
@@ -87,6 +87,15 @@ def _analyze_group(task: tuple[str, list[tuple[str, RunSource]], _Plan]) -> list
     return out
 
 
+def _not_analyzed(task: tuple[str, list[tuple[str, RunSource]], _Plan], why: str) -> list[RunReport]:
+    """An experiment whose work failed on every try (on a cluster): reported as its unreadable logs would be."""
+    name, members, plan = task
+    runs = [(prefix, Run(src.name, src.files, {}, (Problem("task_failed", src.files[0], why),), format=src.kind))
+            for prefix, src in members]
+    rr = run_rules(align(runs, name, plan.config), plan.config)
+    return [summary.summarize(rr, plan.n_runs, plan.charts) if plan.summarize else rr]
+
+
 def group_sources(sources: Sequence[RunSource]) -> list[tuple[str, list[tuple[str, RunSource]]]]:
     """Experiments as `align.group_experiments` forms them, from the sources before anything is read."""
     runs = [Run(src.name, src.files, {}, format=src.kind) for src in sources]
@@ -146,15 +155,18 @@ def _preload(sources: Sequence[RunSource], charts: bool) -> None:
 
 
 def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
-            progress: Progress | None = None, *, summarize: bool = False, charts: bool = True) -> Report:
+            progress: Progress | None = None, *, summarize: bool = False, charts: bool = True,
+            dask: str | None = None) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
 
     A sweep of many runs is spread over processes (`jobs`; default: the idle cores), each of which
     reads, aligns and checks whole experiments. With `summarize`, each run's series come back as
     `summary.SeriesSummary` (counts, span and, with `charts`, the decimated curves for HTML): what
     the reports need, a small fraction of the memory — the CLI's way. Without it, every point.
-    `progress`, when given, is called as runs are read and analyzed. Raises ConfigError when a
-    role names a tag no run has.
+    `progress`, when given, is called as runs are read and analyzed. With `dask` (a scheduler
+    address, or `local[:N]`), the same work runs on a Dask cluster instead (`loganalyze.cluster`).
+    Raises ConfigError when a role names a tag no run has, cluster.ClusterError when the cluster
+    cannot be used.
     """
     config = config or Config()
     sources, problems = discover(paths)
@@ -162,7 +174,11 @@ def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int
     plan = _Plan(config, summarize, charts, len(groups))
     tasks = [(name, members, plan) for name, members in groups]
     workers = worker_count(jobs, len(tasks))
-    if workers > 1:
+    if dask:
+        from .cluster import cluster_map
+
+        reports = _counted(cluster_map(dask, _analyze_group, tasks, _not_analyzed), tasks, progress)
+    elif workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         _preload(sources, summarize and charts)

@@ -108,7 +108,7 @@ class Problem:
 
     kind: a stable short name, e.g. `crc_mismatch`, `truncated_record`, `step_rewind`,
     `duplicate_steps`, `unreadable`, `symlink_loop`, `unknown_file`, `lfs_pointer`,
-    `ragged_row`, `empty_file`, `bad_value`, `parse_error`.
+    `ragged_row`, `empty_file`, `bad_value`, `parse_error`, `task_failed` (the analysis failed on a cluster).
     data: JSON-able numbers a reader can check (byte offsets, counts, steps).
     """
 

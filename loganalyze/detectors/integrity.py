@@ -112,7 +112,8 @@ def _duplicate_causes(tags: tuple[str, ...], conflicting: int) -> tuple[Cause, .
 
 _LOST = {"crc_mismatch", "truncated_record", "corrupt_framing", "decode_error", "parse_error", "ragged_row",
          "bad_value", "non_numeric_column", "too_large"}
-_NOTHING = {"unreadable", "lfs_pointer", "not_event_file", "empty_file", "reader_error", "not_csv", "unknown_file"}
+_NOTHING = {"unreadable", "lfs_pointer", "not_event_file", "empty_file", "reader_error", "not_csv", "unknown_file",
+            "task_failed"}  # task_failed: a run whose work failed twice on a Dask cluster (loganalyze.cluster)
 
 
 @detector("IN003")
