@@ -72,7 +72,8 @@ def start_local(workers: int):
 
     The scheduler (in this process) sends a worker one task at a time, so a worker's death marks only
     the task it was running as suspect, and gives a task up after two deaths (Dask's default is four,
-    counting every task queued on the dying worker).
+    counting every task queued on the dying worker). The workers' sampling profiler, which feeds the
+    dashboard only, is off: it cost a sweep of small runs half its wall time (bench_cluster.py).
     """
     import logging
 
@@ -80,7 +81,8 @@ def start_local(workers: int):
 
     distributed = _distributed()
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                          "distributed.scheduler.worker-saturation": 1.0}):
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.worker.profile.enabled": False}):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                         dashboard_address=None, silence_logs=logging.ERROR)
 
@@ -88,6 +90,8 @@ def start_local(workers: int):
 def _failure(exc: BaseException) -> str:
     """Why a task was given up, in words that do not change from one sweep to the next (no task keys)."""
     tries = getattr(exc, "allowed_failures", None)
+    if type(exc).__name__ == "CancelledError":
+        return "not analyzed: the Dask scheduler cancelled its task (a lost connection, or the cluster shut down)"
     if type(exc).__name__ == "KilledWorker" and tries is not None:
         return (f"not analyzed: the Dask worker running it died on each of {tries + 1} tries "
                 "(out of memory, or killed)")
@@ -120,7 +124,9 @@ def cluster_map(spec: str, fn: Callable[[Any], Any], items: Sequence[Any],
         nxt = 0
         for future, result in distributed.as_completed(futures, with_results=True, raise_errors=False):
             i = index[future.key]
-            done[i] = failed(items[i], _failure(future.exception())) if future.status == "error" else result
+            if future.status != "finished":  # erred: (type, exception, traceback); cancelled: the CancelledError
+                result = failed(items[i], _failure(result[1] if isinstance(result, tuple) else result))
+            done[i] = result
             future.release()
             while nxt in done:
                 yield done.pop(nxt)

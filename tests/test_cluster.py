@@ -17,7 +17,7 @@ import pytest
 from distributed import Client
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from loganalyze.cluster import parse_target, start_local
+from loganalyze.cluster import cluster_map, parse_target, start_local
 from loganalyze.engine import analyze
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +133,25 @@ def test_a_run_whose_worker_dies_twice_is_reported_and_the_others_go_on(cluster,
     assert [f["rule"] for f in run["findings"]] == ["IN003"] and run["findings"][0]["severity"] == "error"
     assert [x["name"] for x in got["runs"]] == [x["name"] for x in one["runs"]]
     assert [x for x in got["runs"] if x is not run] == [x for x in one["runs"] if x["name"] != run["name"]]
+
+
+def _half_but_three(item: tuple[int, str]) -> float:
+    x, tries = item
+    if x == 3:
+        with open(tries, "a") as fh:
+            fh.write("try\n")
+        raise ValueError("three is not allowed")
+    return x / 2
+
+
+def test_a_task_that_raises_is_tried_twice_then_given_up_and_the_others_come_back(cluster, tmp_path):
+    tries = str(tmp_path / "tries")
+    got = list(cluster_map(cluster[0].scheduler_address, _half_but_three, [(x, tries) for x in range(6)],
+                           lambda item, why: (item[0], why)))
+    assert got[:3] == [0.0, 0.5, 1.0] and got[4:] == [2.0, 2.5]  # in the order of the items
+    assert got[3] == (3, "not analyzed: it failed on the Dask cluster on each of 2 tries "
+                         "(ValueError: three is not allowed)")
+    assert Path(tries).read_text() == "try\n" * 2
 
 
 def test_progress_counts_runs_done_of_total(cluster):
