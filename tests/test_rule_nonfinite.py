@@ -103,3 +103,30 @@ def test_a_loss_that_is_zero_with_finite_evaluations_is_still_a_dead_term(tmp_pa
     s = np.arange(100)
     run = from_arrays("r", {"train/loss": (s, np.zeros(100)), "val/loss": (s[::10], np.full(10, 0.4))})
     assert zero_for_nan(run, "train/loss") is None
+
+
+def test_a_gradient_spike_under_a_steady_lr_and_a_falling_loss_is_the_loss_itself():
+    # a hand-written BCE: the outputs saturate, log(0) is near; the gradient norm jumps 3x at the last step
+    # before the NaN, but the loss is still falling and the LR never changed: the model trained fine at it
+    rng = np.random.default_rng(2)
+    s = np.arange(150)
+    y = 0.7 * np.exp(-s / 120) * np.exp(0.02 * rng.standard_normal(150))
+    y[87:] = np.nan
+    gn = 0.7 * np.exp(0.15 * rng.standard_normal(150))
+    gn[86] = 2.8
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(150, 1e-3)), "grad_norm": (s, gn)}, "NF001")
+    assert f.stats["grad_norm_rise_before"] >= 3 and f.stats["loss_rise_before"] < 3
+    assert [c.cause for c in f.causes][:2] == ["unstable_loss", "lr_too_high"]
+    assert "had not changed since the start" in f.causes[0].evidence
+
+
+def test_the_same_spike_with_the_loss_climbing_first_blames_the_lr():
+    rng = np.random.default_rng(2)
+    s = np.arange(150)
+    y = np.where(s < 70, 0.7 * np.exp(-s / 120), 0.7 * np.exp(-70 / 120) * np.exp((s - 70) / 4.0))
+    y = y * np.exp(0.02 * rng.standard_normal(150))
+    y[87:] = np.nan
+    gn = 0.7 * np.exp(0.15 * rng.standard_normal(150))
+    gn[86] = 2.8
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(150, 1e-3)), "grad_norm": (s, gn)}, "NF001")
+    assert f.stats["loss_rise_before"] >= 3 and f.causes[0].cause == "lr_too_high"

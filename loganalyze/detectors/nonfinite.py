@@ -79,10 +79,22 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
 
     causes = []
     short_recovering = not permanent and max(lengths) <= int(params["short_burst"])
+    # a gradient spike alone, under an LR that never changed and a loss still falling: the model trained fine at
+    # that LR until then, so the spike came from the loss's own arithmetic (a log of 0, a division), not the LR
+    lr_steady = len(lr_before) >= 2 and float(np.min(lr_before)) > 0 and \
+        float(np.max(lr_before)) <= 1.5 * float(np.min(lr_before))
+    grad_only = grad_rise >= rise_t and loss_rise < rise_t and lr_steady and history >= 6
     if preceded:
-        causes.append(Cause("lr_too_high", 0.75 if lr_ratio >= 2 or grad_rise >= rise_t else 0.6,
+        causes.append(Cause("lr_too_high", 0.5 if grad_only else 0.75 if lr_ratio >= 2 or grad_rise >= rise_t else 0.6,
                             "non-finite values came after instability: " + "; ".join(preceded)
                             + ". A learning rate too high for this model blows the weights up."))
+    if grad_only:
+        causes.append(Cause("unstable_loss", 0.65,
+                            f"the gradient norm rose {grad_rise:.1f}× just before step {onset}, but the loss was still "
+                            f"falling and the LR ('{run.roles.lr}') had not changed since the start: the model trained "
+                            "at that LR until then, so the blow-up came from the loss's own arithmetic — typical of "
+                            "log(0) or a division in a hand-written loss (clamp its input, or use the fused "
+                            "with-logits form)"))
     if short_recovering:
         causes.append(Cause("fp16_overflow", 0.8 if (n_inf or amp) else 0.6,
                             f"{len(runs_)} short burst(s) (longest {max(lengths)} point(s)) that recover"
