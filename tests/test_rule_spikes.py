@@ -324,3 +324,28 @@ def test_an_evaluation_that_jumps_above_both_sides_is_a_coarse_spike():
     val[5] *= 4  # one evaluation four times its neighbours
     (f,) = findings({"eval/loss": (steps, val)}, "SP001")
     assert f.stats["mode"] == "coarse" and f.stats["steps"] == [1199] and f.step_range == (1199, 1199)
+
+
+def test_a_gradient_burst_after_the_lr_was_raised_names_the_raise():
+    rng = np.random.default_rng(7)
+    s = np.arange(200)
+    lr = np.where(s < 96, 1e-3, 2e-2)  # multiplied by 20 at step 96
+    loss = 1.2 * np.exp(-s / 80) * np.exp(0.03 * rng.standard_normal(200))
+    gn = np.exp(0.1 * rng.standard_normal(200))
+    gn[147] = 390.0
+    (f,) = [f for f in findings({"train/loss": (s, loss), "lr": (s, lr), "grad_norm": (s, gn)}, "SP001")
+            if f.tags == ("grad_norm",)]
+    assert f.causes[0].cause == "lr_too_high" and "20× the 0.001 it mostly was before" in f.causes[0].evidence
+    assert "raised from step 96" in f.causes[0].evidence
+
+
+def test_a_gradient_burst_after_a_warm_up_is_not_blamed_on_a_raise():
+    rng = np.random.default_rng(7)
+    s = np.arange(1000)
+    lr = np.where(s < 100, 2e-3 * s / 100, 2e-3 * 0.5 * (1 + np.cos(np.pi * (s - 100) / 900)))  # warm-up, cosine
+    loss = 1.2 * np.exp(-s / 300) * np.exp(0.03 * rng.standard_normal(1000))
+    gn = np.exp(0.1 * rng.standard_normal(1000))
+    gn[500] = 390.0
+    (f,) = [f for f in findings({"train/loss": (s, loss), "lr": (s, lr), "grad_norm": (s, gn)}, "SP001")
+            if f.tags == ("grad_norm",)]
+    assert "mostly was before" not in " ".join(c.evidence for c in f.causes)
