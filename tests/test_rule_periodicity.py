@@ -247,3 +247,30 @@ def test_real_lightning_log_whose_dips_fall_on_epoch_ends(realworld):
     (f,) = [f for f in analyze([realworld / "36_lightning_tb_dlgn_last_batch_dips"]).findings if f.rule == "PD001"]
     assert f.causes[0].cause == "small_last_batch" and f.stats["period_steps"] == 26
     assert all((a + 1) % 26 == 0 for a, _ in f.ranges) and f.stats["points_at_epoch_end"] >= 15
+
+
+def _eval_left_on(eval_steps, seed=0):
+    """Twelve 100-step epochs; from the mid-epoch evaluation (step 49 of each epoch) to the epoch's end the model
+    stays in eval mode (dropout off): the loss sits 20% lower there. Batches this noisy (±20% per step) hide
+    the shift at any one evaluation; folded over the epochs it is the profile's one large step."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(1200)
+    y = (1.2 * np.exp(-s / 800) + 0.3) * np.where(s % 100 >= 50, 0.8, 1.0) * np.exp(0.2 * rng.standard_normal(1200))
+    v = 1.0 + 0.01 * np.arange(len(eval_steps))
+    return {"train/loss": (s, y), "epoch": (s, s // 100), "val/loss": (np.asarray(eval_steps), v)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_level_shift_at_the_mid_epoch_evaluation_names_the_evaluation(seed):
+    evals = [e for k in range(12) for e in (100 * k + 49, 100 * k + 99)]
+    (f,) = [f for f in findings(_eval_left_on(evals, seed), "PD") if f.rule == "PD001"]
+    assert f.causes[0].cause == "eval_side_effect"
+    # either each evaluation's own jump is significant, or (the noisier draws) the folded profile's step is
+    ev = f.causes[0].evidence
+    assert "right after" in ev or "50% into the epoch, where the mid-epoch evaluation runs" in ev
+
+
+def test_the_same_shift_without_a_mid_epoch_evaluation_is_not_the_evaluation():
+    evals = [100 * k + 99 for k in range(12)]  # evaluations at the epochs' ends only
+    found = [f for f in findings(_eval_left_on(evals), "PD") if f.rule == "PD001"]
+    assert all(c.cause != "eval_side_effect" for f in found for c in f.causes)

@@ -397,6 +397,16 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
                                     f"{'up' if jz > 0 else 'down'} by {abs(jz):.1f} standard errors ({k}-point means before/after)"
                                     + ": evaluation leaves the model changed (model.eval() not undone, BatchNorm "
                                       "statistics updated on validation data)"))
+            else:
+                at = _profile_step_at(f, run.epochs, ev_steps, float(params["eval_step_dominance"]))
+                if at is not None and share >= float(params["eval_jump_share"]):
+                    phase, size = at
+                    causes.append(Cause("eval_side_effect", 0.7,
+                                        f"the epoch's phase profile takes its largest step ({size:+.0%}) at {phase:.0%} "
+                                        f"into the epoch, where the mid-epoch evaluation runs, in the same direction "
+                                        f"after {share:.0%} of the {len(jumps)} evaluations: evaluation leaves the model "
+                                        "changed until the epoch ends (model.eval() not undone, BatchNorm statistics "
+                                        "updated on validation data)"))
 
     if lr_eta >= float(params["lr_locked_variance"]):
         causes.append(Cause("lr_schedule", 0.9, f"the logged learning rate cycles with the same period: the epoch "
@@ -412,6 +422,28 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
         causes[0] = Cause(top.cause, top.confidence, top.evidence + f" (but the evidence for {causes[1].cause} is "
                                                                    "nearly as strong: insufficient to tell them apart)")
     return causes
+
+
+def _profile_step_at(f: Fold, epochs: EpochAxis, ev_steps: np.ndarray, dominance: float) -> tuple[float, float] | None:
+    """(phase, size) when the phase profile's largest bin-to-bin step (the epoch boundary's wrap excluded) sits
+    at the mid-epoch evaluations' common phase (±1 bin) and is `dominance`× the next largest: the level shift a
+    model left in eval mode makes until the epoch ends, seen with the power of every epoch folded together."""
+    if not len(ev_steps) or f.bins < 6:
+        return None
+    starts = epochs.starts
+    idx = np.clip(np.searchsorted(starts, ev_steps, side="right") - 1, 0, len(starts) - 1)
+    length = float(np.median(np.diff(starts))) if len(starts) > 1 else 0.0
+    if length <= 0:
+        return None
+    phases = (ev_steps - starts[idx]) / length
+    bins = np.round(phases * f.bins).astype(int)  # the step between bin b-1 and b lies at phase b / bins
+    common = int(np.bincount(np.clip(bins, 0, f.bins)).argmax())
+    d = np.diff(f.profile)  # d[j] is the step from bin j to bin j+1, at phase (j + 1) / bins
+    order = np.argsort(-np.abs(d))
+    top = int(order[0])
+    if abs(top + 1 - common) > 1 or abs(d[order[1]]) * dominance > abs(d[top]):
+        return None
+    return (top + 1) / f.bins, float(np.expm1(d[top]))
 
 
 def _gap_trend(run: AlignedRun) -> float | None:
