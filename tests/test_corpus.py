@@ -41,7 +41,9 @@ def test_every_variant_is_named_and_split():
     assert {v.convention for v in vs} <= set(corpus._conventions())
     assert {v.family for v in vs} - {"healthy"} <= set(FAMILIES)
     held = sum(v.split == "heldout" for v in vs)
-    assert 0.3 <= held / len(vs) <= 0.5
+    # the held-out part is a quarter to a half of the corpus (the tuning part's rotation of writers and
+    # models, seeds 4-6, took it from a third to 29%)
+    assert 0.25 <= held / len(vs) <= 0.5
 
 
 def test_tiny_cases_build_with_truth_and_read(tmp_path, monkeypatch):
