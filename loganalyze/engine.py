@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import summary
+from . import derived, summary
 from .align import align, group_experiments
 from .cards import load_cards
 from .config import Config, check_roles
@@ -30,6 +30,11 @@ def finding_order(f: Finding) -> tuple:
 
 def run_rules(run: AlignedRun, config: Config) -> RunReport:
     """Every selected rule on one run. A detector that crashes is reported, not fatal."""
+    with derived.shared():  # the rules share what they derive from a series (its sorted finite points, their log)
+        return _run_rules(run, config)
+
+
+def _run_rules(run: AlignedRun, config: Config) -> RunReport:
     cards = load_cards()
     detectors = all_detectors()
     findings: list[Finding] = []

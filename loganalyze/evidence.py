@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .derived import finite_sorted  # noqa: F401 — the rules import it from here
 from .model import AlignedRun, Series
 
 
@@ -152,12 +153,6 @@ def dies_at(s: Series) -> int | None:
 
 
 # ---- series by role -------------------------------------------------------------------------------
-
-def finite_sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    ok = np.isfinite(s.value)
-    order = np.argsort(s.step[ok], kind="stable")
-    return s.step[ok][order], s.value[ok][order]
-
 
 def metric_tags(run: AlignedRun) -> list[str]:
     """Every tag whose direction is known (losses, errors, accuracy-like), LR/epoch/grad excluded."""

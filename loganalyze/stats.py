@@ -34,8 +34,9 @@ def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
     return numstats.median_filter(x, size=window, mode="reflect")
 
 
-def rolling_mad(x: np.ndarray, window: int) -> np.ndarray:
-    med = rolling_median(x, window)
+def rolling_mad(x: np.ndarray, window: int, med: np.ndarray | None = None) -> np.ndarray:
+    """Rolling MAD scaled to σ; `med`: `rolling_median(x, window)` when the caller has it already."""
+    med = rolling_median(x, window) if med is None else med
     return 1.4826 * rolling_median(np.abs(x - med), window)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import derived
 from ..model import AlignedRun, Series
 
 
@@ -29,14 +30,15 @@ def resolution(value: np.ndarray) -> float | None:
 
 
 def scaled(s: Series) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Finite (step, value) with log applied when the values are all positive (losses move by factors).
-
-    Values within ten rounding steps of 0 are floored there before the log (see `resolution`).
+    """Finite (step, value) in step order, with log applied when the values are all positive (losses move
+    by factors). Values within ten rounding steps of 0 are floored there before the log (see `resolution`).
+    Computed once per run and shared by the rules (`derived.memo`): read-only.
     """
-    ok = np.isfinite(s.value)
-    step, value = s.step[ok], s.value[ok]
-    order = np.argsort(step, kind="stable")
-    step, value = step[order], value[order]
+    return derived.memo(_scaled, s)
+
+
+def _scaled(s: Series) -> tuple[np.ndarray, np.ndarray, bool]:
+    step, value = derived.finite_sorted(s)
     if len(value) and value.min() > 0:
         q = resolution(value)
         return step, np.log(np.maximum(value, 10 * q) if q else value), True

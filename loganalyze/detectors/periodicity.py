@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import numstats
+from .. import derived, numstats
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad, rank_sum_greater, rolling_median
@@ -52,6 +52,12 @@ class Fold:
         return float(sps.f.sf(self.f_stat, *self.f_df))
 
 
+def epoch_fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
+    """`fold` on the run's own epochs, computed once per run for the same curve (PD001 and OS001 both fold
+    the training loss as `scaled` gives it): read-only. Folds on trial axes are not kept."""
+    return derived.memo(fold, step, y, epochs, max_bins)
+
+
 def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
     starts = epochs.starts
     if len(starts) < 3 or len(y) < 24:
@@ -61,7 +67,8 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     bounds = np.concatenate([starts, [starts[-1] + typical]])
     ep = np.searchsorted(bounds, step, side="right") - 1
     inside = (ep >= 0) & (ep < len(starts))
-    step, y, ep = step[inside], y[inside], ep[inside]
+    if not inside.all():  # (all inside: the arrays themselves, not copies)
+        step, y, ep = step[inside], y[inside], ep[inside]
     counts = np.bincount(ep, minlength=len(starts))
     full = counts >= max(4, 0.5 * np.median(counts[counts > 0])) if counts.any() else counts > 0
     ppe = float(np.median(counts[full])) if full.any() else 0.0
@@ -469,7 +476,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     step, y, is_log = scaled(s)
     if run.epochs.count < int(params["min_epochs"]):
         return None
-    f = fold(step, y, run.epochs, int(params["bins"]))
+    f = epoch_fold(step, y, run.epochs, int(params["bins"]))
     if f is None:
         return _sparse_last_batch(run, s, step, y, is_log, params)
 
@@ -662,6 +669,24 @@ def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Fin
     return found
 
 
+def lr_restarts(lr: np.ndarray, factor: float) -> list[int]:
+    """Indices where the LR rises ≥ `factor`× over the point before after having decayed since the last restart.
+
+    A point is a fall (below the one before) or a rise (≥ factor× it, and positive); a fall wins where both
+    hold. A rise is a restart when a fall came after the previous rise: between two rises, the count of falls
+    must have grown."""
+    if len(lr) < 2:
+        return []
+    prev, here = lr[:-1], lr[1:]
+    fall = here < prev
+    rise = (here >= factor * prev) & (factor * prev > 0) & ~fall
+    falls = np.cumsum(fall)
+    at = np.flatnonzero(rise)
+    seen = falls[at]  # falls up to each rise (a rise is never a fall)
+    new = np.diff(seen, prepend=0) > 0
+    return (at[new] + 1).tolist()
+
+
 def _restart_locked(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
                     params: Mapping[str, Any]) -> list[Finding]:
     """The loss jumps up where the logged LR restarts (rises after a decay) and not elsewhere: a cyclic schedule
@@ -677,14 +702,7 @@ def _restart_locked(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log:
     ok = at >= 0
     step, y, lr_at = step[ok], y[ok], lv[at[ok]]
     factor = float(params["restart_factor"])
-    restarts: list[int] = []
-    decayed = False
-    for i in range(1, len(lr_at)):
-        if lr_at[i] < lr_at[i - 1]:
-            decayed = True
-        elif decayed and lr_at[i] >= factor * lr_at[i - 1] > 0:
-            restarts.append(i)
-            decayed = False
+    restarts = lr_restarts(lr_at, factor)
     if len(restarts) < int(params["min_restarts"]):
         return []
     d = np.diff(y)
@@ -730,6 +748,10 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     period_steps = int(round(period_pts * spacing))
     if period_steps < 2:
         return []
+    n_cycles = len(y) / period_pts
+    if power < min(float(params["min_peak_ratio_lr_locked"]), float(params["min_peak_ratio"])) or \
+            n_cycles < float(params["min_cycles"]):
+        return []  # too weak a peak or too few cycles whatever the LR does: its periodogram is not needed
     lr = run.get(run.roles.lr)
     lr_match = None
     if lr is not None and lr.points >= 24:
@@ -741,9 +763,6 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
             lr_match = int(round(lp * lr_spacing))
     # a logged LR with the same period is independent evidence: the loss's own peak may then stand out less
     if power < float(params["min_peak_ratio_lr_locked" if lr_match else "min_peak_ratio"]):
-        return []
-    n_cycles = len(y) / period_pts
-    if n_cycles < float(params["min_cycles"]):
         return []
     # the periodogram's bins are n/k points apart: refine the period on the fold itself, among the periods
     # within one bin of the peak, by the variance the phase explains

@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import derived
 from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
@@ -17,10 +18,15 @@ def robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.nda
     """(z, rolling median, rolling spread): distance from the local median in local spreads.
 
     The spread is floored at a quarter of its typical value, so a locally flat stretch does not
-    turn a small step into a huge z.
+    turn a small step into a huge z. Three rolling medians: computed once per curve and run (the
+    spikes of a loss, and the gradient norm's as their evidence, ask for the same), read-only.
     """
+    return derived.memo(_robust_z, y, window)
+
+
+def _robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     med = rolling_median(y, window)
-    spread = rolling_mad(y, window)
+    spread = rolling_mad(y, window, med)
     floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
     spread = np.maximum(spread, 0.25 * floor) if floor > 0 else spread
     with np.errstate(divide="ignore", invalid="ignore"):
