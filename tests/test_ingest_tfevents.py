@@ -163,6 +163,20 @@ def test_flipped_payload_byte_drops_only_that_record(small_file):
     assert crc and crc[0].data["count"] == 1 and crc[0].data["offsets"] == [2 * record]
 
 
+def test_flipped_payload_bytes_among_many_records_of_one_length_drop_only_those(tmp_path):
+    """Hundreds of scalar records of one length have their checksums computed together, as a matrix."""
+    path = write(tmp_path / "events.out.tfevents.1.many", [scalar_event(i + 1, "loss", 0.5) for i in range(600)])
+    data = bytearray(path.read_bytes())
+    starts = record_starts(bytes(data))
+    for i in (100, 377):
+        data[starts[i] + 12 + 5] ^= 0x01  # one bit of the payload
+    path.write_bytes(bytes(data))
+    got = read_event_files([path])
+    assert got.series["loss"].step.tolist() == [i + 1 for i in range(600) if i not in (100, 377)]
+    crc = next(p for p in got.problems if p.kind == "crc_mismatch")
+    assert crc.data["count"] == 2 and crc.data["offsets"] == [starts[100], starts[377]]
+
+
 def test_flipped_length_byte_resynchronizes(small_file):
     data = bytearray(small_file.read_bytes())
     record = record_starts(bytes(data))[1]

@@ -82,6 +82,38 @@ def _masked_crc_rows(rows: np.ndarray) -> np.ndarray:
     return _mask(crc ^ np.uint32(0xFFFFFFFF))
 
 
+_SHORT = 96  # bytes: below this a record's CRC costs less as a column of a numpy table walk than as a C call
+_ROWS = 32  # records of one length in a window worth a table walk
+
+
+def _payload_crcs(data: bytes, a: np.ndarray, offsets: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Masked CRC32C of each payload `data[offsets[i]:ends[i]]`.
+
+    A scalar event is 30–60 bytes, and a C call per record costs more than the checksum itself: records
+    of one length are taken as the rows of a matrix and walked column by column with the CRC table (two
+    to three times faster for a log of scalars). Long records (images, histograms), and lengths too rare
+    to fill a matrix, go to google_crc32c one by one."""
+    lengths = ends - offsets
+    out = np.empty(len(offsets), dtype=np.uint32)
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = lengths[order]
+    cuts = np.flatnonzero(np.diff(sorted_lengths)) + 1
+    one_by_one = []
+    for rows in np.split(order, cuts):
+        width = int(lengths[rows[0]])
+        if width <= _SHORT and len(rows) >= _ROWS:
+            out[rows] = _masked_crc_rows(_gather(a, offsets[rows], width))
+        else:
+            one_by_one.append(rows)
+    if one_by_one:
+        rows = np.concatenate(one_by_one)
+        raw = np.fromiter(map(google_crc32c.value, map(getitem, repeat(data), map(slice, offsets[rows].tolist(),
+                                                                                  ends[rows].tolist()))),
+                          dtype=np.uint32, count=len(rows))
+        out[rows] = _mask(raw)
+    return out
+
+
 def _mask(crc: np.ndarray) -> np.ndarray:
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
 
@@ -302,9 +334,7 @@ class _Framer:
             return starts, starts, stop
         offsets = starts + 12
         ends = np.append(starts[1:], stop) - 4  # records lie back to back: a payload ends 4 bytes before the next
-        raw = np.fromiter(map(google_crc32c.value, map(getitem, repeat(data), map(slice, offsets.tolist(), ends.tolist()))),
-                          dtype=np.uint32, count=len(offsets))
-        good = _mask(raw) == _gather(a, ends, 4).view("<u4").ravel()
+        good = _payload_crcs(data, a, offsets, ends) == _gather(a, ends, 4).view("<u4").ravel()
         if not good.all():
             bad_at = starts[~good] + base
             self.bad_crc.add(len(bad_at), bad_at[:10].tolist())
