@@ -44,9 +44,6 @@ def _frozen(x: Any) -> Any:
     elif isinstance(x, tuple):
         for item in x:
             _frozen(item)
-    elif hasattr(x, "__dataclass_fields__"):
-        for name in x.__dataclass_fields__:
-            _frozen(getattr(x, name))
     return x
 
 

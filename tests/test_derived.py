@@ -45,8 +45,8 @@ def test_run_rules_gives_the_same_findings_as_each_rule_alone_on_its_own_arrays(
     rng = np.random.default_rng(3)
     x = np.arange(3000)
     loss = np.exp(-x / 800) + 0.2 + 0.02 * rng.standard_normal(len(x))
-    loss[[700, 1500, 2200]] *= 6  # spikes, so SP001 uses the shared rolling medians
-    loss[(x % 100) == 99] *= 1.3  # a last-batch bump every 100-step epoch: PD001 and OS001 share a fold
+    loss[[700, 1500, 2200]] *= 6  # spikes: SP001 finds them on the shared log-loss
+    loss[(x % 100) == 99] *= 1.3  # a last-batch bump every 100-step epoch: PD001 folds the same arrays
     run = from_arrays("r", {"train/loss": (x, loss), "epoch": (x, (x // 100).astype(float)),
                             "val/loss": (x[99::100], loss[99::100] * 1.1)})
     shared = run_rules(run, Config())

@@ -10,7 +10,7 @@ from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall
 from . import detector
 from ._curves import scaled
-from .periodicity import dominant_period, epoch_fold, fold
+from .periodicity import dominant_period, fold
 
 
 def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def _epoch_profile_explains(run: AlignedRun, step: np.ndarray, y: np.ndarray, pa
     and odd and even epochs agree (the ACF's period estimate can miss this on a noisy curve)."""
     if not run.epochs.known or run.epochs.count < 3:
         return False
-    f = epoch_fold(step, y, run.epochs)
+    f = fold(step, y, run.epochs)
     return (f is not None and f.eta2 >= float(params["defer_variance_explained"])
             and f.split_half >= float(params["defer_split_half"]))
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import derived, numstats
+from .. import numstats
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad, rank_sum_greater, rolling_median
@@ -50,12 +50,6 @@ class Fold:
         from scipy import stats as sps
 
         return float(sps.f.sf(self.f_stat, *self.f_df))
-
-
-def epoch_fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
-    """`fold` on the run's own epochs, computed once per run for the same curve (PD001 and OS001 both fold
-    the training loss as `scaled` gives it): read-only. Folds on trial axes are not kept."""
-    return derived.memo(fold, step, y, epochs, max_bins)
 
 
 def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20) -> Fold | None:
@@ -476,7 +470,7 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     step, y, is_log = scaled(s)
     if run.epochs.count < int(params["min_epochs"]):
         return None
-    f = epoch_fold(step, y, run.epochs, int(params["bins"]))
+    f = fold(step, y, run.epochs, int(params["bins"]))
     if f is None:
         return _sparse_last_batch(run, s, step, y, is_log, params)
 

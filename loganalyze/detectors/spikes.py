@@ -5,7 +5,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import derived
 from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
@@ -18,13 +17,8 @@ def robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.nda
     """(z, rolling median, rolling spread): distance from the local median in local spreads.
 
     The spread is floored at a quarter of its typical value, so a locally flat stretch does not
-    turn a small step into a huge z. Three rolling medians: computed once per curve and run (the
-    spikes of a loss, and the gradient norm's as their evidence, ask for the same), read-only.
+    turn a small step into a huge z.
     """
-    return derived.memo(_robust_z, y, window)
-
-
-def _robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     med = rolling_median(y, window)
     spread = rolling_mad(y, window, med)
     floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
@@ -35,12 +29,13 @@ def _robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
-                recovery: int, dip_ratio: float = 2.0) -> list[tuple[int, int, float, float, int]]:
-    """(first index, width, robust z, jump above the local median, recovery points) for each spike."""
+                recovery: int, dip_ratio: float = 2.0, rz: tuple | None = None) -> list[tuple[int, int, float, float, int]]:
+    """(first index, width, robust z, jump above the local median, recovery points) for each spike.
+    `rz`: `robust_z(y, window)` when the caller has it already (three rolling medians)."""
     n = len(y)
     if n < window:
         return []
-    z, med, spread = robust_z(y, window)
+    z, med, spread = robust_z(y, window) if rz is None else rz
     # heavy-tailed noise is symmetric in log space; spikes go up only: they must stand out from the
     # deepest dips too, or they are just the tail of the noise
     threshold = max(min_z, dip_ratio * float(np.max(-z)))
@@ -185,14 +180,15 @@ def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Find
         spikes = [(i, 1, round(m, 1), jump, 1) for i, jump, m in found]
         return _spike_finding(run, s, step, y, is_log, spikes, 0, params, "coarse")
     min_jump = float(np.log(params[ratio_param])) if is_log else 0.0
+    rz = robust_z(y, window)  # once: the spikes, then the epoch lock below
     spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
-                         int(params["recovery_points"]), float(params["dip_ratio"]))
+                         int(params["recovery_points"]), float(params["dip_ratio"]), rz)
     if not spikes:
         return None
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
     # an outlier at the end of every epoch crosses the full threshold in only some epochs when it is near
     # min_ratio: the rest of the epochs' outliers, elevated by half the threshold, count towards the lock
-    z, _, _ = robust_z(y, window)
+    z = rz[0]
     elevated = step[z >= 0.5 * float(params["min_z"])].astype(np.int64)
     locked = is_epoch_locked(np.concatenate([spike_steps, elevated]), run.epochs)[: len(spike_steps)]
     spikes = [sp for sp, lk in zip(spikes, locked) if not lk]
