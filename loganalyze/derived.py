@@ -8,8 +8,11 @@ time and hands the same result to every later call with the same function and th
 on its own (a test, a notebook) gets the same numbers.
 
 Within a scope everything handed out is read-only: a rule that wrote into a shared array would
-change what the next rule sees, so that raises instead. The scope keeps its arguments alive (an id is then never
-reused for another object) and lets every result go when it closes.
+change what the next rule sees, so that raises instead. The scope keeps its arguments alive (an
+id is then never reused for another object) and lets every result go when it closes. Only what
+is cheap to hold belongs here: the sorted points are the series' own arrays in the usual case,
+and a log-scaled copy is 8 bytes a point; a rule's larger intermediates (rolling medians, folds)
+are not kept, since at 10M points they would stay resident through every later rule.
 """
 from __future__ import annotations
 

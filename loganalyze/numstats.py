@@ -57,7 +57,10 @@ def uniform_filter1d(x, size: int, mode: str = "reflect") -> np.ndarray:
     steps = np.empty(n, dtype=np.float64)
     steps[0] = np.cumsum(ext[:size])[-1]
     np.subtract(ext[size:size + n - 1], ext[:n - 1], out=steps[1:])
-    return np.cumsum(steps) / size
+    del ext
+    np.cumsum(steps, out=steps)  # in place: one array of n, not three, at the peak
+    steps /= size
+    return steps
 
 
 def median_filter(x, size: int, mode: str = "reflect") -> np.ndarray:

@@ -59,7 +59,8 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     lengths = np.diff(starts)
     typical = float(np.median(lengths))
     bounds = np.concatenate([starts, [starts[-1] + typical]])
-    ep = np.searchsorted(bounds, step, side="right") - 1
+    ep = np.searchsorted(bounds, step, side="right")
+    ep -= 1  # (in place, here and below: at 2M points each temporary is 16 MB more at the peak)
     inside = (ep >= 0) & (ep < len(starts))
     if not inside.all():  # (all inside: the arrays themselves, not copies)
         step, y, ep = step[inside], y[inside], ep[inside]
@@ -69,19 +70,25 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     if full.sum() < 3 or ppe < 6:
         return None
     width = max(3, int(round(ppe)))
-    trend = numstats.uniform_filter1d(y, size=width, mode="nearest")
-    resid = y - trend
+    resid = numstats.uniform_filter1d(y, size=width, mode="nearest")  # the trend, then y minus it
+    np.subtract(y, resid, out=resid)
     half = width // 2  # the moving average is biased at the ends
     core = np.zeros(len(y), dtype=bool)
     core[half: len(y) - half] = True
     core &= full[ep]
-    phase = (step - bounds[ep]) / (bounds[ep + 1] - bounds[ep])
-    phase = np.clip(phase, 0, 0.999999)
+    at = bounds[ep]
+    phase = bounds[ep + 1]
+    phase -= at  # the epoch's length
+    np.subtract(step, at, out=at)  # the offset into it
+    np.divide(at, phase, out=phase)
+    del at
+    np.clip(phase, 0, 0.999999, out=phase)
     last = np.zeros(len(y), dtype=bool)
     last[:-1] = ep[1:] != ep[:-1]
     last[-1] = True
     bins = int(min(max_bins, max(4, width)))
-    b = np.minimum((phase * bins).astype(int), bins - 1)
+    b = (phase * bins).astype(int)
+    np.minimum(b, bins - 1, out=b)
     r, bb, ee = resid[core], b[core], ep[core]
     if len(r) < 3 * bins or len(numstats.unique(ee)) < 3:
         return None
