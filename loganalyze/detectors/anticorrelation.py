@@ -183,7 +183,8 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
             continue
         against = int(np.count_nonzero(np.sign(dt) == -np.sign(dv)))
         steps = vs[ok]
-        # does the train metric shift right after each evaluation?
+        # does the train metric shift right after each evaluation? Compared over a tenth of the interval on
+        # either side, so the trend between evaluations does not count as a shift
         tsv, tvv = finite_sorted(train)
         k = max(2, int(np.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
         jumps = []
@@ -194,11 +195,13 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
                 jumps.append(after.mean() - before.mean())
         jumps = np.asarray(jumps)
         spread = mad(np.diff(tvv)) or 1e-12
-        consistent = len(jumps) >= 4 and max(np.mean(jumps > 0), np.mean(jumps < 0)) >= 0.75
+        share = float(params["side_effect_min_share"])
+        consistent = (len(jumps) >= int(params["side_effect_min_evaluations"])
+                      and max(np.mean(jumps > 0), np.mean(jumps < 0)) >= share)
         size = float(np.median(np.abs(jumps))) / spread if len(jumps) else 0.0
         causes = []
-        if consistent and size >= 1.0:
-            direction = "up" if np.mean(jumps > 0) >= 0.75 else "down"
+        if consistent and size >= float(params["side_effect_min_shift"]):
+            direction = "up" if np.mean(jumps > 0) >= share else "down"
             causes.append(Cause("eval_side_effect", 0.7,
                                 f"the train metric shifts {direction} right after {max(np.mean(jumps > 0), np.mean(jumps < 0)):.0%} "
                                 f"of the evaluations (median shift {size:.1f}× its step-to-step spread): evaluation "

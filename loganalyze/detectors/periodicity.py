@@ -611,7 +611,7 @@ def cycle_agreement(f: Fold, min_r: float = 0.3) -> float:
     return good / total if total else 0.0
 
 
-def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: float, n: int) -> int:
+def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: float, n: int, bins: int) -> int:
     p_pts = period_steps / spacing
     k = n / p_pts  # the peak's frequency bin
     if k >= 20:
@@ -621,7 +621,7 @@ def _refine_period(step: np.ndarray, y: np.ndarray, period_steps: int, spacing: 
     best, best_eta = period_steps, -1.0
     for c in cands[cands >= 2]:
         starts = np.arange(int(step[0]), int(step[-1]) + 1, int(c), dtype=np.int64)
-        f = fold(step, y, EpochAxis(starts, "config"), 20)
+        f = fold(step, y, EpochAxis(starts, "config"), bins)
         if f is not None and f.eta2 > best_eta:
             best, best_eta = int(c), f.eta2
     return best
@@ -767,9 +767,9 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
         return []
     # the periodogram's bins are n/k points apart: refine the period on the fold itself, among the periods
     # within one bin of the peak, by the variance the phase explains
-    period_steps = _refine_period(step, y, period_steps, spacing, len(y))
+    period_steps = _refine_period(step, y, period_steps, spacing, len(y), int(params["bins"]))
     starts = np.arange(int(step[0]), int(step[-1]) + 1, period_steps, dtype=np.int64)
-    f = fold(step, y, EpochAxis(starts, "config"), 20)
+    f = fold(step, y, EpochAxis(starts, "config"), int(params["bins"]))
     # a logged LR with the same period is independent evidence: odd and even cycles may then agree less
     min_split = float(params["min_split_half_lr_locked" if lr_match else "min_split_half"])
     min_eta = float(params["min_variance_explained_lr_locked" if lr_match else "min_variance_explained"])

@@ -13,29 +13,31 @@ from ._curves import scaled
 from .periodicity import is_epoch_locked
 
 
-def robust_z(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def robust_z(y: np.ndarray, window: int, floor_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z, rolling median, rolling spread): distance from the local median in local spreads.
 
-    The spread is floored at a quarter of its typical value, so a locally flat stretch does not
-    turn a small step into a huge z.
+    The spread is floored at `floor_fraction` of its typical value, so a locally flat stretch does
+    not turn a small step into a huge z, and a stretch where most values repeat exactly (a loss
+    printed with few decimals) still has a spread to measure a spike in.
     """
     med = rolling_median(y, window)
     spread = rolling_mad(y, window, med)
     floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
-    spread = np.maximum(spread, 0.25 * floor) if floor > 0 else spread
+    spread = np.maximum(spread, floor_fraction * floor) if floor > 0 else spread
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(spread > 0, (y - med) / spread, 0.0)
     return z, med, spread
 
 
 def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_width: int,
-                recovery: int, dip_ratio: float = 2.0, rz: tuple | None = None) -> list[tuple[int, int, float, float, int]]:
+                recovery: int, dip_ratio: float, floor_fraction: float,
+                rz: tuple | None = None) -> list[tuple[int, int, float, float, int]]:
     """(first index, width, robust z, jump above the local median, recovery points) for each spike.
-    `rz`: `robust_z(y, window)` when the caller has it already (three rolling medians)."""
+    `rz`: `robust_z(y, window, floor_fraction)` when the caller has it already (three rolling medians)."""
     n = len(y)
     if n < window:
         return []
-    z, med, spread = robust_z(y, window) if rz is None else rz
+    z, med, spread = robust_z(y, window, floor_fraction) if rz is None else rz
     # heavy-tailed noise is symmetric in log space; spikes go up only: they must stand out from the
     # deepest dips too, or they are just the tail of the noise
     threshold = max(min_z, dip_ratio * float(np.max(-z)))
@@ -180,9 +182,10 @@ def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Find
         spikes = [(i, 1, round(m, 1), jump, 1) for i, jump, m in found]
         return _spike_finding(run, s, step, y, is_log, spikes, 0, params, "coarse")
     min_jump = float(np.log(params[ratio_param])) if is_log else 0.0
-    rz = robust_z(y, window)  # once: the spikes, then the epoch lock below
+    floor = float(params["spread_floor_fraction"])
+    rz = robust_z(y, window, floor)  # once: the spikes, then the epoch lock below
     spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
-                         int(params["recovery_points"]), float(params["dip_ratio"]), rz)
+                         int(params["recovery_points"]), float(params["dip_ratio"]), floor, rz)
     if not spikes:
         return None
     spike_steps = np.asarray([step[i] for i, *_ in spikes], dtype=np.int64)
@@ -282,7 +285,9 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
     grad = run.get(run.roles.grad_norm)
     if grad is not None and grad.tag != s.tag and grad.points >= 3 * window:
         gs, gy, _ = scaled(grad)
-        g_spikes = {int(gs[i]) for i, *_ in find_spikes(gy, window, float(params["min_z"]), 0.0, 5, len(gy))}
+        g_found = find_spikes(gy, window, float(params["min_z"]), 0.0, 5, len(gy), float(params["dip_ratio"]),
+                              float(params["spread_floor_fraction"]))
+        g_spikes = {int(gs[i]) for i, *_ in g_found}
         with_grad = sum(1 for st in steps_ if any(abs(st - g) <= 2 for g in g_spikes))
         if with_grad >= max(1, len(steps_) // 2):
             causes.append(Cause("lr_too_high", 0.6, f"{with_grad} of {len(steps_)} spikes coincide with a gradient-norm "
