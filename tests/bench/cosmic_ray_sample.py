@@ -7,8 +7,8 @@ Run it after `cosmic-ray init` and `cr-filter-operators` (the filtered mutants a
     python tests/bench/cosmic_ray_sample.py /tmp/cr.sqlite --n 60 --min-per-file 2 --seed 17
 
 `--same-as OLD.sqlite --old-rev REV` keeps instead the mutants that OLD.sqlite ran (its non-skipped results),
-found again in the current code by file, operator and the text of the mutated line: a sample can be re-run
-after the code moved.
+found again in the current code (the working directory) by file, operator and the text of the mutated line:
+a sample can be re-run after the code moved. REV is read from the git checkout this script is in.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-PENDING = ("select m.job_id, m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col "
+PENDING = ("select m.job_id, m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, "
+           "m.end_pos_row, m.end_pos_col "
            "from mutation_specs m left join work_results r on m.job_id = r.job_id where r.job_id is null "
            "order by m.module_path, m.start_pos_row, m.start_pos_col, m.operator_name, m.occurrence")
 
@@ -37,33 +38,51 @@ def stratified(rows, n: int, min_per_file: int, seed: int) -> set[str]:
 
 
 def same_as(rows, old_db: str, old_rev: str) -> set[str]:
-    """The current jobs that mutate the same operator at the same place of the same source line as OLD's runs."""
+    """The current jobs that mutate the same operator at the same place of the same source line as OLD's runs.
+
+    A line that was edited since is matched by the mutated text itself (same file and operator, the nearest
+    line within 15 with that text at the mutated span); each such match is printed to be checked."""
     def source(rev: str | None, path: str) -> list[str]:
         if rev is None:
             return Path(path).read_text().splitlines()
-        return subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True,
+        repo = Path(__file__).resolve().parents[2]  # the checkout this script is in holds the old revision
+        return subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, text=True,
                               check=True).stdout.splitlines()
 
-    old = sqlite3.connect(old_db).execute(
-        "select m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col from mutation_specs m "
-        "join work_results r on m.job_id = r.job_id where r.worker_outcome != 'SKIPPED'").fetchall()
     cache: dict = {}
 
-    def key(rev, path, op, row, col):
+    def line(rev, path, row):
         if (rev, path) not in cache:
             cache[rev, path] = source(rev, path)
-        return path, op, cache[rev, path][row - 1].strip(), col
+        return cache[rev, path][row - 1]
 
-    want = collections.Counter(key(old_rev, *o) for o in old)
+    old = sqlite3.connect(old_db).execute(
+        "select m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, m.end_pos_row, m.end_pos_col "
+        "from mutation_specs m join work_results r on m.job_id = r.job_id where r.worker_outcome != 'SKIPPED'"
+    ).fetchall()
+    cur = {job: (path, op, row, col, erow, ecol) for job, path, op, row, col, erow, ecol in rows}
+    by_line = collections.defaultdict(list)
+    for job, (path, op, row, col, *_) in cur.items():
+        by_line[path, op, line(None, path, row).strip(), col].append(job)
     keep: set[str] = set()
-    for job, path, op, row, col in rows:
-        k = key(None, path, op, row, col)
-        if want[k] > 0:
-            want[k] -= 1
-            keep.add(job)
-    missing = sum(want.values())
-    if missing:
-        print(f"{missing} of {len(old)} mutants of {old_db} are not in the current code (their line changed)")
+    moved = []
+    for path, op, row, col, erow, ecol in old:
+        jobs = [j for j in by_line[path, op, line(old_rev, path, row).strip(), col] if j not in keep]
+        if jobs:
+            keep.add(jobs[0])
+            continue
+        text = line(old_rev, path, row)[col:ecol] if erow == row else None
+        near = sorted((abs(r - row), j) for j, (p, o, r, c, er, ec) in cur.items()
+                      if p == path and o == op and j not in keep and er == r and abs(r - row) <= 15
+                      and text is not None and line(None, p, r)[c:ec] == text)
+        if near:
+            j = near[0][1]
+            keep.add(j)
+            moved.append(f"{path}:{row} -> {cur[j][2]} {op}: {line(None, path, cur[j][2]).strip()}")
+        else:
+            moved.append(f"{path}:{row} {op}: not in the current code ({line(old_rev, path, row).strip()})")
+    for m in moved:
+        print(m)
     return keep
 
 
