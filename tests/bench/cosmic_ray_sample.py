@@ -40,8 +40,8 @@ def stratified(rows, n: int, min_per_file: int, seed: int) -> set[str]:
 def same_as(rows, old_db: str, old_rev: str) -> set[str]:
     """The current jobs that mutate the same operator at the same place of the same source line as OLD's runs.
 
-    A line that was edited since is matched by the mutated text itself (same file and operator, the nearest
-    line within 15 with that text at the mutated span); each such match is printed to be checked."""
+    A line that was edited since is matched by the mutated text and the ten characters before and five after it
+    (same file and operator, the nearest such line within 15); each such match is printed to be checked."""
     def source(rev: str | None, path: str) -> list[str]:
         if rev is None:
             return Path(path).read_text().splitlines()
@@ -71,10 +71,13 @@ def same_as(rows, old_db: str, old_rev: str) -> set[str]:
         if jobs:
             keep.add(jobs[0])
             continue
-        text = line(old_rev, path, row)[col:ecol] if erow == row else None
+        def around(text, c, ec):  # the mutated text with a little of what stands on either side of it
+            return text[max(0, c - 10): ec + 5]
+
+        old_text = around(line(old_rev, path, row), col, ecol) if erow == row else None
         near = sorted((abs(r - row), j) for j, (p, o, r, c, er, ec) in cur.items()
                       if p == path and o == op and j not in keep and er == r and abs(r - row) <= 15
-                      and text is not None and line(None, p, r)[c:ec] == text)
+                      and old_text is not None and around(line(None, p, r), c, ec) == old_text)
         if near:
             j = near[0][1]
             keep.add(j)
