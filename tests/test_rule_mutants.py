@@ -335,6 +335,19 @@ def test_a_last_batch_off_in_half_the_epochs_is_named_from_its_binomial_tail():
     assert f"binomial p = {p:.1e}" in f.causes[0].evidence
 
 
+def test_the_last_batch_evidence_says_which_side_of_the_rest_it_sits():
+    """A tiny last batch is a noisier sample of the same loss; a loss summed and divided by the nominal
+    batch size is too low in every epoch. Which one it is shows in the side the last points sit on:
+    1.4× the rest in all 12 epochs reads "above", 0.6× reads "below" (periodicity.py `last_r > 0` →
+    `== 0` calls every last batch "below")."""
+    for factor, side in ((1.4, "above"), (0.6, "below")):
+        y = noisy(TREND, 0.05, 0)
+        y[P - 1::P] *= factor
+        (f,) = findings({"train/loss": (PS, y), "epoch": (PS, EPOCH)}, "PD001")
+        assert f.causes[0].cause == "small_last_batch"
+        assert f"spreads {side} the rest" in f.causes[0].evidence
+
+
 def staircase_with_a_high_last_batch(amp):
     y = noisy(TREND * np.exp(amp * np.minimum(3 * PHASE, 1)), 0.05, 0)
     y[P - 1::P] *= 1.3  # the last, smaller batch of every epoch
