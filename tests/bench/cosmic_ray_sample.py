@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 PENDING = ("select m.job_id, m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, "
-           "m.end_pos_row, m.end_pos_col "
+           "m.end_pos_row, m.end_pos_col, m.occurrence "
            "from mutation_specs m left join work_results r on m.job_id = r.job_id where r.job_id is null "
            "order by m.module_path, m.start_pos_row, m.start_pos_col, m.operator_name, m.occurrence")
 
@@ -57,17 +57,23 @@ def same_as(rows, old_db: str, old_rev: str) -> set[str]:
         return cache[rev, path][row - 1]
 
     old = sqlite3.connect(old_db).execute(
-        "select m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, m.end_pos_row, m.end_pos_col "
-        "from mutation_specs m join work_results r on m.job_id = r.job_id where r.worker_outcome != 'SKIPPED'"
+        "select m.module_path, m.operator_name, m.start_pos_row, m.start_pos_col, m.end_pos_row, m.end_pos_col, "
+        "m.occurrence from mutation_specs m join work_results r on m.job_id = r.job_id where r.worker_outcome != 'SKIPPED'"
     ).fetchall()
-    cur = {job: (path, op, row, col, erow, ecol) for job, path, op, row, col, erow, ecol in rows}
+    def variant(op, occurrence):
+        # NumberReplacer makes two mutants of each number, +1 (even occurrence) and -1 (odd); the other
+        # operators make one per place
+        return occurrence % 2 if op == "core/NumberReplacer" else 0
+
+    cur = {job: (path, op, row, col, erow, ecol, variant(op, occ)) for job, path, op, row, col, erow, ecol, occ in rows}
     by_line = collections.defaultdict(list)
-    for job, (path, op, row, col, *_) in cur.items():
-        by_line[path, op, line(None, path, row).strip(), col].append(job)
+    for job, (path, op, row, col, _, _, var) in cur.items():
+        by_line[path, op, line(None, path, row).strip(), col, var].append(job)
     keep: set[str] = set()
     moved = []
-    for path, op, row, col, erow, ecol in old:
-        jobs = [j for j in by_line[path, op, line(old_rev, path, row).strip(), col] if j not in keep]
+    for path, op, row, col, erow, ecol, occ in old:
+        var = variant(op, occ)
+        jobs = [j for j in by_line[path, op, line(old_rev, path, row).strip(), col, var] if j not in keep]
         if jobs:
             keep.add(jobs[0])
             continue
@@ -75,8 +81,8 @@ def same_as(rows, old_db: str, old_rev: str) -> set[str]:
             return text[max(0, c - 10): ec + 5]
 
         old_text = around(line(old_rev, path, row), col, ecol) if erow == row else None
-        near = sorted((abs(r - row), j) for j, (p, o, r, c, er, ec) in cur.items()
-                      if p == path and o == op and j not in keep and er == r and abs(r - row) <= 15
+        near = sorted((abs(r - row), j) for j, (p, o, r, c, er, ec, v) in cur.items()
+                      if p == path and o == op and v == var and j not in keep and er == r and abs(r - row) <= 15
                       and old_text is not None and around(line(None, p, r), c, ec) == old_text)
         if near:
             j = near[0][1]
