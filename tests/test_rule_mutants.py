@@ -76,6 +76,19 @@ def test_a_jump_with_a_nan_right_after_it_is_left_to_nf001():
     assert [f.rule for f in findings({"train/loss": (S, y)}, "NF001")] == ["NF001"]
 
 
+def test_a_run_killed_right_after_a_spike_still_shows_its_earlier_spike():
+    """The job died right after the loss tripled at its last logged step (no recovery to see, so no
+    spike there), and the loss had tripled once before, at step 300, while still far above where it
+    ended: that one is a spike (spikes.py `i = 0` → `i = -1` starts the scan at the last point, walks
+    from step 0 through everything above the final level and swallows step 300 into it)."""
+    y = noisy(2 * np.exp(-S / 500) + 0.3, 0.03, 0)
+    y[300] *= 3
+    y[-1] *= 3
+    assert y[300] > 3 * y[-2]
+    (f,) = findings({"train/loss": (S, y)}, "SP001")
+    assert f.stats["steps"] == [300] and 2.5 < f.stats["ratios_to_local_median"][0] < 3.5
+
+
 def test_a_spike_in_a_loss_printed_with_two_decimals_is_measured_against_the_runs_spread():
     """A training script that prints `f"{loss:.2f}"`: once converged at 0.30 with 1% batch noise, most
     logged values are exactly 0.30, so around step 1500 the median absolute deviation is 0 and a
