@@ -263,10 +263,7 @@ def _best(ys: np.ndarray, log_factor: float | None, factor: float) -> int:
     neighbours (a first evaluation logged as 1e-21, then 0.006) is no best to measure a climb from."""
     order = np.argsort(ys, kind="stable")
     for i in order[:3]:
-        near = ys[max(0, i - 1):i + 2]
-        near = np.delete(near, 1 if i > 0 else 0)
-        if not len(near):
-            return int(i)
+        near = np.delete(ys[max(0, i - 1):i + 2], 1 if i > 0 else 0)  # (ys holds 6 points or more)
         gap = float(near.min() - ys[i]) if log_factor is not None else None
         glitch = gap >= log_factor if gap is not None else bool(ys[i] > 0 and near.min() >= factor * ys[i])
         if not glitch:
