@@ -130,9 +130,17 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
         _fail("-j sets local processes and --dask (or LOGANALYZE_DASK) a cluster: give one of them")
     progress = Progress()
     try:
-        # the comparison with a baseline reads whole curves; otherwise runs come back summarized
-        report = analyze(paths, config, jobs=jobs, progress=progress, summarize=not baseline, charts=bool(html_out),
-                         dask=dask or None)
+        if baseline:  # the baseline's logs are analyzed in the same pool as these
+            from .compare import CompareError
+            from .gate import analyze_against, gate
+
+            try:
+                base_side, report = analyze_against(baseline, paths, config, jobs, progress, bool(html_out))
+            except CompareError as e:
+                _fail(str(e))
+        else:
+            report = analyze(paths, config, jobs=jobs, progress=progress, summarize=True, charts=bool(html_out),
+                             dask=dask or None)
     except ConfigError as e:  # a role naming a tag no run has: known only once the runs are read
         _fail(str(e))
     except ClusterError as e:  # no Dask, a bad --dask, a scheduler that cannot be reached
@@ -140,10 +148,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
     finally:
         progress.close()
     if baseline:
-        from .gate import gate
-
-        sys.exit(gate(report, ", ".join(paths), baseline, config, tolerance, jobs, json_out=json_out,
-                      html_out=html_out, sarif_out=sarif_out, junit_out=junit_out, fmt=fmt))
+        sys.exit(gate(report, ", ".join(paths), baseline, config, tolerance, jobs, base_side=base_side,
+                      json_out=json_out, html_out=html_out, sarif_out=sarif_out, junit_out=junit_out, fmt=fmt))
 
     try:
         if json_out:

@@ -22,6 +22,7 @@ from .model import SEVERITY_RANK, AlignedRun, Finding, Problem, Report, Run, Run
 
 Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
 POOL_MIN_RUNS = 8  # fewer experiments than this are analyzed in this process: a pool would cost more
+HEAVY_BYTES = 16 * 2**20  # ... unless two of them hold this much each (~300k event records: seconds of work)
 
 
 def finding_order(f: Finding) -> tuple:
@@ -108,14 +109,16 @@ def group_sources(sources: Sequence[RunSource]) -> list[tuple[str, list[tuple[st
     return [(name, [(prefix, of[id(r)]) for prefix, r in members]) for name, members in group_experiments(runs)]
 
 
-def worker_count(requested: int | None, units: int, cores: int | None = None, load: float | None = None) -> int:
-    """Processes for `units` experiments: 1 for a handful; else what was asked, or the cores that are idle.
+def worker_count(requested: int | None, units: int, cores: int | None = None, load: float | None = None,
+                 heavy: bool = False) -> int:
+    """Processes for `units` experiments: 1 for a handful of small ones; else what was asked, or the idle cores.
 
-    A pool costs a fork and the pickling of results: worth it only for a sweep. Without `-j` we
-    count the cores this process may use, less the load average, so a busy machine is not
+    A pool costs a fork and the pickling of results: worth it for a sweep, or for a few `heavy`
+    runs (seconds of work each, e.g. a baseline and a new run of a million points). Without `-j`
+    we count the cores this process may use, less the load average, so a busy machine is not
     oversubscribed (with one core free the pool would only add overhead).
     """
-    if units < POOL_MIN_RUNS:
+    if units < 2 or (units < POOL_MIN_RUNS and not heavy):
         return 1
     if requested:
         return max(1, min(requested, units))
@@ -133,13 +136,28 @@ def worker_count(requested: int | None, units: int, cores: int | None = None, lo
     return max(1, min(cores, idle, units))
 
 
-def _counted(reports, tasks, progress: Progress | None) -> list[RunReport]:
-    """The reports as they come, telling `progress` the files read and runs analyzed so far."""
+def is_heavy(tasks: Sequence[tuple[str, list[tuple[str, RunSource]], "_Plan"]]) -> bool:
+    """Whether at least two experiments each hold enough bytes that analyzing one takes seconds."""
+    def size(members) -> int:
+        total = 0
+        for _, src in members:
+            for f in src.files:
+                try:
+                    total += os.stat(f).st_size
+                except OSError:
+                    pass  # the reader reports it
+        return total
+
+    return sum(size(members) >= HEAVY_BYTES for _, members, _ in tasks) >= 2
+
+
+def _counted(reports, tasks, progress: Progress | None) -> list[list[RunReport]]:
+    """Each task's reports as they come, telling `progress` the files read and runs analyzed so far."""
     total_files = sum(len(src.files) for _, members, _ in tasks for _, src in members)
-    out: list[RunReport] = []
+    out: list[list[RunReport]] = []
     files = 0
     for done, (rrs, (_, members, _)) in enumerate(zip(reports, tasks), 1):
-        out += rrs
+        out.append(rrs)
         files += sum(len(src.files) for _, src in members)
         if progress:
             progress("read", files, total_files)
@@ -159,38 +177,69 @@ def _preload(sources: Sequence[RunSource], charts: bool) -> None:
         from .report import html  # noqa: F401 — the workers decimate the curves for the charts
 
 
+def _plan(paths: Sequence[str | Path], config: Config, summarize: bool, charts: bool):
+    """The tasks (one per experiment) of an analysis of `paths`, and the problems met while discovering them."""
+    sources, problems = discover(paths)
+    groups = group_sources(sources)
+    plan = _Plan(config, summarize, charts, len(groups))
+    return [(name, members, plan) for name, members in groups], problems
+
+
+def _execute(tasks, jobs: int | None, progress: Progress | None, dask: str | None = None) -> list[list[RunReport]]:
+    """Every task's run reports (its run's, then its earlier attempts'), in order: in this process, in a
+    pool when there is enough work, or on a Dask cluster."""
+    if dask:
+        from .cluster import cluster_map
+
+        return _counted(cluster_map(dask, _analyze_group, tasks, _not_analyzed), tasks, progress)
+    workers = worker_count(jobs, len(tasks), heavy=is_heavy(tasks))
+    if workers <= 1:
+        return _counted(map(_analyze_group, tasks), tasks, progress)
+    from concurrent.futures import ProcessPoolExecutor
+
+    sources = [src for _, members, _ in tasks for _, src in members]
+    _preload(sources, any(plan.summarize and plan.charts for _, _, plan in tasks))
+    chunk = max(1, min(16, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return _counted(pool.map(_analyze_group, tasks, chunksize=chunk), tasks, progress)
+
+
 def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int | None = None,
             progress: Progress | None = None, *, summarize: bool = False, charts: bool = True,
             dask: str | None = None) -> Report:
     """Read every log under `paths` and run the selected rules on each run.
 
-    A sweep of many runs is spread over processes (`jobs`; default: the idle cores), each of which
-    reads, aligns and checks whole experiments. With `summarize`, each run's series come back as
-    `summary.SeriesSummary` (counts, span and, with `charts`, the decimated curves for HTML): what
-    the reports need, a small fraction of the memory — the CLI's way. Without it, every point.
-    `progress`, when given, is called as runs are read and analyzed. With `dask` (a scheduler
-    address, or `local[:N]`), the same work runs on a Dask cluster instead (`loganalyze.cluster`).
-    Raises ConfigError when a role names a tag no run has, cluster.ClusterError when the cluster
-    cannot be used.
+    A sweep of many runs (or a few big ones) is spread over processes (`jobs`; default: the idle
+    cores), each of which reads, aligns and checks whole experiments. With `summarize`, each run's
+    series come back as `summary.SeriesSummary` (counts, span and, with `charts`, the decimated
+    curves for HTML): what the reports need, a small fraction of the memory — the CLI's way.
+    Without it, every point. `progress`, when given, is called as runs are read and analyzed. With
+    `dask` (a scheduler address, or `local[:N]`), the same work runs on a Dask cluster instead
+    (`loganalyze.cluster`). Raises ConfigError when a role names a tag no run has,
+    cluster.ClusterError when the cluster cannot be used.
     """
     config = config or Config()
-    sources, problems = discover(paths)
-    groups = group_sources(sources)
-    plan = _Plan(config, summarize, charts, len(groups))
-    tasks = [(name, members, plan) for name, members in groups]
-    workers = worker_count(jobs, len(tasks))
-    if dask:
-        from .cluster import cluster_map
-
-        reports = _counted(cluster_map(dask, _analyze_group, tasks, _not_analyzed), tasks, progress)
-    elif workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        _preload(sources, summarize and charts)
-        chunk = max(1, min(16, len(tasks) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            reports = _counted(pool.map(_analyze_group, tasks, chunksize=chunk), tasks, progress)
-    else:
-        reports = _counted(map(_analyze_group, tasks), tasks, progress)
+    tasks, problems = _plan(paths, config, summarize, charts)
+    reports = [rr for rrs in _execute(tasks, jobs, progress, dask) for rr in rrs]
     check_roles([rr.run for rr in reports], config)
     return Report(tuple(reports), tuple(problems), config)
+
+
+def analyze_pair(base_paths: Sequence[str | Path], new_paths: Sequence[str | Path], config: Config | None = None,
+                 jobs: int | None = None, progress: Progress | None = None, *,
+                 charts: bool = True) -> tuple[Report, Report]:
+    """A baseline and the new logs, analyzed together: (baseline report, new report), both summarized.
+
+    One pool takes the experiments of both sides, so a comparison of one big run with its baseline
+    keeps two cores busy instead of analyzing one side after the other. Only the new side's
+    curves are decimated for charts (the HTML draws the baseline from its comparison curves).
+    """
+    config = config or Config()
+    base_tasks, base_problems = _plan(base_paths, config, True, False)
+    new_tasks, new_problems = _plan(new_paths, config, True, charts)
+    reports = _execute(base_tasks + new_tasks, jobs, progress)
+    base = Report(tuple(rr for rrs in reports[:len(base_tasks)] for rr in rrs), tuple(base_problems), config)
+    new = Report(tuple(rr for rrs in reports[len(base_tasks):] for rr in rrs), tuple(new_problems), config)
+    check_roles([rr.run for rr in new.runs], config)
+    check_roles([rr.run for rr in base.runs], config)
+    return base, new

@@ -158,22 +158,22 @@ def _error(message: str) -> int:
     return 2
 
 
-def _analyze_both(base: str, new: str, config, jobs: int | None):
-    """The new run analyzed here while the baseline's logs are analyzed in a second process, when cores allow."""
-    import os
+def analyze_against(baseline: str, paths: Sequence[str], config, jobs: int | None = None, progress=None,
+                    charts: bool = True) -> tuple[Side, Any]:
+    """The baseline's side and the analyzed report of `paths`.
 
-    from .engine import analyze
+    A JSON baseline is read first (a bad one fails before any work); a baseline of logs is analyzed
+    together with the new logs in one pool (`engine.analyze_pair`), so with two cores free the
+    comparison takes about as long as the analysis of the new logs alone.
+    """
+    from .compare import side_from_report
+    from .engine import analyze, analyze_pair
 
-    if _read_json_report(Path(base)) is not None or (jobs or os.cpu_count() or 1) < 2:
-        return _load_baseline(base, config, jobs), analyze([new], config, jobs=jobs)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        pending = pool.submit(_load_baseline, base, config, 1)
-        report = analyze([new], config, jobs=jobs)
-        return pending.result(), report
+    doc = _read_json_report(Path(baseline))
+    if doc is not None:
+        return side_from_json(doc, baseline), analyze(paths, config, jobs, progress, summarize=True, charts=charts)
+    base_report, report = analyze_pair([baseline], paths, config, jobs, progress, charts=charts)
+    return side_from_report(_readable(base_report, baseline, "the baseline"), baseline), report
 
 
 @click.command("compare")
@@ -215,7 +215,7 @@ def compare_command(base, new, json_out, html_out, sarif_out, fmt, fail_on, tole
         click.echo(f"loganalyze: NEW must be logs, not a JSON report ({new})", err=True)
         sys.exit(2)
     try:
-        base_side, report = _analyze_both(base, new, config, jobs)
+        base_side, report = analyze_against(base, [new], config, jobs, charts=bool(html_out))
     except (CompareError, ConfigError) as e:
         sys.exit(_error(str(e)))
     sys.exit(gate(report, new, base, config, tolerance, jobs, base_side=base_side, json_out=json_out,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loganalyze.engine import POOL_MIN_RUNS, analyze, worker_count
+from loganalyze import engine
+from loganalyze.engine import POOL_MIN_RUNS, analyze, analyze_pair, worker_count
 from loganalyze.report.jsonout import finding_json
 from loganalyze.summary import SeriesSummary
 
@@ -61,3 +62,22 @@ def test_no_pool_for_a_handful_and_none_on_a_busy_machine():
     assert worker_count(None, 500, cores=2, load=1.2) == 1  # one core busy: serial, not oversubscribed
     assert worker_count(None, 500, cores=8, load=5.0) == 3
     assert worker_count(None, 500, cores=1, load=0.0) == 1
+    assert worker_count(None, 2, cores=2, load=0.1, heavy=True) == 2  # a big run and its baseline: two cores
+    assert worker_count(None, 2, cores=2, load=1.2, heavy=True) == 1
+    assert worker_count(2, 1, heavy=True) == 1  # one experiment: nothing to share
+
+
+def test_a_baseline_and_new_logs_in_one_pool_report_what_two_analyses_report(monkeypatch):
+    monkeypatch.setattr(engine, "HEAVY_BYTES", 1)  # the fixtures are small: call them heavy so the pool starts
+    base_paths, new_paths = [ROOT / "fixtures" / "memorization"], [ROOT / "fixtures" / "healthy_mlp"]
+    tasks, _ = engine._plan(base_paths + new_paths, engine.Config(), True, False)
+    assert engine.is_heavy(tasks) and engine.worker_count(2, len(tasks), heavy=True) == 2
+    base, new = analyze_pair(base_paths, new_paths, jobs=2, charts=True)
+    for paired, alone, charts in ((base, analyze(base_paths, jobs=1, summarize=True, charts=False), False),
+                                  (new, analyze(new_paths, jobs=1, summarize=True, charts=True), True)):
+        assert [rr.run.name for rr in paired.runs] == [rr.run.name for rr in alone.runs] and paired.runs
+        for a, b in zip(alone.runs, paired.runs):
+            assert [finding_json(f) for f in a.findings] == [finding_json(f) for f in b.findings]
+            assert {t: (s.points, s.span, s.final) for t, s in a.run.series.items()} == \
+                {t: (s.points, s.span, s.final) for t, s in b.run.series.items()}
+            assert all((s.chart is not None) == charts for s in b.run.series.values() if s.points)

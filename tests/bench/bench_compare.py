@@ -10,9 +10,9 @@ validation loss every 1,000 steps; the new run converges more slowly), cached un
   analyze      analyze(NEW)                                   the reference
   json base    read the baseline's JSON report + analyze(NEW) + compare   (the CI workflow:
                the baseline report is written on main, `loganalyze compare baseline.json logs/`)
-  logs, 2 proc analyze(BASE) in a second process while analyze(NEW) runs here, + compare
-               (what `loganalyze compare base/ new/` does when it has two cores)
-  logs, 1 proc analyze(BASE) + analyze(NEW) + compare, one after the other (-j 1)
+  logs, 2 proc both sides' runs analyzed in one pool of two processes (`engine.analyze_pair`), + compare
+               (what `loganalyze compare base/ new/` does when two cores are idle, or with -j 2)
+  logs, 1 proc the same in this process, one side after the other (-j 1, or a busy machine)
 
 and prints each one's median ratio to `analyze` of the same round, and the time of the gate's own work
 (curve summaries, reading the JSON, comparing). Not a test: timings on a shared machine are noisy.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import sys
 import time
@@ -75,7 +76,7 @@ def main() -> None:
     from loganalyze.compare import compare, side_from_report
     from loganalyze.config import Config
     from loganalyze.engine import analyze
-    from loganalyze.gate import _analyze_both, side_from_json
+    from loganalyze.gate import analyze_against, side_from_json
     from loganalyze.report.jsonout import dumps
 
     cache = ROOT / ".cache" / "bench_compare" / str(args.points)
@@ -90,21 +91,20 @@ def main() -> None:
     base_json = cache / "base.json"
     base_json.write_text(dumps(analyze([str(base)], config, jobs=1)), encoding="utf-8")
 
-    def plain():
-        analyze([str(new)], config, jobs=1)
+    def plain():  # what `loganalyze analyze NEW` does
+        analyze([str(new)], config, jobs=1, summarize=True, charts=False)
 
     def from_json():
-        b = side_from_json(json.loads(base_json.read_text(encoding="utf-8")), str(base_json))
-        c = compare(b, side_from_report(analyze([str(new)], config, jobs=1), str(new)))
-        assert c.verdict == "fail"  # the new run converges more slowly: the gate must see it
+        b, report = analyze_against(str(base_json), [str(new)], config, jobs=1)
+        assert compare(b, side_from_report(report, str(new))).verdict == "fail"  # the new run converges more slowly: the gate must see it
 
     def logs_parallel():
-        b, report = _analyze_both(str(base), str(new), config, jobs=2)
+        b, report = analyze_against(str(base), [str(new)], config, jobs=2)
         assert compare(b, side_from_report(report, str(new))).verdict == "fail"
 
     def logs_serial():
-        b = side_from_report(analyze([str(base)], config, jobs=1), str(base))
-        assert compare(b, side_from_report(analyze([str(new)], config, jobs=1), str(new))).verdict == "fail"
+        b, report = analyze_against(str(base), [str(new)], config, jobs=1)
+        assert compare(b, side_from_report(report, str(new))).verdict == "fail"
 
     # Interleaved rounds, so that a change in the machine's load falls on every variant alike; each
     # variant's ratio is taken to the plain analysis of its own round, and the median ratio is printed.
@@ -112,10 +112,12 @@ def main() -> None:
                 ("compare, baseline logs, 2 processes", logs_parallel),
                 ("compare, baseline logs, 1 process", logs_serial)]
     times = {name: [] for name, _ in variants}
+    load0 = os.getloadavg()[0]
     for _ in range(args.repeat):
         for name, fn in variants:
             times[name].append(best_of(1, fn))
-    print(f"{args.points:,} points per run, {args.repeat} interleaved rounds")
+    print(f"{args.points:,} points per run, {args.repeat} interleaved rounds; load average "
+          f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores")
     for name, _ in variants:
         ratios = [t / p for t, p in zip(times[name], times["analyze NEW alone"])]
         print(f"  {name:38} best {min(times[name]):6.2f} s   median ratio {float(np.median(ratios)):5.2f}x")
