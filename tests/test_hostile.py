@@ -225,6 +225,25 @@ def json_lines_nested_too_deep(d):
     return Expect(d / "metrics.json", "parse_error", {"loss": 11})
 
 
+def trainer_state_text(n: int = 12) -> str:
+    """As the Hugging Face Trainer writes it: indent=2, sorted keys."""
+    return json.dumps({"global_step": 10 * n, "log_history": [{"loss": 1 / (i + 1), "step": 10 * i} for i in range(n)],
+                       "train_batch_size": 8}, indent=2, sort_keys=True)
+
+
+@case
+def trainer_state_cut_inside_an_entry(d):
+    text = trainer_state_text()
+    (d / "trainer_state.json").write_text(text[:text.index('"step": 110')])  # entry 11 cut short
+    return Expect(d / "trainer_state.json", "truncated_record", {"loss": 11})
+
+
+@case
+def trainer_state_with_a_damaged_entry(d):
+    (d / "trainer_state.json").write_text(trainer_state_text().replace('"step": 50', '"step": 5$0'))
+    return Expect(d / "trainer_state.json", "parse_error", {"loss": 11})
+
+
 @case
 def json_lines_moderately_nested(d):
     deep = '{"step": 10, "a": ' + '{"a": ' * 500 + "1" + "}" * 501

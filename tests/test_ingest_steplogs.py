@@ -320,14 +320,92 @@ def test_special_files_in_a_tree_are_skipped_and_named(tmp_path):
                      ("not_regular_file", "metrics.csv", "a character device")]
 
 
-def test_a_json_document_over_the_limit_is_refused_clearly(tmp_path, monkeypatch):
-    from loganalyze.ingest import jsonlog
+def hf_state(n: int) -> dict:
+    """A trainer_state.json as the Hugging Face Trainer writes it (`json.dumps(indent=2, sort_keys=True)`)."""
+    return {"best_metric": None, "global_step": 10 * n, "log_history": [
+        {"epoch": i / 10, "grad_norm": 1.5, "learning_rate": 5e-5, "loss": 2.0 / (i + 1), "step": 10 * (i + 1)}
+        for i in range(n)], "logging_steps": 10, "max_steps": 10 * n, "train_batch_size": 8}
 
-    monkeypatch.setattr(jsonlog, "MAX_DOCUMENT", 1000)
+
+def test_a_trainer_state_is_read_record_by_record_in_bounded_memory(monkeypatch):
+    """No limit on a document's size: each record is parsed as its text arrives, and the text is let go."""
+    import tracemalloc
+
+    from loganalyze.ingest import jsondoc
+
+    entry = json.dumps({"epoch": 0.5, "learning_rate": 5e-5, "loss": 0.25, "step": 10}, indent=2)
+    n, piece = 64_000, 1 << 16
+    read = [0]
+
+    def pieces():  # 4.9 MB of trainer_state.json, never held whole
+        text = '{\n  "global_step": 7,\n  "log_history": [\n' + ",\n".join([entry] * 64)
+        for k in range(n // 64):
+            for i in range(0, len(text), piece):
+                read[0] += len(text[i:i + piece])
+                yield text[i:i + piece]
+            text = ",\n" + ",\n".join([entry] * 64)
+        read[0] += 32
+        yield '\n  ],\n  "train_batch_size": 8\n}'
+
+    seen = [0]
+
+    def add(row, index):
+        assert read[0] <= (index + 1) * (len(entry) + 2) + 2 * piece  # its text, no more than two pieces ahead
+        assert index == seen[0] and row["loss"] == 0.25
+        seen[0] += 1
+
+    monkeypatch.setattr(jsondoc, "COMPACT_AT", 1 << 16)
+    tracemalloc.start()
+    doc = jsondoc.read_document(pieces(), add, ("train_batch_size", "global_step"), "{")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seen[0] == n and read[0] > 4_000_000
+    assert peak < 1 << 20  # the text was 4.9 MB
+    assert (doc.kind, doc.hparams, doc.cut, doc.damage) == ("trainer_state", {"global_step": 7, "train_batch_size": 8},
+                                                            "", [])
+
+
+def test_a_trainer_state_cut_at_every_offset_keeps_every_complete_entry(tmp_path):
+    state = hf_state(5)
+    text = json.dumps(state, indent=2, sort_keys=True)
+    ends = [i + 1 for i in range(len(text)) if text.startswith("\n    }", i - 5)]  # each entry's closing brace
+    assert len(ends) == 5
     p = tmp_path / "trainer_state.json"
-    p.write_text(json.dumps({"log_history": [{"step": i, "loss": 1.0} for i in range(100)]}, indent=2))
-    (pr,) = one(p).problems
-    assert pr.kind == "too_large" and pr.file == str(p) and "JSON lines" in pr.detail
+    for cut in range(len(text) + 1):
+        p.write_text(text[:cut])
+        run = one(p)
+        kept = sum(e <= cut for e in ends)
+        loss = run.series.get("loss")
+        assert (loss.step.tolist() if loss else []) == [10 * (i + 1) for i in range(kept)], cut
+        assert (loss.value.tolist() if loss else []) == [2.0 / (i + 1) for i in range(kept)], cut
+        if cut == len(text):
+            assert not run.problems and run.hparams == {"train_batch_size": 8, "logging_steps": 10, "max_steps": 50}
+        else:
+            assert run.problems and all(pr.file == str(p) for pr in run.problems), cut
+            if kept:
+                (pr,) = run.problems
+                assert pr.kind == "truncated_record" and "cut short" in pr.detail, (cut, pr)
+
+
+def test_a_damaged_entry_of_a_trainer_state_loses_only_that_entry(tmp_path):
+    text = json.dumps(hf_state(6), indent=2, sort_keys=True)
+    bad = text.replace('"loss": 0.5,', '"loss": 0.5 "oops",', 1)  # entry 3 of 0..5
+    assert bad != text
+    p = tmp_path / "trainer_state.json"
+    p.write_text(bad)
+    run = one(p)
+    assert run.series["loss"].step.tolist() == [10, 20, 30, 50, 60]
+    (pr,) = run.problems
+    assert pr.kind == "parse_error" and pr.file == str(p) and "log_history entry 3 does not parse" in pr.detail
+    assert run.hparams["train_batch_size"] == 8
+
+
+def test_a_json_document_that_is_not_a_log_is_still_tried_as_json_lines(tmp_path):
+    p = tmp_path / "metrics.json"
+    p.write_text("[1, 2]\n" + json.dumps({"step": 1, "loss": 0.5}) + "\n")  # a first line that looks like a document
+    run = one(p)
+    assert run.series["loss"].step.tolist() == [1]
+    assert [pr.kind for pr in run.problems] == ["parse_error"] and run.problems[0].data["lines"] == [1]
 
 
 def test_gzip_content_is_read_up_to_a_bound(tmp_path, monkeypatch):

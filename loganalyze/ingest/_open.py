@@ -329,14 +329,15 @@ class TextLines:
     def __iter__(self) -> Iterator[str]:
         return chain.from_iterable(lines for _, lines in self.batches())
 
-    def batches(self) -> Iterator[tuple[int, list[str]]]:
-        """(number of the first line, lines) for each chunk read: a list per chunk, no Python step per line."""
+    def batches(self, chunks: Iterator[str] | None = None) -> Iterator[tuple[int, list[str]]]:
+        """(number of the first line, lines) for each chunk read: a list per chunk, no Python step per line.
+        `chunks`: the text from `chunks()` when the caller has looked at its start already."""
         pending = ""
         skipping = False  # inside a line already over the limit: drop until its end
         skipped = self._long
         carry = ""
         lineno = 0
-        for chunk in self.chunks():
+        for chunk in self.chunks() if chunks is None else chunks:
             text = carry + chunk
             carry = ""
             if text.endswith("\r"):  # maybe the first half of "\r\n"

@@ -7,22 +7,26 @@ reported as `step_rewind`, as in every reader.
 JSON lines are streamed: each row goes into columns as it is read (16 bytes a point, plus a few
 bytes a row), so memory grows with the points kept, not with the file. How a row's step is found
 depends on the whole file (whether any row logs a step; whether it is an MMDetection log and its
-iterations per epoch), so rows are placed at their steps once all are read.
+iterations per epoch), so rows are placed at their steps once all are read. A whole document
+(`trainer_state.json`) is streamed too, record by record (`jsondoc`): a truncated one keeps every
+complete record.
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from array import array
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..model import Problem, Run, Series
-from ._open import Opened, TextLines, Unreadable, open_log
+from ._open import MAX_LINE, Opened, TextLines, Unreadable, open_log
+from .jsondoc import NotALog, read_document
 from .rewind import attempt_runs, duplicate_problem, earlier_attempts, rewind_problems, superseded
 
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "_step")
@@ -30,8 +34,6 @@ HF_HPARAMS = ("train_batch_size", "num_train_epochs", "max_steps", "logging_step
               "best_metric")
 MMDET_MODES = ("train", "val")
 MMDET_INDEX = ("mode", "epoch", "iter")
-MAX_DOCUMENT = 64 << 20
-"""Characters of a whole-document JSON log (`trainer_state.json`) read at once; JSON lines stream, any length."""
 MAX_DEPTH = 32
 """Nesting read in a row; deeper objects hold no metrics (and would recurse without bound)."""
 _INT64 = (-(1 << 63), 1 << 63)
@@ -258,7 +260,15 @@ def read_json_log(path: str | Path, name: str) -> Run:
     except Unreadable as e:
         return Run(name, (path,), {}, (e.problem,), format="json")
     with opened:
-        run = _read(opened, name)
+        run, why = _read(opened, name)
+    if run is None:  # a document that is not a log, or breaks before its first record: try it as JSON lines
+        try:
+            opened = open_log(path)
+        except Unreadable as e:
+            return Run(name, (path,), {}, (e.problem,), format="json")
+        with opened:
+            text = TextLines(opened)
+            run = _read_lines(text, text.batches(), name, why)
     return replace(run, problems=tuple(opened.problems) + run.problems) if opened.problems else run
 
 
@@ -272,89 +282,108 @@ def _parse(text: str) -> tuple[Any, str]:
         return None, str(e)
 
 
-def _from_document(doc: Any, path: str, name: str, text: TextLines) -> Run | None:
-    """A whole-document log (HF `trainer_state.json`, a JSON array of rows), or None when `doc` is not one."""
-    hparams: dict[str, Any] = {}
-    if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
-        entries = doc.pop("log_history")
-        hparams = {k: doc[k] for k in HF_HPARAMS if k in doc and doc[k] is not None}
-    elif isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        entries = doc
-    elif isinstance(doc, dict):
-        return Run(name, (path,), {}, (Problem("unknown_file", path, "a JSON document without `log_history` or "
-                                                                     "metric rows: not a log"), *text.problems()),
-                   format="json")
-    else:
-        return None
+def _document(pieces: Iterator[str], opens: str, path: str, name: str, text: TextLines) -> tuple[Run | None, str]:
+    """A whole-document log (HF `trainer_state.json`, a JSON array of rows) read record by record; (None,
+    why) when it is not one or breaks before its first record."""
     rows = _Rows()
     deep = 0
-    for i, r in enumerate(entries):
-        if isinstance(r, dict):
-            try:
-                rows.add(r, i)
-            except _TooDeep:
-                deep += 1
-    del entries, doc
+
+    def add(row: dict, index: int) -> None:
+        nonlocal deep
+        try:
+            rows.add(row, index)
+        except _TooDeep:
+            deep += 1
+
+    try:
+        doc = read_document(pieces, add, HF_HPARAMS, opens)
+    except NotALog as e:
+        return None, str(e)
+    if doc.kind == "rows" and not doc.records:
+        return None, "an empty array"
+    if not doc.kind:
+        return Run(name, (path,), {}, (Problem("unknown_file", path, "a JSON document without `log_history` or "
+                                                                     "metric rows: not a log"), *text.problems()),
+                   format="json"), ""
     found: list[Problem] = []
+    if doc.cut:
+        found.append(Problem("truncated_record", path, doc.cut, {"entries_read": rows.n}))
+    if doc.damage:
+        more = f" (and {len(doc.damage) - 3} more)" if len(doc.damage) > 3 else ""
+        found.append(Problem("parse_error", path, "; ".join(doc.damage[:3]) + more, {"count": len(doc.damage)}))
     if deep:
         found.append(Problem("parse_error", path, f"{deep} row(s) nest objects deeper than {MAX_DEPTH} levels: "
                                                   "skipped", {"count": deep}))
     series = rows.generic(path, found, lines=False)
-    return _with_attempts(Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json"))
+    hparams = {k: v for k, v in doc.hparams.items() if k in HF_HPARAMS}
+    return _with_attempts(Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json")), ""
 
 
-def _read(opened: Opened, name: str) -> Run:
+_NONBLANK = re.compile(r"[^ \t\r\n]")
+_EOL = re.compile(r"[\r\n]")
+
+
+def _start(chunks: Iterator[str]) -> tuple[str, str]:
+    """(the text read, its first line that is not blank): read until that line is whole or over `MAX_LINE`."""
+    start = ""
+    for chunk in chunks:
+        start += chunk
+        m = _NONBLANK.search(start)
+        if m is None:
+            if len(start) > MAX_LINE:  # blank lines only so far: keep their count, not their text
+                start = "\n" * start.replace("\r\n", "\n").replace("\r", "\n").count("\n")
+            continue
+        end = _EOL.search(start, m.start())
+        if end is not None or len(start) - m.start() > MAX_LINE:
+            return start, start[m.start():end.start() if end else None]
+    m = _NONBLANK.search(start)
+    return start, start[m.start():] if m else ""
+
+
+def _is_document(first: str) -> bool:
+    first = first.strip()
+    return first.startswith("[") or first == "{" or (first.startswith("{") and '"log_history"' in first)
+
+
+def _read(opened: Opened, name: str) -> tuple[Run | None, str]:
+    """The run; or (None, why) when the file looked like a JSON document that is not a log (read it again as
+    JSON lines)."""
     path = opened.path
     text = TextLines(opened)
-    lines = iter(text)
-    head: list[str] = []
-    for ln in lines:
-        head.append(ln)
-        if ln.strip():
-            break
-    first = head[-1].strip() if head else ""
-    if not first:
-        return Run(name, (path,), {}, (Problem("empty_file", path, "the file is empty"), *text.problems()),
-                   format="json")
-    why = ""
-    if first.startswith("[") or first == "{" or (first.startswith("{") and '"log_history"' in first):
-        # a whole document (pretty-printed trainer_state.json, a JSON array of rows): read at once, bounded
-        size = sum(len(x) + 1 for x in head)
-        for ln in lines:
-            head.append(ln)
-            size += len(ln) + 1
-            if size > MAX_DOCUMENT:
-                why = "too_large"
-                break
-        if not why:
-            doc, why = _parse("\n".join(head))
-            run = _from_document(doc, path, name, text)
-            if run is not None:
-                return run
-    # JSON Lines: one object per line; a bad line is reported and skipped. A document that does not parse
-    # (or is too large to parse whole) is tried as JSON lines too (its first line may be the bad one);
-    # without a row it is reported whole.
+    chunks = text.chunks()
+    start, first = _start(chunks)
+    if _is_document(first) and "\x00" not in first:
+        # a whole document (pretty-printed trainer_state.json, a JSON array of rows): read record by record
+        return _document(chain([start], chunks), first.strip()[0], path, name, text)
+    return _read_lines(text, text.batches(chain([start], chunks)), name, ""), ""
+
+
+def _read_lines(text: TextLines, batches: Iterator[tuple[int, list[str]]], name: str, why: str) -> Run:
+    """JSON Lines: one object per line; a bad line is reported and skipped. A document that does not parse is
+    read this way too (its first line may be the bad one); without a row it is reported whole."""
+    path = text.opened.path
     rows = _Rows()
     bad: list[int] = []
     nbad = 0
-    for lineno, line in enumerate(chain(head, lines), 1):
-        if not line.strip():
-            continue
-        obj, _ = _parse(line)
-        if isinstance(obj, dict):
-            try:
-                rows.add(obj, lineno)
+    seen = False
+    for first, lines in batches:
+        for lineno, line in enumerate(lines, first):
+            if not line.strip():
                 continue
-            except _TooDeep:
-                pass
-        nbad += 1
-        if len(bad) < 10:
-            bad.append(lineno)
-    if not rows.n and why == "too_large":
-        return Run(name, (path,), {}, (Problem(
-            "too_large", path, f"a single JSON document over {MAX_DOCUMENT >> 20} MiB: not read (write long logs "
-            "as JSON lines, one object per line, which are read at any length)", {"limit_bytes": MAX_DOCUMENT}),
-            *text.problems()), format="json")
+            seen = True
+            obj, _ = _parse(line)
+            if isinstance(obj, dict):
+                try:
+                    rows.add(obj, lineno)
+                    continue
+                except _TooDeep:
+                    pass
+            nbad += 1
+            if len(bad) < 10:
+                bad.append(lineno)
+    if not seen:
+        return Run(name, (path,), {}, (Problem("empty_file", path, "the file is empty"), *text.problems()),
+                   format="json")
     if not rows.n and why:
         return Run(name, (path,), {}, (Problem("parse_error", path, f"not valid JSON: {why}"), *text.problems()),
                    format="json")
