@@ -16,7 +16,8 @@ import click
 
 from . import __version__
 from .cards import CardError, find_card, load_cards
-from .cliutil import Progress, missing_paths, output_errors, shadowed_directory, unreachable_urls
+from .cliutil import (Progress, missing_paths, output_errors, shadowed_directory, special_paths,
+                      unreachable_urls)
 from .cluster import ClusterError  # light: Dask itself loads only for --dask
 from .config import FAIL_LEVELS, ConfigError, check_selectors, discover, load_file
 from .model import SEVERITY_RANK, Report
@@ -147,9 +148,13 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
         _fail(str(e))
     finally:
         progress.close()
+    special = special_paths(paths)  # a FIFO or device named on the command line: the others analyzed, then exit 2
     if baseline:
-        sys.exit(gate(report, ", ".join(paths), baseline, config, tolerance, jobs, base_side=base_side,
-                      json_out=json_out, html_out=html_out, sarif_out=sarif_out, junit_out=junit_out, fmt=fmt))
+        code = gate(report, ", ".join(paths), baseline, config, tolerance, jobs, base_side=base_side,
+                    json_out=json_out, html_out=html_out, sarif_out=sarif_out, junit_out=junit_out, fmt=fmt)
+        if special:
+            _fail("not a regular file, skipped: " + ", ".join(special) + "; the other paths were analyzed")
+        sys.exit(code)
 
     try:
         if json_out:
@@ -175,6 +180,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
         problems = [p for rr in report.runs for p in rr.run.problems] + list(report.problems)
         reasons = "; ".join(t for t, _ in text.problem_summaries(problems, with_file=True))
         _fail(f"no readable log under {', '.join(paths)} ({reasons or 'no log files found'})")
+    if special:
+        _fail("not a regular file, skipped: " + ", ".join(special) + "; the other paths were analyzed")
     sys.exit(exit_code(report, config.fail_on))
 
 

@@ -29,6 +29,25 @@ def unreachable_urls(paths: Iterable[str]) -> list[str]:
     return [why for why in (check(p) for p in paths if is_url(p)) if why]
 
 
+def special_paths(paths: Iterable[str]) -> list[str]:
+    """Named paths that are neither a directory nor a regular file (a FIFO, a socket, a device), with what each
+    is: the user asked for them by name, so skipping them is an error (exit 2) once the others are analyzed.
+    `stat` follows links and never blocks, even on a FIFO."""
+    import stat
+
+    from .ingest._open import file_kind
+
+    out = []
+    for p in paths:
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            continue  # missing: said before the analysis
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            out.append(f"{printable(p)} ({file_kind(mode)})")
+    return out
+
+
 def output_errors(outputs: Iterable[tuple[str, str | None]]) -> list[str]:
     """Why each `(option, target)` cannot be written; `-` (standard output) and None are fine."""
     errors = []

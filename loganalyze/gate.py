@@ -162,18 +162,35 @@ def analyze_against(baseline: str, paths: Sequence[str], config, jobs: int | Non
                     charts: bool = True) -> tuple[Side, Any]:
     """The baseline's side and the analyzed report of `paths`.
 
-    A JSON baseline is read first (a bad one fails before any work); a baseline of logs is analyzed
-    together with the new logs in one pool (`engine.analyze_pair`), so with two cores free the
-    comparison takes about as long as the analysis of the new logs alone.
+    A JSON baseline is read first (a bad one fails before any work). A baseline of logs analyzed
+    before (same files, config and loganalyze) is read from its report in `basecache`; else it is
+    analyzed together with the new logs in one pool (`engine.analyze_pair`), so with two cores
+    free the comparison takes about as long as the analysis of the new logs alone, and its report
+    is cached for the next comparison.
     """
-    from .compare import side_from_report
+    from . import basecache
+    from .compare import CompareError, side_from_report
     from .engine import analyze, analyze_pair
+    from .report.jsonout import dumps
 
     doc = _read_json_report(Path(baseline))
+    if doc is None:
+        digest = basecache.key([baseline], config) if basecache.directory() else ""
+        doc = basecache.load(digest) if digest else None
+        if doc is not None:
+            try:
+                side = side_from_json(doc, baseline)
+            except CompareError:  # a cache entry from an odd version: analyze again
+                doc = None
+    else:
+        side = side_from_json(doc, baseline)
     if doc is not None:
-        return side_from_json(doc, baseline), analyze(paths, config, jobs, progress, summarize=True, charts=charts)
+        return side, analyze(paths, config, jobs, progress, summarize=True, charts=charts)
     base_report, report = analyze_pair([baseline], paths, config, jobs, progress, charts=charts)
-    return side_from_report(_readable(base_report, baseline, "the baseline"), baseline), report
+    side = side_from_report(_readable(base_report, baseline, "the baseline"), baseline)
+    if digest:
+        basecache.store(digest, dumps(base_report))
+    return side, report
 
 
 @click.command("compare")

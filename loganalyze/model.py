@@ -131,6 +131,9 @@ class Run:
     # earlier training attempts that a restart from scratch superseded (TensorBoard shows only the last):
     # whole runs of their own, analyzed as such so that nothing logged is lost
     attempts: tuple["Run", ...] = ()
+    # when a run has several files: per tag, (file, first step, last step) of what each file logged,
+    # in write order — so that a finding can point at the file that holds its steps
+    tag_files: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("loganalyze", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("loganalyze")
 
+# Every comparison in the tests analyzes its baseline: the cache of baseline reports (loganalyze/basecache.py)
+# is off unless a test turns it on.
+os.environ["LOGANALYZE_CACHE"] = "off"
+
 SHARED = Path(os.environ.get("LOGANALYZE_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 REALWORLD = SHARED / "realworld"
 REALWORLD_DEV = SHARED / "realworld-dev"  # the labelled development set: data/, plots/, manifest.json

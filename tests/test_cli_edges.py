@@ -176,6 +176,16 @@ def test_a_mistyped_path_next_to_a_valid_one_is_exit_2(one_log, tmp_path):
     assert "no such file or directory" in err(r) and "typo" in err(r) and out(r) == ""
 
 
+def test_a_fifo_named_next_to_a_valid_path_is_exit_2_after_the_others_are_analyzed(one_log, tmp_path):
+    os.mkfifo(tmp_path / "metrics.csv")
+    r = run_cli(one_log, tmp_path / "metrics.csv", "--json", tmp_path / "r.json", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "not a regular file" in err(r) and "metrics.csv (a FIFO (named pipe))" in err(r)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [run["sources"] for run in report["runs"]] == [[str(f)] for f in sorted(Path(one_log).rglob("*")) if f.is_file()]
+    assert all(s["points"] for run in report["runs"] for s in run["series"])
+
+
 def test_a_role_naming_no_tag_is_exit_2_and_names_the_runs(one_log, tmp_path):
     (tmp_path / "loganalyze.toml").write_text('[roles]\ntrain_loss = "train_los"\n')
     r = run_cli(one_log, cwd=tmp_path)
@@ -237,6 +247,24 @@ def test_annotations_of_a_damaged_file_point_at_it_not_at_the_runs_first_file(tm
     sarif = json.loads((tmp_path / "r.sarif").read_text())
     (res,) = [x for x in sarif["runs"][0]["results"] if x["ruleId"] == "IN003"]
     assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(second.name)
+
+
+def test_a_finding_points_at_the_event_file_that_logged_its_steps(tmp_path):
+    run = tmp_path / "resumed"
+    first = write_events(run, range(0, 300), decaying(300))
+    time.sleep(1.1)  # event file names carry the second they were opened
+    later = decaying(300, seed=2)
+    later[150:] = [float("nan")] * 150  # steps 450-599: the loss is NaN
+    second = write_events(run, range(300, 600), later)
+    assert sorted([first, second])[0] == first
+    r = run_cli(run, "--format", "github", "--sarif", tmp_path / "r.sarif", "--fail-on", "never", cwd=tmp_path)
+    assert r.returncode == 0, err(r)
+    lines = [ln for ln in out(r).splitlines() if "NF001" in ln]
+    assert lines and all(f"file={second}".replace(":", "%3A").replace(",", "%2C") in ln for ln in lines), out(r)
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    results = [x for x in sarif["runs"][0]["results"] if x["ruleId"] == "NF001"]
+    assert results and all(x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(second.name)
+                           for x in results)
 
 
 # ---- the terminal summary ---------------------------------------------------------------------------

@@ -214,6 +214,35 @@ def test_a_json_report_is_a_baseline(tmp_path):
     assert a["checks"] == b["checks"] and a["absent"] == b["absent"]
 
 
+def test_a_baseline_of_logs_is_analyzed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from loganalyze import engine
+
+    base = side(tmp_path / "base", "smoke", FIXTURES / "lr_sane")
+    new = side(tmp_path / "new", "smoke", FIXTURES / "lr_too_high")
+    off = run_cli("compare", base, new, "--json", tmp_path / "off.json", "--format", "markdown")
+    monkeypatch.setenv("LOGANALYZE_CACHE", str(tmp_path / "cache"))
+    pairs = []
+    real_pair = engine.analyze_pair
+    monkeypatch.setattr(engine, "analyze_pair", lambda *a, **k: pairs.append(a[0]) or real_pair(*a, **k))
+    runs = [run_cli("compare", base, new, "--json", tmp_path / f"on{i}.json", "--format", "markdown") for i in (1, 2)]
+    assert len(pairs) == 1 and len(list((tmp_path / "cache").glob("*.json"))) == 1  # the second read the cache
+    assert off.returncode == runs[0].returncode == runs[1].returncode == 1
+    assert off.stdout == runs[0].stdout == runs[1].stdout  # the same table, figures and all
+    assert (tmp_path / "off.json").read_text() == (tmp_path / "on1.json").read_text() == (tmp_path / "on2.json").read_text()
+    assert run_cli(new, "--baseline", base, "--format", "markdown").stdout == off.stdout and len(pairs) == 1
+
+    (event,) = (base / "smoke").glob("events.out.tfevents.*")
+    event.write_bytes(event.read_bytes()[:-9])  # the baseline changed: analyzed again (and its damage seen)
+    changed = run_cli("compare", base, new, "--format", "markdown")
+    assert len(pairs) == 2 and changed.stdout != off.stdout
+    (tmp_path / "loganalyze.toml").write_text("fail_on = \"never\"\n")
+    run_cli("compare", base, new, "--config", tmp_path / "loganalyze.toml")  # another config: analyzed again
+    assert len(pairs) == 3
+    for f in (tmp_path / "cache").glob("*.json"):
+        f.write_text("{ damaged")  # a cache entry that does not read back is a miss
+    assert run_cli("compare", base, new, "--format", "markdown").stdout == changed.stdout and len(pairs) == 4
+
+
 # ---------------------------------------------------------------- errors: exit 2, said clearly
 
 def test_mismatched_run_names_are_an_error_naming_both_sides(tmp_path):

@@ -24,7 +24,8 @@ def read_source(src: RunSource) -> Run:
             n = len(data.attempts) + 1
             attempts = tuple(Run(attempt_name(src.name, k, n), tuple(files), series, (), data.hparams, "tfevents")
                              for k, (files, series) in enumerate(data.attempts, 1))
-            return Run(src.name, src.files, data.series, tuple(data.problems), data.hparams, "tfevents", attempts)
+            return Run(src.name, src.files, data.series, tuple(data.problems), data.hparams, "tfevents", attempts,
+                       tag_files=data.tag_files)
         if src.kind == "csv":
             from .csvlog import read_csv_log
 

@@ -54,6 +54,7 @@ class EventData:
     hparams: dict[str, Any] = field(default_factory=dict)
     # earlier training attempts a restart from scratch superseded: (their files, their series)
     attempts: list[tuple[list[str], dict[str, Series]]] = field(default_factory=list)
+    tag_files: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)  # see model.Run
 
 
 def masked_crc(data: bytes) -> int:
@@ -723,6 +724,8 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
         attempts.append((files, {tag: _merge_tag(tag, parts)[0] for tag, parts in sorted(mine.items()) if parts}))
     series: dict[str, Series] = {}
     rewinds: dict[str, dict[tuple[int, int], list]] = {}  # file -> (from, to) -> [superseded, tags]
+    tag_files = {tag: tuple((c[3], int(c[0].min()), int(c[0].max())) for c in parts if len(c[0]))
+                 for tag, parts in chunks.items()} if len(paths) > 1 else {}
     for tag in sorted(chunks):
         s, probs, tag_rewinds = _merge_tag(tag, chunks.pop(tag))  # pop: each tag's parts go as it is built
         series[tag] = s
@@ -733,7 +736,8 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
             r[1].append(tag)
     for file, by_step in rewinds.items():
         problems += rewind_problems(file, by_step)
-    return EventData(series, problems, hparams, [a for a in attempts if any(s.points for s in a[1].values())])
+    return EventData(series, problems, hparams, [a for a in attempts if any(s.points for s in a[1].values())],
+                     tag_files)
 
 
 def _merge_tag(tag: str, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]):

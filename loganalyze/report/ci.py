@@ -22,11 +22,17 @@ def _gh_escape(s: str, prop: bool = False) -> str:
 
 
 def _anchor_file(rr: RunReport, f: Finding | None = None) -> str:
-    """The file an annotation points at: the damaged file for an integrity finding, else the run's first file."""
+    """The file an annotation points at: the damaged file for an integrity finding; else the file that holds
+    the finding's first steps of its tags (`anchor.finding_file`), or the run's first file."""
     if f is not None:
         named = f.stats.get("file") or (f.stats.get("files") or [None])[0]
         if isinstance(named, str) and named:
             return named
+        from ..anchor import finding_file
+
+        found = finding_file(rr.run, f.tags, f.step_range)
+        if found:
+            return found
     sources = sorted({s for r in rr.run.runs for s in r.sources})
     return sources[0] if sources else rr.run.name
 

@@ -13,6 +13,10 @@ validation loss every 1,000 steps; the new run converges more slowly), cached un
   logs, 2 proc both sides' runs analyzed in one pool of two processes (`engine.analyze_pair`), + compare
                (what `loganalyze compare base/ new/` does when two cores are idle, or with -j 2)
   logs, 1 proc the same in this process, one side after the other (-j 1, or a busy machine)
+  logs, cached the baseline's logs analyzed before: its report read from the cache (loganalyze/basecache.py),
+               + analyze(NEW) + compare (every comparison after the first against the same baseline)
+
+The cache is off for the other variants (LOGANALYZE_CACHE=off).
 
 and prints each one's median ratio to `analyze` of the same round, and the time of the gate's own work
 (curve summaries, reading the JSON, comparing). Not a test: timings on a shared machine are noisy.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import struct
 import sys
 import time
@@ -56,6 +61,14 @@ def write_run(path: Path, points: int, rate: float, seed: int) -> None:
                 values.append(summary_pb2.Summary.Value(tag="val/loss", simple_value=float(loss[i - 999:i + 1].mean() + 0.1)))
             put(event_pb2.Event(wall_time=1.7e9 + i * 1e-3, step=i, summary=summary_pb2.Summary(value=values)))
     tmp.rename(path)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers), user + system."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def best_of(n: int, fn) -> float:
@@ -106,21 +119,39 @@ def main() -> None:
         b, report = analyze_against(str(base), [str(new)], config, jobs=1)
         assert compare(b, side_from_report(report, str(new))).verdict == "fail"
 
+    def logs_cached():
+        os.environ["LOGANALYZE_CACHE"] = str(cache / "reports")
+        try:
+            b, report = analyze_against(str(base), [str(new)], config, jobs=1)
+            assert compare(b, side_from_report(report, str(new))).verdict == "fail"
+        finally:
+            os.environ["LOGANALYZE_CACHE"] = "off"
+
+    os.environ["LOGANALYZE_CACHE"] = "off"
+    shutil.rmtree(cache / "reports", ignore_errors=True)
+    logs_cached()  # the first comparison fills the cache
+
     # Interleaved rounds, so that a change in the machine's load falls on every variant alike; each
     # variant's ratio is taken to the plain analysis of its own round, and the median ratio is printed.
     variants = [("analyze NEW alone", plain), ("compare, baseline JSON", from_json),
                 ("compare, baseline logs, 2 processes", logs_parallel),
-                ("compare, baseline logs, 1 process", logs_serial)]
+                ("compare, baseline logs, 1 process", logs_serial), ("compare, baseline logs, cached", logs_cached)]
     times = {name: [] for name, _ in variants}
+    cpus = {name: [] for name, _ in variants}
     load0 = os.getloadavg()[0]
     for _ in range(args.repeat):
         for name, fn in variants:
+            c0 = cpu_seconds()
             times[name].append(best_of(1, fn))
+            cpus[name].append(cpu_seconds() - c0)
     print(f"{args.points:,} points per run, {args.repeat} interleaved rounds; load average "
           f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores")
+    print("  (wall: elapsed time; CPU: this process and its workers, which a busy machine does not inflate)")
     for name, _ in variants:
         ratios = [t / p for t, p in zip(times[name], times["analyze NEW alone"])]
-        print(f"  {name:38} best {min(times[name]):6.2f} s   median ratio {float(np.median(ratios)):5.2f}x")
+        cpu_ratios = [t / p for t, p in zip(cpus[name], cpus["analyze NEW alone"])]
+        print(f"  {name:38} wall best {min(times[name]):6.2f} s, median ratio {float(np.median(ratios)):5.2f}x;"
+              f"  CPU median ratio {float(np.median(cpu_ratios)):5.2f}x")
 
     # what the gate adds to an analysis, timed alone: curve summaries of NEW, reading the JSON, comparing
     report = analyze([str(new)], config, jobs=1)
