@@ -239,6 +239,13 @@ def trainer_state_cut_inside_an_entry(d):
 
 
 @case
+def trainer_state_torn_with_zeros(d):
+    text = trainer_state_text()
+    sparse(d / "trainer_state.json", text[:text.index('"step": 110')].encode(), 1 << 20)  # the rest never written
+    return Expect(d / "trainer_state.json", "truncated_record", {"loss": 11})
+
+
+@case
 def trainer_state_with_a_damaged_entry(d):
     (d / "trainer_state.json").write_text(trainer_state_text().replace('"step": 50', '"step": 5$0'))
     return Expect(d / "trainer_state.json", "parse_error", {"loss": 11})

@@ -1,5 +1,6 @@
 """Fuzzing the CSV and JSON-lines readers: valid rows mixed with junk lines, in any encoding, line ending
 and compression a log arrives in. Never an exception; every valid row kept, at its step, with its value.
+The same for a trainer_state.json with damaged entries, cut at any point.
 """
 import gzip
 import json
@@ -92,4 +93,37 @@ def test_json_lines_reader_keeps_every_valid_row(tmp_path_factory, lines, encodi
         if isinstance(ln, tuple):
             s, loss, acc = ln
             assert same(got["loss"][s], loss) and same(got["metrics/acc"][s], acc)
+    assert all(p.file == str(path) for p in run.problems)
+
+
+# junk in place of a log_history entry: no brace, bracket or quote, so it cannot pass for an entry
+junk_entry = st.text(st.characters(blacklist_characters='{}[]"', blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(st.one_of(st.tuples(st.integers(0, 2**62), values), junk_entry), min_size=1, max_size=25),
+       indent=st.sampled_from([None, 2]), cut=st.floats(0, 1), whole=st.booleans(), gz=st.booleans())
+def test_trainer_state_reader_keeps_every_entry_that_is_whole(tmp_path_factory, items, indent, cut, whole, gz):
+    head = '{"global_step": 5, "log_history": ['
+    text, ends, entries = head, [], []
+    step = 0
+    for k, item in enumerate(items):
+        text += ", " if k else ""
+        if isinstance(item, tuple):
+            step += 1 + item[0] % 1000  # steps go up: no rewind to supersede anything
+            text += json.dumps({"loss": item[1], "step": step}, indent=indent)
+            ends.append(len(text))
+            entries.append((step, item[1]))
+        else:
+            text += item
+    text += '], "train_batch_size": 8}'
+    if not whole:
+        text = text[:int(cut * len(text))]
+    path = tmp_path_factory.mktemp("state") / ("trainer_state.json.gz" if gz else "trainer_state.json")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    run = read_json_log(path, "fuzz")
+    got = kept(run).get("loss", {})
+    for end, (s, loss) in zip(ends, entries):
+        if end <= len(text):
+            assert s in got and same(got[s], loss), (s, got)
     assert all(p.file == str(path) for p in run.problems)

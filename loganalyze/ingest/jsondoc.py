@@ -222,16 +222,17 @@ def _records(text: _Text, doc: Document, add) -> None:
         try:
             v = text.value()
         except (_Bad, _Cut) as e:
-            # damage, when an entry can be read after it; else the text ends in it (a truncated file)
-            if not doc.records or not text.resync():
+            # damage, when an entry can be read after it; else the text ends in it (a truncated file). A
+            # top-level array whose first element breaks may be no log at all: the caller decides.
+            if (not doc.records and doc.kind == "rows") or not text.resync():
                 raise
             doc.records += 1
             doc.skipped += 1
             doc.damage.append(f"{doc.entry} {index} does not parse ({e}): skipped")
             continue
         if not isinstance(v, dict):
-            if not doc.records:
-                raise NotALog("its first record is not an object")
+            if not doc.records and doc.kind == "rows":
+                raise NotALog("its first element is not an object")
             doc.skipped += 1
         else:
             add(v, index)

@@ -352,7 +352,7 @@ def _read(opened: Opened, name: str) -> tuple[Run | None, str]:
     text = TextLines(opened)
     chunks = text.chunks()
     start, first = _start(chunks)
-    if _is_document(first) and "\x00" not in first:
+    if _is_document(first):
         # a whole document (pretty-printed trainer_state.json, a JSON array of rows): read record by record
         return _document(chain([start], chunks), first.strip()[0], path, name, text)
     return _read_lines(text, text.batches(chain([start], chunks)), name, ""), ""
