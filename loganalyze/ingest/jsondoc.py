@@ -48,6 +48,7 @@ class Document:
     skipped: int = 0  # entries lost to damage (not objects, or not parsed)
     other_keys: bool = False  # a top-level object without log_history
     closed: bool = False  # the record array was read to its `]`
+    trailing: bool = False  # text after the document
 
     @property
     def entry(self) -> str:
@@ -118,7 +119,8 @@ class _Text:
             return v
 
     def resync(self) -> bool:
-        """Skip to the next object that parses and is followed by `,` or `]`; False at the end of the text."""
+        """Skip to the next object that parses and is followed by `,`, `]` or the end of the text, and is not
+        the value of a key; False when there is none."""
         self.pos += 1
         while True:
             m = _OBJECT.search(self.buf, self.pos)
@@ -128,15 +130,20 @@ class _Text:
                 if not self.more():
                     return False
                 continue
-            self.pos = m.start()
-            mark = self.pos
+            self.pos = mark = m.start()
+            k = mark - 1
+            while k >= 0 and self.buf[k] in " \t\r\n":
+                k -= 1
+            if k >= 0 and self.buf[k] == ":":  # the value of a key: an object nested in a record, not a record
+                self.pos = mark + 1
+                continue
             try:
                 v = self.value()
             except _Cut:
                 return False
             except _Bad:
                 v = None
-            if isinstance(v, dict) and self.peek() in (",", "]"):
+            if isinstance(v, dict) and self.peek() in (",", "]", ""):
                 self.pos = mark
                 return True
             self.pos = mark + 1
@@ -178,6 +185,7 @@ def read_document(pieces: Iterator[str], add: Callable[[dict, int], None], hpara
             doc.cut = f"the document breaks after {doc.entry} {doc.records - 1} ({e}): the entries before were read"
         return doc
     if doc.kind and text.peek():
+        doc.trailing = True
         doc.damage.append(f"text after the end of the document at character {text.offset}: ignored")
     return doc
 
@@ -247,10 +255,5 @@ def _records(text: _Text, doc: Document, add) -> None:
             return
         elif not c:
             raise _Cut("the text ends")
-        elif c == "{":
+        else:  # another value: the next entry, read as if the comma were there (it fails alone if it is junk)
             doc.damage.append(f"',' missing after {doc.entry} {index} at character {text.offset}")
-        else:
-            doc.damage.append(f"expected ',' or ']' after {doc.entry} {index} at character {text.offset}, "
-                              f"found {c!r}")
-            if not text.resync():
-                raise _Cut("no entry after it could be read")

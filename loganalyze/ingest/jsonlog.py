@@ -261,15 +261,23 @@ def read_json_log(path: str | Path, name: str) -> Run:
         return Run(name, (path,), {}, (e.problem,), format="json")
     with opened:
         run, why = _read(opened, name)
-    if run is None:  # a document that is not a log, or breaks before its first record: try it as JSON lines
+    if run is None or why:
+        # a document that is not a log or breaks before its first record, or a damaged array of rows that
+        # may be JSON lines after all (its first line a stray `[`): read as JSON lines, kept unless it has fewer points
         try:
-            opened = open_log(path)
+            again = open_log(path)
         except Unreadable as e:
-            return Run(name, (path,), {}, (e.problem,), format="json")
-        with opened:
-            text = TextLines(opened)
-            run = _read_lines(text, text.batches(), name, why)
+            return run or Run(name, (path,), {}, (e.problem,), format="json")
+        with again:
+            text = TextLines(again)
+            lines = _read_lines(text, text.batches(), name, why if run is None else "")
+        if run is None or _points(lines) >= _points(run):
+            run, opened = lines, again
     return replace(run, problems=tuple(opened.problems) + run.problems) if opened.problems else run
+
+
+def _points(run: Run) -> int:
+    return sum(s.points for s in run.series.values())
 
 
 def _parse(text: str) -> tuple[Any, str]:
@@ -316,7 +324,8 @@ def _document(pieces: Iterator[str], opens: str, path: str, name: str, text: Tex
                                                   "skipped", {"count": deep}))
     series = rows.generic(path, found, lines=False)
     hparams = {k: v for k, v in doc.hparams.items() if k in HF_HPARAMS}
-    return _with_attempts(Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json")), ""
+    run = _with_attempts(Run(name, (path,), series, tuple(found + text.problems()), hparams, format="json"))
+    return run, "a damaged array" if doc.kind == "rows" and (found or doc.trailing) else ""
 
 
 _NONBLANK = re.compile(r"[^ \t\r\n]")
