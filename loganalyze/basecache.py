@@ -10,7 +10,8 @@ different byte in a log, a config change or another loganalyze misses; a file th
 back is a miss too.
 
 Where: `$LOGANALYZE_CACHE`, else `$XDG_CACHE_HOME/loganalyze/baselines` (`~/.cache/...`).
-`LOGANALYZE_CACHE=off` turns it off. The newest `KEEP` reports are kept.
+`LOGANALYZE_CACHE=off` turns it off. The newest `KEEP` reports are kept. A remote baseline (a URL) is
+never cached.
 """
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def directory() -> Path | None:
         return Path(value)
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(root) / "loganalyze" / "baselines"
+
+
+def usable(paths: Sequence[str]) -> bool:
+    """Whether a report of `paths` may come from the cache: it is on, and they are local (a remote file has
+    no stamp that says it is unchanged)."""
+    from .ingest.remote import is_url
+
+    return directory() is not None and not any(is_url(p) for p in paths)
 
 
 def _stamp(path: str) -> tuple:

@@ -175,7 +175,7 @@ def analyze_against(baseline: str, paths: Sequence[str], config, jobs: int | Non
 
     doc = _read_json_report(Path(baseline))
     if doc is None:
-        digest = basecache.key([baseline], config) if basecache.directory() else ""
+        digest = basecache.key([baseline], config) if basecache.usable([baseline]) else ""
         doc = basecache.load(digest) if digest else None
         if doc is not None:
             try:

@@ -241,6 +241,9 @@ def test_a_baseline_of_logs_is_analyzed_once_then_read_from_the_cache(tmp_path, 
     for f in (tmp_path / "cache").glob("*.json"):
         f.write_text("{ damaged")  # a cache entry that does not read back is a miss
     assert run_cli("compare", base, new, "--format", "markdown").stdout == changed.stdout and len(pairs) == 4
+    from loganalyze import basecache
+
+    assert basecache.usable([str(base)]) and not basecache.usable(["s3://bucket/base"])  # a URL has no stamp
 
 
 # ---------------------------------------------------------------- errors: exit 2, said clearly
