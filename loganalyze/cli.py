@@ -136,7 +136,8 @@ def analyze_cmd(paths, json_out, html_out, junit_out, sarif_out, fmt, baseline, 
             from .gate import analyze_against, gate
 
             try:
-                base_side, report = analyze_against(baseline, paths, config, jobs, progress, bool(html_out))
+                base_side, report = analyze_against(baseline, paths, config, jobs, progress, bool(html_out),
+                                                    dask or None)
             except CompareError as e:
                 _fail(str(e))
         else:

@@ -227,7 +227,7 @@ def analyze(paths: Sequence[str | Path], config: Config | None = None, jobs: int
 
 def analyze_pair(base_paths: Sequence[str | Path], new_paths: Sequence[str | Path], config: Config | None = None,
                  jobs: int | None = None, progress: Progress | None = None, *,
-                 charts: bool = True) -> tuple[Report, Report]:
+                 charts: bool = True, dask: str | None = None) -> tuple[Report, Report]:
     """A baseline and the new logs, analyzed together: (baseline report, new report), both summarized.
 
     One pool takes the experiments of both sides, so a comparison of one big run with its baseline
@@ -237,7 +237,7 @@ def analyze_pair(base_paths: Sequence[str | Path], new_paths: Sequence[str | Pat
     config = config or Config()
     base_tasks, base_problems = _plan(base_paths, config, True, False)
     new_tasks, new_problems = _plan(new_paths, config, True, charts)
-    reports = _execute(base_tasks + new_tasks, jobs, progress)
+    reports = _execute(base_tasks + new_tasks, jobs, progress, dask)
     base = Report(tuple(rr for rrs in reports[:len(base_tasks)] for rr in rrs), tuple(base_problems), config)
     new = Report(tuple(rr for rrs in reports[len(base_tasks):] for rr in rrs), tuple(new_problems), config)
     check_roles([rr.run for rr in new.runs], config)

@@ -159,7 +159,7 @@ def _error(message: str) -> int:
 
 
 def analyze_against(baseline: str, paths: Sequence[str], config, jobs: int | None = None, progress=None,
-                    charts: bool = True) -> tuple[Side, Any]:
+                    charts: bool = True, dask: str | None = None) -> tuple[Side, Any]:
     """The baseline's side and the analyzed report of `paths`.
 
     A JSON baseline is read first (a bad one fails before any work). A baseline of logs analyzed
@@ -185,8 +185,8 @@ def analyze_against(baseline: str, paths: Sequence[str], config, jobs: int | Non
     else:
         side = side_from_json(doc, baseline)
     if doc is not None:
-        return side, analyze(paths, config, jobs, progress, summarize=True, charts=charts)
-    base_report, report = analyze_pair([baseline], paths, config, jobs, progress, charts=charts)
+        return side, analyze(paths, config, jobs, progress, summarize=True, charts=charts, dask=dask)
+    base_report, report = analyze_pair([baseline], paths, config, jobs, progress, charts=charts, dask=dask)
     side = side_from_report(_readable(base_report, baseline, "the baseline"), baseline)
     if digest:
         basecache.store(digest, dumps(base_report))
