@@ -244,3 +244,12 @@ def test_a_noisy_ringing_is_found_by_its_trough_and_its_return():
         # the trough read sits at an odd multiple of the half-period (7 points)
         assert st["mode"] == "periodic" and 12 <= st["period_points"] <= 16 and min((st["acf_lag"] - 7) % 14, (7 - st["acf_lag"]) % 14) <= 1
         assert st["acf_min"] <= -0.2
+
+
+def test_swings_that_do_not_change_with_the_lr_do_not_claim_they_do():
+    # the same ringing before and after an LR step-down: the LR is no more to blame after it than before
+    lr = np.where(S < 1000, 3e-3, 1e-3)
+    y = BASE * np.exp(0.5 * np.sin(2 * np.pi * S / 10) + noise(0.05))
+    (f,) = findings({"train/loss": (S, y), "lr": (S, lr)}, "OS001")
+    assert f.causes[0].cause == "lr_too_high" and f.causes[0].confidence == 0.6
+    assert "swings at the higher LR" not in f.causes[0].evidence

@@ -279,6 +279,18 @@ def test_validation_that_jumps_far_above_training_again_and_again():
     assert f.causes[0].cause == "noisy_validation"
 
 
+def test_validation_jumps_replace_the_validation_spikes_not_the_training_ones():
+    run = _tracking_val([(10, 6, 8.0), (40, 3, 5.0), (70, 10, 12.0), (120, 2, 6.0)])
+    e, train = run["train/loss"]
+    train = train.copy()
+    train[200] *= 6  # one batch gone wrong in training, far from the validation jumps
+    run["train/loss"] = (e, train)
+    found = findings(run, "SP001")
+    assert sorted(f.stats.get("mode") for f in found) == ["rolling", "validation_ratio"]
+    (spike,) = [f for f in found if f.stats["mode"] == "rolling"]
+    assert spike.tags == ("train/loss",) and spike.stats["steps"] == [200]
+
+
 def test_two_jumps_are_not_a_pattern_and_overfitting_is_not_jumps():
     assert not [f for f in findings(_tracking_val([(10, 6, 8.0), (70, 10, 12.0)]), "SP001")
                 if f.stats.get("mode") == "validation_ratio"]
