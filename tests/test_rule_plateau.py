@@ -510,3 +510,17 @@ def test_a_binary_task_gives_no_accuracy_band():
     # with C = 2, 2/C is every accuracy: the band means nothing and the test stays out (min_classes_accuracy)
     acc = [0.5, 0.52, 0.49, 0.51, 0.5, 0.48, 0.5, 0.53, 0.5, 0.51]
     assert not [f for f in findings(random_label_run(acc, classes=2), "PL001") if f.tags == ("val/acc",)]
+
+
+@pytest.mark.parametrize("evaluations, found", [(4, True), (3, False)])
+def test_a_validation_stall_needs_min_evaluations_points(evaluations, found):
+    # a short fine-tune evaluated a handful of times: the first evaluation is its best, the rest sit within 10%
+    # while training falls 20×; four evaluations (the card's minimum) are judged, three are too few to
+    s = np.arange(400)
+    train = 2.0 * np.exp(-s / 130)
+    ve = np.linspace(99, 399, evaluations).astype(int)
+    val = 0.80 * (1 + 0.03 * np.arange(evaluations) % 2)
+    got = findings({"train/loss": (s, train), "val/loss": (ve, val)}, "PL003")
+    assert bool(got) is found
+    if found:
+        assert got[0].stats["stall_start_step"] == 99 and got[0].stats["train_gain"] > 5
