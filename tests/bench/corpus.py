@@ -17,7 +17,7 @@ check fails is dropped with a warning, never labelled anyway.
 
 Split (by seed AND architecture or data set):
 
-* tuning   seeds 1, 2, 3 (4, 5, 6: the rotation of writers and models, `_rotated`); architectures mlp, cnn, cnn_bn, lstm, emb_lstm, bag, and the linear
+* tuning   seeds 1, 2, 3 (4, 5, 6: the rotation of writers and models, 7: a smaller batch, `_rotated`); architectures mlp, cnn, cnn_bn, lstm, emb_lstm, bag, and the linear
            model on the 16-feature regression data set; tabular data: the 20-feature 5-class teacher
 * heldout  seeds 101, 102, 103; architectures resmlp (pre-norm residual MLP), mlp3 (3-layer SiLU
            MLP), gru, emb_gru, gru_next (GRU next-item), and the linear model on a 24-feature
@@ -109,7 +109,7 @@ if str(ROOT) not in sys.path:
 
 VERSION = 10
 DEFAULT_CACHE = ROOT / ".cache" / "diagnosis-corpus"
-TUNING_SEEDS = (1, 2, 3, 4, 5, 6)
+TUNING_SEEDS = (1, 2, 3, 4, 5, 6, 7)
 HELDOUT_SEEDS = (101, 102, 103)
 TUNING_ARCHS = ("mlp", "cnn", "cnn_bn", "lstm", "emb_lstm", "bag", "linear")
 HELDOUT_ARCHS = ("resmlp", "mlp3", "gru", "emb_gru", "gru_next", "linear")  # linear: on the reg24 data set only
@@ -404,6 +404,9 @@ WITHIN_STEPS = {("periodicity", "memorization"), ("periodicity", "unshuffled"), 
                 ("periodicity", "eval_side_effect"), ("oscillation", "momentum_ringing")}
 
 
+BATCH_FAMILIES = ("divergence", "oscillation", "anticorrelation")
+
+
 def _rotated(vs: list[Variant]) -> list[Variant]:
     """Seeds 4 and 5: each tuning mechanism's first variant again, written by the next writers of ROTATION
     its mechanism has not used yet (of PER_STEP for what only per-step logs show). A fixed rule, not a
@@ -446,6 +449,16 @@ def _rotated(vs: list[Variant]) -> list[Variant]:
                 out.append(Variant(var.family, var.name, replace(var.spec, seed=6), conv))
                 used[mech].add(conv)
                 break
+    # seed 7: the divergence, oscillation and overfitting mechanisms at another batch size (16: four times the
+    # updates of the usual 64, noisier), their first variant under its own writer
+    done7: set[tuple[str, str]] = set()
+    for var in vs:
+        mech = (var.family, var.name)
+        if var.split != "tuning" or var.family not in BATCH_FAMILIES or mech in done7:
+            continue
+        done7.add(mech)
+        if (var.spec.batch or 64) > 16:
+            out.append(Variant(var.family, var.name, replace(var.spec, seed=7, batch=16), var.convention))
     return out
 
 
