@@ -524,3 +524,12 @@ def test_a_validation_stall_needs_min_evaluations_points(evaluations, found):
     assert bool(got) is found
     if found:
         assert got[0].stats["stall_start_step"] == 99 and got[0].stats["train_gain"] > 5
+
+
+def test_the_stall_is_measured_against_the_best_the_run_reaches_at_its_very_end():
+    # stuck at ln 10 for 60% of the run, then still falling on the last step: the best is the final 40th
+    s = np.arange(4000)
+    y = np.where(s < 2400, LN10, LN10 * np.exp(-(s - 2400) / 500.0))
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(4000, 1e-3))}, "PL002")
+    last_40th = float(np.exp(np.median(np.log(y[-100:]))))
+    assert f.stats["factor_above_best"] == pytest.approx(LN10 / last_40th, rel=1e-3)
