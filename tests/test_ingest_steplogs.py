@@ -39,6 +39,37 @@ def test_csv_resumed_mid_file_follows_tensorboard_supersede(tmp_path):
     assert (rewind.data["from_step"], rewind.data["to_step"], rewind.data["superseded_points"]) == (7, 5, 3)
 
 
+def test_a_step_counted_within_each_epoch_runs_on_across_epochs(tmp_path):
+    # epoch,iter,loss: iter goes 0..49 in every epoch; read as TensorBoard would, only the last epoch survived
+    p = tmp_path / "log.csv"
+    p.write_text("epoch,iter,loss\n" + "".join(f"{e},{i},{2.0 / (1 + e * 50 + i):.6f}\n"
+                                                for e in range(10) for i in range(50)))
+    run = one(p)
+    assert run.series["loss"].step.tolist() == list(range(500))
+    assert run.series["loss"].value[120] == pytest.approx(2.0 / 121, rel=1e-5)
+    (note,) = [pr for pr in run.problems if pr.kind == "per_epoch_steps"]
+    assert note.data == {"column": "iter", "restarts": 9}
+    assert not [pr for pr in run.problems if pr.kind == "step_rewind"] and not run.attempts
+
+
+def test_a_per_epoch_step_carries_across_read_chunks(tmp_path):
+    p = tmp_path / "log.csv"  # ~9 MB: read in several chunks, epochs of 3,000 rows
+    p.write_text("epoch,iter,loss,lr\n" + "".join(f"{e},{i},{1.0 + (e * 3000 + i) * 1e-6:.9f},0.001\n"
+                                                    for e in range(100) for i in range(3000)))
+    loss = one(p).series["loss"]
+    assert loss.points == 300_000 and np.array_equal(loss.step, np.arange(300_000))
+
+
+def test_a_second_run_appended_with_its_epochs_from_0_is_not_a_per_epoch_count(tmp_path):
+    p = tmp_path / "log.csv"
+    rows = [f"{e},{e * 50 + i},{1.0 / (1 + e)}" for e in range(4) for i in range(0, 50, 10)]
+    rows += [f"{e},{e * 50 + i},{2.0 / (1 + e)}" for e in range(2) for i in range(0, 50, 10)]  # epoch back to 0
+    p.write_text("epoch,step,loss\n" + "\n".join(rows) + "\n")
+    run = one(p)
+    assert not [pr for pr in run.problems if pr.kind == "per_epoch_steps"]
+    assert len(run.attempts) == 1 and run.attempts[0].series["loss"].points == 20
+
+
 def test_keras_csvlogger_one_row_per_epoch(tmp_path):
     p = tmp_path / "training.log"
     p.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.5,1.2,0.48,1.3\n1,0.6,0.9,0.55,1.1\n2,0.7,inf,0.6,-inf\n")

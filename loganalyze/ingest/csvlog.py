@@ -134,8 +134,13 @@ class _Lines:
 class _Table:
     """Each column's points, collected chunk by chunk."""
 
-    def __init__(self, header: list[str], index_col: int | None):
+    def __init__(self, header: list[str], index_col: int | None, epoch_col: int | None = None):
         self.header, self.index_col = header, index_col
+        # a step column that starts again at every epoch (epoch,iter,loss) is a counter within the epoch: the
+        # rows where it goes back exactly as the epoch goes up are shifted on, so steps run on across epochs
+        self.epoch_col = epoch_col if epoch_col is not None and epoch_col != index_col else None
+        self.carry = (None, None, 0)  # (last step, last epoch, offset so far)
+        self.per_epoch = 0  # epoch changes at which the step restarted
         ncol = len(header)
         self.steps: list[list[np.ndarray]] = [[] for _ in range(ncol)]
         self.values: list[list[np.ndarray]] = [[] for _ in range(ncol)]
@@ -159,6 +164,8 @@ class _Table:
             usable &= present
             self.missing_step.add(line[present & ~usable & ~huge].tolist())
             self.huge_step.add(line[huge].tolist())
+            if self.epoch_col is not None and usable.any():
+                step = self._run_on(step, usable, parsed[self.epoch_col])
         self.rows += int(np.count_nonzero(present))
         for j, p in enumerate(parsed):
             if p is None:
@@ -173,6 +180,30 @@ class _Table:
             elif keep.any():
                 self.steps[j].append(step[keep])
                 self.values[j].append(value[keep])
+
+    def _run_on(self, step: np.ndarray, usable: np.ndarray, epoch) -> np.ndarray:
+        """The steps with each per-epoch restart shifted on: where the step goes back while the epoch goes up,
+        everything after continues one past the step before it. A restart without an epoch change (another
+        run appended, a resume) is left to the rewind rule."""
+        value, has, bad = epoch
+        rows = np.flatnonzero(usable)
+        st = step[rows].astype(np.int64)
+        ep = np.where(has & ~bad, value, np.nan)[rows]
+        # the epoch of rows that do not log it is the one before (Lightning's sparse rows)
+        known = ~np.isnan(ep)
+        last_step, last_ep, offset = self.carry
+        fill = np.maximum.accumulate(np.where(known, np.arange(len(ep)), -1))
+        ep = np.where(fill >= 0, ep[np.maximum(fill, 0)], np.nan if last_ep is None else last_ep)
+        prev_st = np.concatenate([[st[0] if last_step is None else last_step], st[:-1]])
+        prev_ep = np.concatenate([[ep[0] if last_ep is None else last_ep], ep[:-1]])
+        trigger = (st < prev_st) & (ep > prev_ep)
+        inc = np.where(trigger, prev_st - st + 1, 0)
+        shift = offset + np.cumsum(inc)
+        self.per_epoch += int(np.count_nonzero(trigger))
+        self.carry = (int(st[-1]), None if np.isnan(ep[-1]) else float(ep[-1]), int(shift[-1]))
+        out = step.copy()
+        out[rows] = st + shift
+        return out
 
     def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Column j's points, once: its chunks are let go as they are joined."""
@@ -286,7 +317,7 @@ def _read(opened: Opened, name: str) -> Run:
     step_col = next((lower.index(c) for c in STEP_COLUMNS if c in lower), None)
     epoch_col = next((lower.index(c) for c in EPOCH_COLUMNS if c in lower), None)
     index_col = step_col if step_col is not None else epoch_col
-    table = _Table(header, index_col)
+    table = _Table(header, index_col, epoch_col)
     if headerless:
         rest = (header_line, [header_text] + rest[1])
     for first, lines in chain([rest], batches):
@@ -358,6 +389,11 @@ def _read(opened: Opened, name: str) -> Run:
                                 f"{errors.count} row(s) could not be parsed as CSV ({messages[0]}; first on line "
                                 f"{errors.first[0]}) and were skipped",
                                 {"count": errors.count, "lines": errors.first}))
+    if table.per_epoch:
+        problems.append(Problem("per_epoch_steps", path,
+                                f"column '{header[index_col]}' starts again as column '{header[epoch_col]}' goes up "
+                                f"({table.per_epoch} time(s)): read as a count within the epoch, and the steps run on "
+                                "across epochs", {"column": header[index_col], "restarts": table.per_epoch}))
     if table.rows == 0:
         problems.append(Problem("empty_file", path, "the file has a header but no data rows", {"columns": header}))
     return replace(run(series), attempts=attempts)
