@@ -748,6 +748,16 @@ def align(run_group: Sequence[tuple[str, Run]], name: str, config: Config | None
     return AlignedRun(name, tuple(r for _, r in run_group), series, roles, epochs, hparams)
 
 
+def attempt_groups(members: Sequence[tuple[str, Run]], name: str) -> list[tuple[str, list[tuple[str, Run]]]]:
+    """The earlier attempts of an experiment's members, as experiments of their own: attempt k of each member
+    that has one, under the experiment's name for attempt k of n."""
+    from .ingest.rewind import attempt_name
+
+    n = 1 + max((len(r.attempts) for _, r in members), default=0)
+    return [(attempt_name(name, k + 1, n), [(p, r.attempts[k]) for p, r in members if len(r.attempts) > k])
+            for k in range(n - 1)]
+
+
 def align_runs(runs: Iterable[Run], config: Config | None = None) -> list[AlignedRun]:
     return [align(members, name, config) for name, members in group_experiments(runs)]
 

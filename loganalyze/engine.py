@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import derived, summary
-from .align import align, group_experiments
+from .align import align, attempt_groups, group_experiments
 from .cards import load_cards
 from .config import Config, check_roles
 from .detectors import all_detectors
-from .ingest import RunSource, attempt_name, discover, read_source
+from .ingest import RunSource, discover, read_source
 from .model import SEVERITY_RANK, AlignedRun, Finding, Problem, Report, Run, RunReport
 
 Progress = Callable[[str, int, int], None]  # (stage: "read" | "analyze", done, total)
@@ -82,12 +82,10 @@ def _analyze_group(task: tuple[str, list[tuple[str, RunSource]], _Plan]) -> list
     report, then one per earlier attempt a restart superseded (TensorBoard would show none of them)."""
     name, members, plan = task
     loaded = [(prefix, read_source(src)) for prefix, src in members]
-    n = 1 + max(len(r.attempts) for _, r in loaded)
-    runs = [align([(p, r.attempts[k]) for p, r in loaded if len(r.attempts) > k], attempt_name(name, k + 1, n),
-                  plan.config) for k in range(n - 1)]
-    runs.append(align(loaded, name, plan.config))
+    runs = [align(loaded, name, plan.config)]
+    runs += [align(group, aname, plan.config) for aname, group in attempt_groups(loaded, name)]
     out = []
-    for run in runs[-1:] + runs[:-1]:
+    for run in runs:
         rr = run_rules(run, plan.config)
         out.append(summary.summarize(rr, plan.n_runs, plan.charts) if plan.summarize else rr)
     return out

@@ -82,6 +82,25 @@ def lr_context(run: AlignedRun, step: int) -> LRContext | None:
     return LRContext(lr.tag, at, float(lv[0]), peak, constant, rising)
 
 
+def lr_raised(run: AlignedRun, step: int, factor: float) -> str | None:
+    """The LR in force at `step` against the median LR logged before it: `factor`× or more is a raise (a
+    warm-up's LR is mostly near its peak by then; a raise mid-run leaves the median at the old level)."""
+    lr = run.get(run.roles.lr)
+    if lr is None:
+        return None
+    ls, lv = finite_sorted(lr)
+    before = lv[ls < step]
+    if len(before) < 3:
+        return None
+    at = float(lv[max(0, int(np.searchsorted(ls, step, side="right")) - 1)])
+    usual = float(np.median(before))
+    if usual <= 0 or at < factor * usual:
+        return None
+    raised_at = int(ls[int(np.argmax(lv > factor * usual))])
+    return (f"the logged LR ('{run.roles.lr}') is {at:.3g} at step {step:,}, {at / usual:.0f}× the {usual:.3g} it mostly "
+            f"was before (raised from step {raised_at:,}): steps that large throw the weights — the raise is the cause")
+
+
 def share_at_high_lr(run: AlignedRun, steps, quantile: float = 0.75) -> tuple[float, float] | None:
     """(share of `steps` at which the logged LR is in its top quarter, that quartile), or None when no LR
     varies: events that cluster where the LR is highest point at the LR."""
@@ -236,11 +255,17 @@ def huge_from_the_start(run: AlignedRun, factor: float, levels: Sequence[tuple[s
     return HugeStart(int(step[0]), float(v[0]), settled)
 
 
-def zero_for_nan(run: AlignedRun, tag: str) -> str | None:
+@dataclass(frozen=True)
+class ZeroForNan:
+    other: str  # the loss with no finite value from there on
+    from_step: int  # where `tag` starts reading exactly 0
+
+
+def zero_for_nan(run: AlignedRun, tag: str) -> ZeroForNan | None:
     """Another loss of the run that has no finite value from where `tag` starts reading exactly 0: the zeros
     stand in for a NaN. Hugging Face's Trainer (logging_nan_inf_filter, on by default) drops NaN/Inf step
     losses from the logged mean, so once every step is NaN the logged `loss` is 0.0 while `eval_loss` is
-    NaN. The other tag, or None."""
+    NaN. The other tag and where the zeros begin, or None."""
     s = run.get(tag)
     if s is None:
         return None
@@ -255,5 +280,5 @@ def zero_for_nan(run: AlignedRun, tag: str) -> str | None:
         o = run.series[other]
         later = o.step >= first
         if later.any() and not np.isfinite(o.value[later]).any():
-            return other
+            return ZeroForNan(other, first)
     return None

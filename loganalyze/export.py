@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .align import align, group_experiments
+from .align import align, attempt_groups, group_experiments
 from .config import Config
 from .ingest import discover, read_source
 from .ingest.remote import is_url
@@ -132,6 +132,8 @@ def _experiment(name: str, members, config: Config, tag_pats, run_pats, problems
     Only the arrays outlive this call, so `_assemble` can let each go once copied."""
     loaded = [(prefix, read_source(src)) for prefix, src in members]
     axis = align(loaded, name, config).epochs
+    # the earlier attempts a restart from scratch superseded are experiments of their own, as in `analyze`
+    attempt_axes = [align(group, aname, config).epochs for aname, group in attempt_groups(loaded, name)]
     chunks = []
     for _, run in loaded:
         if not _matches(run.name, run_pats):
@@ -139,10 +141,7 @@ def _experiment(name: str, members, config: Config, tag_pats, run_pats, problems
         problems += run.problems
         axes[run.name] = axis
         chunks += _chunks(run, tag_pats, axis)
-        # the earlier attempts a restart from scratch superseded are runs of their own, as in `analyze`
-        for k, attempt in enumerate(run.attempts):
-            group = [(p, r.attempts[k]) for p, r in loaded if len(r.attempts) > k]
-            ax = align(group, attempt.name, config).epochs
+        for attempt, ax in zip(run.attempts, attempt_axes):
             axes[attempt.name] = ax
             chunks += _chunks(attempt, tag_pats, ax)
     return chunks

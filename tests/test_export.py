@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import loganalyze
-from loganalyze.align import align, align_runs
+from loganalyze.align import align, align_runs, attempt_groups
 from loganalyze.export import read_arrays
 from loganalyze.ingest import discover, load
 
@@ -150,9 +150,7 @@ def test_the_same_values_and_epochs_as_the_analysis_sees(corpus, request):
         members = [(r.name.rpartition("/")[2] + "/" if len(exp.runs) > 1 else "", r) for r in exp.runs]
         experiments.append((exp, members))
         # the earlier attempts a restart superseded are experiments of their own, in the analysis and the export
-        for k in range(max(len(r.attempts) for r in exp.runs)):
-            group = [(prefix, r.attempts[k]) for prefix, r in members if len(r.attempts) > k]
-            experiments.append((align(group, group[0][1].name), group))
+        experiments += [(align(group, aname), group) for aname, group in attempt_groups(members, exp.name)]
     for exp, members in experiments:
         for prefix, run in members:
             for tag in run.series:

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import finite_sorted, zero_for_nan
+from ..evidence import zero_for_nan
 from ..model import AlignedRun, Cause, Finding, Series
 from . import detector
 
@@ -35,11 +35,6 @@ def _rise(values: np.ndarray) -> float:
     return float(np.max(np.abs(values[-3:])) / base)
 
 
-def _first_zero(run: AlignedRun, tag: str) -> int:
-    step, v = finite_sorted(run.series[tag])
-    return int(step[np.flatnonzero(v == 0)[0]])
-
-
 @detector("NF001")
 def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     affected = [s for s in run.series.values() if s.points and s.nonfinite]
@@ -57,9 +52,9 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     n_inf = int(np.count_nonzero(np.isinf(headline.value)))
     window = int(params["lookback_points"])
 
-    hidden = run.roles.train_loss if run.roles.train_loss and zero_for_nan(run, run.roles.train_loss) else None
+    hidden = zero_for_nan(run, run.roles.train_loss) if run.roles.train_loss else None
     # what came before the NaN is read before it began: where a logger's 0.0 already stood in for it, if earlier
-    onset = min(first_step, _first_zero(run, hidden)) if hidden else first_step
+    onset = min(first_step, hidden.from_step) if hidden else first_step
     loss = run.get(run.roles.train_loss) or headline
     history = len(_before(loss, onset, window))  # finite loss points before the first non-finite one
     loss_rise = _rise(_before(loss, onset, window))
@@ -135,7 +130,7 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     if hidden:
         # Hugging Face's logging_nan_inf_filter: NaN steps are left out of the logged mean, so the training loss
         # reads 0.0 once every step is NaN; the user sees a perfect loss, not the NaN
-        summary += (f"; '{hidden}' reads exactly 0 from step {_first_zero(run, hidden):,}: the logger leaves NaN steps "
+        summary += (f"; '{run.roles.train_loss}' reads exactly 0 from step {hidden.from_step:,}: the logger leaves NaN steps "
                     "out of its mean (Hugging Face's logging_nan_inf_filter), so the training loss is NaN there too")
     last = int(headline.step[runs_[-1][0] + runs_[-1][1] - 1])
     ranges = tuple((int(headline.step[i]), int(headline.step[i + n - 1])) for i, n in runs_[:50])

@@ -10,7 +10,7 @@ from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall
 from . import detector
 from ._curves import scaled
-from .periodicity import dominant_period, fold
+from .periodicity import fold, lr_cycle_steps
 
 
 def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -58,14 +58,9 @@ def _on_the_lr_cycle(run: AlignedRun, period_steps: float, params: Mapping[str, 
     `lr_cycle_period_factor`): the schedule drives them, PD002 reports that. The ACF's period of a slow,
     asymmetric cycle is rough (121 points for a 150-step schedule), hence a factor, not a tolerance; a
     ringing of a few steps under a cyclic LR is far off its scale and stays OS001's."""
-    lr = run.get(run.roles.lr)
-    if lr is None or lr.points < 24:
+    lr_period = lr_cycle_steps(run, float(params["lr_cycle_min_peak_ratio"]))
+    if lr_period is None:
         return False
-    ls, ly, _ = scaled(lr)
-    lp, power = dominant_period(ly)
-    if not lp or power < float(params["lr_cycle_min_peak_ratio"]):
-        return False
-    lr_period = lp * float(np.median(np.diff(ls)))
     factor = float(params["lr_cycle_period_factor"])
     return lr_period / factor <= period_steps <= lr_period * factor
 

@@ -657,6 +657,19 @@ def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
     return int(round(1.0 / freqs[k])), ratio
 
 
+def lr_cycle_steps(run: AlignedRun, min_peak_ratio: float) -> float | None:
+    """The period, in steps, of the logged LR when it cycles (its periodogram peak `min_peak_ratio`× its median
+    power), else None."""
+    lr = run.get(run.roles.lr)
+    if lr is None or lr.points < 24:
+        return None
+    ls, ly, _ = scaled(lr)
+    lp, power = dominant_period(ly)
+    if not lp or power < min_peak_ratio:
+        return None
+    return lp * (float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0)
+
+
 @detector("PD002")
 def schedule_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     """A cycle with a period other than the epoch, or any cycle when the epoch axis is unknown."""
@@ -753,15 +766,10 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     if power < min(float(params["min_peak_ratio_lr_locked"]), float(params["min_peak_ratio"])) or \
             n_cycles < float(params["min_cycles"]):
         return []  # too weak a peak or too few cycles whatever the LR does: its periodogram is not needed
-    lr = run.get(run.roles.lr)
     lr_match = None
-    if lr is not None and lr.points >= 24:
-        ls, ly, _ = scaled(lr)
-        lp, lpow = dominant_period(ly)
-        lr_spacing = float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0
-        if lp and lpow >= float(params["min_lr_peak_ratio"]) and \
-                abs(lp * lr_spacing - period_steps) <= float(params["lr_period_tolerance"]) * period_steps:
-            lr_match = int(round(lp * lr_spacing))
+    lr_period = lr_cycle_steps(run, float(params["min_lr_peak_ratio"]))
+    if lr_period is not None and abs(lr_period - period_steps) <= float(params["lr_period_tolerance"]) * period_steps:
+        lr_match = int(round(lr_period))
     # a logged LR with the same period is independent evidence: the loss's own peak may then stand out less
     if power < float(params["min_peak_ratio_lr_locked" if lr_match else "min_peak_ratio"]):
         return []

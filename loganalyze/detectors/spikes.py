@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, share_at_high_lr
+from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, lr_raised, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_median
 from . import detector
@@ -200,25 +200,6 @@ def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Find
     return _spike_finding(run, s, step, y, is_log, spikes, int(np.count_nonzero(locked)), params, "rolling")
 
 
-def _lr_raised_before(run: AlignedRun, step: int, factor: float) -> str | None:
-    """The LR in force at `step` against the median LR logged before it: `factor`× or more is a raise (a
-    warm-up's LR is mostly near its peak by then; a raise mid-run leaves the median at the old level)."""
-    lr = run.get(run.roles.lr)
-    if lr is None:
-        return None
-    ls, lv = finite_sorted(lr)
-    before = lv[ls < step]
-    if len(before) < 3:
-        return None
-    at = float(lv[max(0, int(np.searchsorted(ls, step, side="right")) - 1)])
-    usual = float(np.median(before))
-    if usual <= 0 or at < factor * usual:
-        return None
-    raised_at = int(ls[int(np.argmax(lv > factor * usual))])
-    return (f"the logged LR ('{run.roles.lr}') is {at:.3g} at step {step:,}, {at / usual:.0f}× the {usual:.3g} it mostly "
-            f"was before (raised from step {raised_at:,}): steps that large throw the weights — the raise is the cause")
-
-
 def _material(s, step, y, is_log, spikes, params) -> list:
     """Spikes that matter on the curve as plotted and that the curve comes back from.
 
@@ -306,7 +287,7 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
                             "unlike the rest"))
     # spikes after the logged LR was raised well above where it had mostly been: the raise is the cause, the
     # burst (of the loss or the gradient norm) its symptom
-    raised = _lr_raised_before(run, steps_[0], float(params["lr_raised_factor"]))
+    raised = lr_raised(run, steps_[0], float(params["lr_raised_factor"]))
     if raised:
         causes.append(Cause("lr_too_high", 0.8, raised))
     # spikes of the first steps out of a loss that was huge before the first update: the inputs, not the LR

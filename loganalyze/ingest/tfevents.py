@@ -720,7 +720,8 @@ def read_event_files(paths: Sequence[Path | str], window: int | None = None) -> 
     groups = restart_groups(spans)
     for group in groups[:-1]:  # built before the merge below lets go of the parts
         files = [str(ordered[i]) for i in group]
-        mine = {tag: [c for c in parts if c[3] in files] for tag, parts in chunks.items()}
+        inside = set(files)
+        mine = {tag: [c for c in parts if c[3] in inside] for tag, parts in chunks.items()}
         attempts.append((files, {tag: _merge_tag(tag, parts)[0] for tag, parts in sorted(mine.items()) if parts}))
     series: dict[str, Series] = {}
     rewinds: dict[str, dict[tuple[int, int], list]] = {}  # file -> (from, to) -> [superseded, tags]
