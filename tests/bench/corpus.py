@@ -407,6 +407,19 @@ WITHIN_STEPS = {("periodicity", "memorization"), ("periodicity", "unshuffled"), 
 BATCH_FAMILIES = ("divergence", "oscillation", "anticorrelation")
 
 
+def _next_writers(conv: str, mech: tuple[str, str], used: dict, count: int) -> list[str]:
+    """The next `count` writers of ROTATION after `conv` (from its start for a writer outside it) that `mech`
+    has not used, per-step ones only for what lives within a few steps; they count as used from then on."""
+    start = ROTATION.index(conv) if conv in ROTATION else -1
+    picked = []
+    for k in range(1, len(ROTATION)):
+        nxt = ROTATION[(start + k) % len(ROTATION)]
+        if len(picked) < count and nxt not in used[mech] and (mech not in WITHIN_STEPS or nxt in PER_STEP):
+            picked.append(nxt)
+            used[mech].add(nxt)
+    return picked
+
+
 def _rotated(vs: list[Variant]) -> list[Variant]:
     """Seeds 4 and 5: each tuning mechanism's first variant again, written by the next writers of ROTATION
     its mechanism has not used yet (of PER_STEP for what only per-step logs show). A fixed rule, not a
@@ -423,13 +436,8 @@ def _rotated(vs: list[Variant]) -> list[Variant]:
         if var.split != "tuning" or mech in seen or var.convention not in ROTATION:
             continue
         seen.add(mech)
-        start = ROTATION.index(var.convention)
-        seeds = [4, 5]
-        for k in range(1, len(ROTATION)):
-            conv = ROTATION[(start + k) % len(ROTATION)]
-            if seeds and conv not in used[mech] and (mech not in WITHIN_STEPS or conv in PER_STEP):
-                out.append(Variant(var.family, var.name, replace(var.spec, seed=seeds.pop(0)), conv))
-                used[mech].add(conv)
+        for seed, conv in zip((4, 5), _next_writers(var.convention, mech, used, 2)):
+            out.append(Variant(var.family, var.name, replace(var.spec, seed=seed), conv))
     # seed 6: each mechanism's first tuning variant on another model than the first's (the architectures are
     # where the held-out part differs most), under the next writer it has not used
     second: set[tuple[str, str]] = set()
@@ -442,13 +450,8 @@ def _rotated(vs: list[Variant]) -> list[Variant]:
         if mech in second or var.spec.arch == first_arch[mech]:
             continue
         second.add(mech)
-        start = ROTATION.index(var.convention) if var.convention in ROTATION else -1
-        for k in range(1, len(ROTATION)):
-            conv = ROTATION[(start + k) % len(ROTATION)]
-            if conv not in used[mech] and (mech not in WITHIN_STEPS or conv in PER_STEP):
-                out.append(Variant(var.family, var.name, replace(var.spec, seed=6), conv))
-                used[mech].add(conv)
-                break
+        for conv in _next_writers(var.convention, mech, used, 1):
+            out.append(Variant(var.family, var.name, replace(var.spec, seed=6), conv))
     # seed 7: the divergence, oscillation and overfitting mechanisms at another batch size (16: four times the
     # updates of the usual 64, noisier), their first variant under its own writer
     done7: set[tuple[str, str]] = set()
