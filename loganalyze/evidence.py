@@ -39,10 +39,14 @@ def card_levels(params) -> list[tuple[str, float]]:
     return chance_levels([int(c) for c in params["chance_classes"]], DEFAULT_EXTRA_LEVELS)
 
 
-def chance_match(level: float, tolerance: float, levels: Sequence[tuple[str, float]]) -> str | None:
-    """The named chance level within `tolerance` (relative) of `level`, or None."""
+def chance_match(level: float, tolerance: float, levels: Sequence[tuple[str, float]],
+                 above: float | None = None) -> str | None:
+    """The named chance level within `tolerance` (relative) of `level`, or None. `above`, when given, widens
+    the band upward only: a constant prediction scores at or above the chance level, never below it (the
+    cross-entropy of a constant q is H(prior) + KL(prior || q); an MSE, the variance plus the squared bias),
+    so a collapsed network whose outputs still shake sits a little above it."""
     for name, value in levels:
-        if abs(level - value) <= tolerance * value:
+        if value * (1 - tolerance) <= level <= value * (1 + max(tolerance, above or 0.0)):
             return name
     return None
 

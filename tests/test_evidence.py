@@ -22,6 +22,10 @@ def test_chance_levels_name_ln_c_and_the_mse_levels():
     assert chance_match(2.30, 0.01, levels).startswith("ln 10 ")
     assert chance_match(0.2502, 0.01, levels) == "0.25 (Brier)"
     assert chance_match(1.5, 0.01, levels) is None
+    # a constant prediction scores at or above the chance level: `above` widens the band upward only
+    assert chance_match(0.6931 * 1.04, 0.01, levels) is None
+    assert chance_match(0.6931 * 1.04, 0.01, levels, above=0.05).startswith("ln 2 ")
+    assert chance_match(0.6931 * 0.96, 0.01, levels, above=0.05) is None
 
 
 def test_lr_context_reads_a_warm_up_and_a_constant_lr():

@@ -264,3 +264,22 @@ def test_a_noisy_short_per_step_log_still_gets_wide_buckets():
     s = np.arange(600)
     y = (1.4 * np.exp(-s / 200) + 0.3) * np.exp(0.2 * rng.standard_normal(600))
     assert findings({"loss": (s, y), "epoch": (s, s // 100)}, "DV001") == ()
+
+
+def test_a_loss_that_climbs_back_to_chance_gave_back_what_it_learned():
+    """SGD at a far too high LR: the loss falls from ln 5 to 1.35 in 60 steps, then the network dies and
+    the loss climbs back to 1.03 × ln 5 (a constant prediction sits at or above chance) and stays. That is
+    1.23× the best — under min_rise_factor 1.3 — yet it is all the model had learned: a divergence."""
+    rng = np.random.default_rng(4)
+    s = np.arange(600)
+    ln5 = float(np.log(5))
+    y = np.where(s < 60, ln5 - (ln5 - 1.35) * s / 60, np.minimum(1.35 + (s - 60) / 40, 1.03 * ln5))
+    y = y * np.exp(0.02 * rng.standard_normal(600))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // 60)}, "DV001")
+    assert f.stats["best_step"] < 120 and 1.05 < f.stats["rise_factor"] < 1.3  # (per-epoch medians)
+    assert f.causes[0].cause == "lr_too_high" and "ln 5" in f.causes[0].evidence
+    # the same climb to a level that is no chance level (1.23× the best, ending at 1.66 on a 3-class task
+    # whose chance is ln 3 = 1.10: far above): not enough rise
+    z = np.where(s < 60, 1.9 - (1.9 - 1.35) * s / 60, np.minimum(1.35 + (s - 60) / 40, 1.66))
+    z = z * np.exp(0.02 * rng.standard_normal(600))
+    assert findings({"train/loss": (s, z * 1.12), "epoch": (s, s // 60)}, "DV001") == ()

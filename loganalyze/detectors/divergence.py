@@ -128,6 +128,11 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     rise = end_level - low
     noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
     min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(low)
+    back_to_chance = _back_to_chance(low, end_level, is_log, params)
+    if back_to_chance is not None:
+        # the yardstick of a loss that climbed back to its chance level is what it had learned: giving back
+        # collapse_share of the way from the best to the prior is a collapse, even when that is not 1.3× the best
+        min_rise = min(min_rise, float(params["collapse_share"]) * back_to_chance[1])
     trend = tau >= float(params["min_tau"]) and p <= float(params["max_p"])
     # or a jump that stays: the last third of the points after the best all sit clearly above it
     # (a burst of bad updates throws the model to a worse level it never leaves)
@@ -198,7 +203,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
             burst = True
             grad_ev = f"the gradient norm bursts: {b.describe()} — clip the gradient norm"
     end_value = float(np.exp(end_level)) if is_log else end_level
-    chance = chance_match(end_value, float(params["chance_tolerance"]), card_levels(params))
+    chance = back_to_chance[0] if back_to_chance is not None else None
     if chance is not None and not lr_ev:
         # it climbed back to the loss of predicting the prior: the units died under updates too large for
         # them — the LR's doing, even when a gradient burst came with it
@@ -243,6 +248,21 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
                "thresholds": {"min_tau": params["min_tau"], "max_p": params["max_p"],
                               "min_rise_factor": params["min_rise_factor"]}},
         causes=_ranked(causes))
+
+
+def _back_to_chance(low: float, end_level: float, is_log: bool, params: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The chance level the curve ends at, when its best was clearly below it (by 3 × chance_tolerance), and
+    the distance from the best to that level in the curve's own units; None otherwise."""
+    tol = float(params["chance_tolerance"])
+    value = (lambda y: float(np.exp(y))) if is_log else (lambda y: y)
+    end, best = value(end_level), value(low)
+    name = chance_match(end, tol, card_levels(params), above=float(params["chance_tolerance_above"]))
+    if name is None:
+        return None
+    level = dict(card_levels(params))[name]
+    if not best < level * (1 - 3 * tol):
+        return None
+    return name, (float(np.log(level)) - low) if is_log else level - low
 
 
 def _short_run_buckets(y: np.ndarray, is_log: bool, params: Mapping[str, Any]) -> int:

@@ -244,11 +244,14 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
         end_level = float(np.median(v[-k:]))
-        end_match = chance_match(end_level, tol, card_levels(params))
+        end_match = chance_match(end_level, tol, card_levels(params), above=float(params["chance_tolerance_above"]))
         if end_match is not None:
             run_len = _run_at_level(v, end_level, 3 * tol)
-            below = v[: n - run_len]
-            if run_len >= k and len(below) and float(np.min(below)) < end_level * (1 - 3 * tol) and \
+            # the level it fell from is one the loss held, judged on the same twentieths: one deep point of a
+            # heavy-tailed noise is not a stretch of learning
+            w = max(1, n // 20)
+            before = [float(np.median(v[i:i + w])) for i in range(0, n - run_len, w)]
+            if run_len >= k and before and min(before) < end_level * (1 - 3 * tol) and \
                     mad(v[n - run_len:]) / end_level <= float(params["max_pinned_noise"]):
                 late = (n - run_len, end_level, end_match)
     if (late is not None or pinned) and not is_train and not term and \
