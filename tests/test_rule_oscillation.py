@@ -253,3 +253,20 @@ def test_swings_that_do_not_change_with_the_lr_do_not_claim_they_do():
     (f,) = findings({"train/loss": (S, y), "lr": (S, lr)}, "OS001")
     assert f.causes[0].cause == "lr_too_high" and f.causes[0].confidence == 0.6
     assert "swings at the higher LR" not in f.causes[0].evidence
+
+
+def test_a_ringing_on_top_of_a_slow_swell_is_read_in_the_moves():
+    """Momentum ringing with a period of 6 steps, riding a slow swell of the level (240 steps: the badly scaled
+    direction drifts while it rings). The swell survives the wide moving average and puts the residual's
+    deepest autocorrelation trough at half its own period (lag ~120), which would name a period of dozens of
+    points; the point-to-point moves drop the swell, dip at half the ringing's period and come back at a full
+    one. Without the ringing the same swell and noise are not an oscillation."""
+    rng = np.random.default_rng(5)
+    n = 1200
+    s = np.arange(n)
+    base = 0.4 + 0.3 * np.sin(2 * np.pi * s / 240) + 0.1 * rng.standard_normal(n)
+    ring = 0.3 * np.sin(2 * np.pi * s / 6 + rng.uniform(0, 2 * np.pi))
+    (f,) = findings({"loss": (s, np.exp(base + ring))}, "OS001")
+    assert f.stats["mode"] == "periodic" and f.stats["period_points"] == 6
+    assert f.stats["acf_lag"] == 3 and f.stats["acf_min"] < -0.5
+    assert findings({"loss": (s, np.exp(base))}, "OS001") == ()

@@ -77,6 +77,28 @@ def _stopped_improving(last_two_thirds: np.ndarray, swing: float, params: Mappin
     return late_p > float(params["min_trend_p"])
 
 
+def _ringing_in_moves(d: np.ndarray, ring: float, max_lag: int) -> tuple[int, float] | None:
+    """A cycle of a few steps in the moves themselves: their autocorrelation dips to −ring at some lag ≥ 2
+    and comes back to +ring within two more half-periods. (Lag 1 is left out: independent noise around a
+    level puts the moves' lag-1 autocorrelation at −0.5 by itself; at lags ≥ 2 it is 0.)"""
+    if len(d) < 8:
+        return None
+    acf = autocorrelation(d, min(max_lag, len(d) // 2))
+    if len(acf) < 3:
+        return None
+    below = np.nonzero(acf[1:] <= -ring)[0]
+    if not len(below):
+        return None
+    # the first trough, not the deepest: a cycle's troughs are as deep at every odd multiple of its half-period
+    i = int(below[0]) + 1
+    while i + 1 < len(acf) and acf[i + 1] < acf[i]:
+        i += 1
+    after = acf[i + 1: min(len(acf), 3 * (i + 1) + 1)]
+    if len(after) and float(after.max()) >= ring:
+        return i + 1, float(acf[i])
+    return None
+
+
 def _lag1(d: np.ndarray) -> float:
     """Lag-1 autocorrelation of the point-to-point moves: −0.5 for independent jumps around a level,
     near 0 for a random walk, positive for a smooth curve."""
@@ -123,6 +145,17 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             nxt = acf[first + 1: min(len(acf), 3 * (first + 1) + 1)]
             if len(nxt) and float(nxt.max()) >= ring:
                 periodic, lag, trough = True, first + 1, float(acf[first])
+        # a ringing of a few steps on top of a slow wander or swell: the wander lifts the residual's ACF above
+        # zero at every short lag and hides the ringing's negative lobe, and a swell the moving average leaves
+        # in puts the residual's deepest trough at half the swell's period; the point-to-point moves drop both
+        # and keep the ringing, whose period is then read from them
+        moves = _ringing_in_moves(np.diff(y), ring, max(3, int(float(params["ringing_max_lag"]) * n)))
+        if moves is not None:
+            moves_acf = autocorrelation(np.diff(y), max_lag)
+            in_moves = period_from_acf(moves_acf, moves[0], n)
+            factor = float(params["moves_period_factor"])
+            if not periodic or not in_moves / factor <= period_from_acf(acf, lag, n) <= in_moves * factor:
+                periodic, lag, trough, acf = True, moves[0], moves[1], moves_acf
         # evaluation-level curves (each point averages a whole validation set or epoch) are not expected to
         # jump by a large factor from one point to the next: sustained zig-zags there are instability even
         # without a regular period. Per-step batch losses are noisy by nature and must show the period.
