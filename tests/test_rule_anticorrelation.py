@@ -1,5 +1,6 @@
 """AC001 overfitting and AC002 train/validation moving against each other."""
 import numpy as np
+import pytest
 
 from curves import false_positive_rate, findings
 
@@ -98,3 +99,18 @@ def test_a_rising_validation_beside_a_flat_noisy_training_loss_is_not_overfittin
     train[-3:] = 0.097
     val = np.where(e < 10, 0.02, 0.02 + 0.002 * (e - 10))
     assert findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "AC001") == ()
+
+
+def test_training_logged_less_often_than_validation_starting_after_the_best():
+    """Lightning's default: a training row every 50 steps, an evaluation every 8. Validation is best at step 15
+    and climbs; the training loss's first row (step 49) comes after the best. Its first point after the best
+    stands in for the value there (understating the fall), and it is no 'start of the run' to judge a
+    train/validation mismatch by."""
+    vs = np.arange(7, 240, 8)
+    vv = np.concatenate([[1.54, 1.43], 1.43 + 2.3 * (1 - np.exp(-(vs[2:] - 15) / 80))])
+    ts = np.array([49, 99, 149, 199])
+    tv = np.array([0.438, 0.012, 0.002, 0.001])
+    (f,) = findings({"train_loss": (ts, tv), "val_loss": (vs, vv)}, "AC001")
+    assert f.stats["best_step"] == 15 and f.stats["evals_after_best"] == 28
+    assert f.stats["train_improvement_since_best"] == pytest.approx(1 - 0.001 / 0.438, abs=1e-4)  # last rows vs the first after the best
+    assert [c.cause for c in f.causes] == ["overfitting"]

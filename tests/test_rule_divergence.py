@@ -283,3 +283,17 @@ def test_a_loss_that_climbs_back_to_chance_gave_back_what_it_learned():
     z = np.where(s < 60, 1.9 - (1.9 - 1.35) * s / 60, np.minimum(1.35 + (s - 60) / 40, 1.66))
     z = z * np.exp(0.02 * rng.standard_normal(600))
     assert findings({"train/loss": (s, z * 1.12), "epoch": (s, s // 60)}, "DV001") == ()
+
+
+def test_a_short_log_that_climbs_back_to_chance_is_judged_against_the_noise_of_where_it_ends():
+    """Lightning's default of a training row every 50 steps over 6 epochs: 12 points. The loss falls to 1.31
+    and jumps back to ln 5 by the next row, where a dead network keeps it. Read in 6 buckets of 2 points, the
+    jump is one of only five bucket-to-bucket moves, and counting it as noise would hide the collapse; the
+    scatter of the level it climbed back to is the noise to beat."""
+    s = np.arange(49, 600, 50)
+    y = np.array([1.527, 1.467, 1.313, 1.559, 1.644, 1.604, 1.629, 1.69, 1.579, 1.849, 1.645, 1.658])
+    (f,) = findings({"train_loss": (s, y), "epoch": (s, s // 100)}, "DV001")
+    assert f.stats["best_step"] == 149 and f.stats["aggregated_by"] == "bucket"
+    assert f.stats["rise_factor"] < 1.3 and f.causes[0].cause == "lr_too_high" and "ln 5" in f.causes[0].evidence
+    # the same rows ending at 1.50, well below chance: a noisy short log, not a collapse
+    assert findings({"train_loss": (s, np.minimum(y, 1.50)), "epoch": (s, s // 100)}, "DV001") == ()

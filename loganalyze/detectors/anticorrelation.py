@@ -89,6 +89,12 @@ def overfitting(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         return []
     tr = _train_at(train, vs) * sign
     t_best = float(tr[best]) if np.isfinite(tr[best]) else np.nan
+    if not np.isfinite(t_best):
+        # training logs less often than validation and starts after the best evaluation (a row every 50 steps,
+        # evaluations every 8): its first point after the best stands in — the fall since the best is then, if
+        # anything, understated
+        later = np.nonzero(np.isfinite(tr[best:]))[0]
+        t_best = float(tr[best + later[0]]) if len(later) else np.nan
     t_end = float(np.nanmedian(tr[-min(3, after):]))
     if not (np.isfinite(t_best) and np.isfinite(t_end)):
         return []
@@ -136,9 +142,11 @@ def _overfit_causes(params, pair: MetricPair, val: np.ndarray, train_series: Ser
                  f"validation worsens over {after} evaluations after step {best_step:,} while training "
                  f"improves {train_fall:.0%}; the train/val gap grows from {gap_best:.3g} to {gap_end:.3g}. "
                  f"Training {word} on what it memorizes, not on what generalizes.")
-    _, tv = finite_sorted(train_series)
+    ts, tv = finite_sorted(train_series)
     if pair.higher_is_better or len(tv) == 0 or np.min(val) <= 0 or np.min(tv) <= 0:
         return [over]
+    if ts[0] > best_step:
+        return [over]  # training's first logged point comes after the best: it is no "start of the run"
     start = float(np.median(tv[: max(1, len(tv) // 20)]))
     ratio = float(np.min(val)) / start
     if ratio >= float(params["mismatch_ratio"]):

@@ -133,6 +133,10 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         # the yardstick of a loss that climbed back to its chance level is what it had learned: giving back
         # collapse_share of the way from the best to the prior is a collapse, even when that is not 1.3× the best
         min_rise = min(min_rise, float(params["collapse_share"]) * back_to_chance[1])
+        # and its noise is the scatter of the level it climbed back to: on a short run the bucket-to-bucket moves
+        # over the whole curve are few, and the climb itself is one of them
+        if len(seg_y) >= 5:
+            noise = min(noise, mad(np.diff(seg_y[1:])) / np.sqrt(2))
     trend = tau >= float(params["min_tau"]) and p <= float(params["max_p"])
     # or a jump that stays: the last third of the points after the best all sit clearly above it
     # (a burst of bad updates throws the model to a worse level it never leaves)

@@ -465,7 +465,7 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     # a loss that reaches exactly 0 (or the 4-decimal floor of a log) is floored, not skipped: the stall
     # before it is what matters
     y = np.log(np.maximum(v, float(params["log_floor"]) * v.max()))
-    buckets = 40
+    buckets = min(40, n)  # a short log (one row per epoch, a row every 25 steps) is read point by point
     edges = np.linspace(0, n, buckets + 1).astype(int)
     med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
     best = float(med.min())
@@ -481,6 +481,13 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
         else:
             break
     if flat + 1 < int(params["min_stall_fraction"] * buckets):
+        return []
+    # a stall is flatter than the fall that ends it; a healthy decay falls fastest at its start, and its first
+    # buckets only look level within the tolerance when the noise is as large as its per-bucket fall
+    k = min(flat, buckets - 1 - flat)
+    fall_in = max(float(med[0] - med[flat]), 0.0) / max(flat, 1)
+    fall_out = float(med[flat] - med[flat + k]) / k if k else 0.0
+    if fall_out < float(params["min_fall_ratio"]) * fall_in:
         return []
     stall_end = int(step[min(edges[flat + 1], n - 1)])
     span = float(step[-1] - step[0])

@@ -161,13 +161,13 @@ def fixture_cases(base: Path = ROOT / "fixtures") -> list[Case]:
     return cases
 
 
-def corpus_cases(rebuild: bool = False) -> list[Case]:
+def corpus_cases(rebuild: bool = False, cache: Path | None = None) -> list[Case]:
     try:
         import corpus  # tests/bench/corpus.py
     except ImportError as e:  # torch missing, or the corpus module not there
         print(f"(generated corpus skipped: {e})", file=sys.stderr)
         return []
-    cache = ROOT / ".cache" / "diagnosis-corpus"
+    cache = cache or ROOT / ".cache" / "diagnosis-corpus"
     if rebuild and cache.exists():
         import shutil
         shutil.rmtree(cache)
@@ -325,6 +325,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the table as JSON")
     ap.add_argument("--rebuild", action="store_true", help="regenerate the corpus instead of using the cache")
     ap.add_argument("--quiet", action="store_true", help="the table only, no per-case lines")
+    ap.add_argument("--cache", type=Path, help="where the generated corpus is kept (default .cache/diagnosis-corpus; "
+                                               "a full build removes the cases of variants that no longer exist)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     cases: list[Case] = []
@@ -333,7 +335,7 @@ def main(argv=None) -> int:
     if args.only in (None, "real"):
         cases += realworld_cases() + dev_cases()
     if args.only in (None, "corpus"):
-        cases += corpus_cases(args.rebuild)
+        cases += corpus_cases(args.rebuild, args.cache)
     tallies, lines, healthy = score(cases)
     rows, summary = table(tallies, healthy)
     print("\n".join(rows))
