@@ -324,6 +324,34 @@ def _epoch_from_cadence(train: Series | None, val: Series | None) -> EpochAxis |
                      f"validation ('{val.tag}') is logged {every}; each evaluation is taken as an epoch end")
 
 
+CYCLE_EVALS_TOLERANCE = 0.05  # the loss's cycle must span a whole number of evaluations within this share
+
+
+def _cadence_within_cycle(axis: EpochAxis, train: Series | None, val: Series, lr: Series | None) -> EpochAxis:
+    """Evaluations several times an epoch (Lightning's val_check_interval=0.25, HF's eval_steps) look like a
+    cadence of short epochs; when the train loss's own dominant cycle spans a whole number k ≥ 2 of
+    evaluations, the epoch is that cycle and each k-th evaluation closes one."""
+    cyc = _epoch_from_loss_cycle(train, lr)
+    cad = _cadence(numstats.unique(val.step))
+    if cyc is None or cad is None or cyc.count < 3:
+        return axis
+    period = float(np.median(np.diff(cyc.starts)))
+    k = int(round(period / cad[0]))
+    if k < 2 or abs(period / cad[0] - k) > CYCLE_EVALS_TOLERANCE * k:
+        return axis
+    ends = axis.starts[1:]  # the step after each evaluation
+    # which of the k evaluations closes an epoch: the one whose steps fall nearest the cycle's own boundaries
+    miss = [np.median(np.min(np.abs(ends[r::k][:, None] - cyc.starts[None, 1:]), axis=1)) if len(ends[r::k]) else np.inf
+            for r in range(k)]
+    r = int(np.argmin(miss))
+    starts = numstats.unique(np.concatenate([axis.starts[:1], ends[r::k]]).astype(np.int64))
+    return EpochAxis(starts, "loss_cycle",
+                     f"validation ('{val.tag}') is logged every {_fmt_period(cad[0])} steps and the loss's own "
+                     f"{_fmt_period(period)}-step cycle spans {k} evaluations: an epoch is taken to be {k} "
+                     f"evaluations, closed by the evaluation nearest the cycle's boundary ({cyc.detail})",
+                     evals_per_epoch=k)
+
+
 def _vs_iterations(tag: str) -> bool:
     toks = tokens(tag)
     return "evaluation" in toks and toks[-2:] == ["vs", "iterations"]
@@ -666,6 +694,9 @@ def epoch_axis(series: Mapping[str, Series], roles: Roles, steps_per_epoch: int 
                              _iterations_detail(iters) + "; each such evaluation is taken as an epoch end")
     if axis is None:
         axis = _epoch_from_cadence(train, val)
+        if axis is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                axis = _cadence_within_cycle(axis, train, val, series.get(roles.lr) if roles.lr else None)
     if axis is None:
         with np.errstate(over="ignore", invalid="ignore"):  # values near the float limit: a score of inf/nan, no cycle
             axis = _epoch_from_loss_cycle(train, series.get(roles.lr) if roles.lr else None)

@@ -141,3 +141,22 @@ def test_irregular_or_short_logs_are_left_alone():
     short = cyclic_loss(0, "shape", epochs=3, noise=0.01)  # a clean cycle, but seen only 3 times
     assert not from_arrays("c", short).epochs.known
     assert not from_arrays("c", {"train/loss": (np.arange(20), np.ones(20))}).epochs.known
+
+
+def test_evaluations_four_times_an_epoch_are_not_four_epochs():
+    """Validation every 62.5 steps (logged at 61, 124, 187, 249, ... as a trainer rounds them), with the train
+    loss stepping down after the first evaluation of each 250-step epoch and back up when the epoch ends
+    (model.eval() left on until then). Each evaluation alone would be read as a 62-step epoch; the loss's own
+    cycle spans four of them, so the epoch is four evaluations. Without that cycle the cadence stays the epoch."""
+    rng = np.random.default_rng(3)
+    s = np.arange(1000)
+    level = np.where(s % 250 < 62, 1.0, 0.7) * (0.6 + 0.4 * np.exp(-s / 400))
+    loss = level * np.exp(0.05 * rng.standard_normal(1000))
+    ev = np.floor(np.arange(1, 17) * 62.5).astype(int) - 1
+    val = 0.8 + 0.01 * rng.standard_normal(16)
+    axis = from_arrays("r", {"loss": (s, loss), "val_loss": (ev, val)}).epochs
+    assert axis.provenance == "loss_cycle" and axis.evals_per_epoch == 4
+    assert set(np.diff(axis.starts[1:])) <= {249, 250, 251} and "spans 4 evaluations" in axis.detail
+    flat = 0.8 * np.exp(0.05 * rng.standard_normal(1000))
+    plain = from_arrays("r", {"loss": (s, flat), "val_loss": (ev, val)}).epochs
+    assert plain.provenance == "val_cadence" and np.median(np.diff(plain.starts)) in (62, 63)
