@@ -559,3 +559,25 @@ def test_one_deep_point_of_heavy_tailed_noise_is_not_a_level_the_loss_fell_from(
     y[150] = 1.1
     found = by_rule(findings({"train/loss": (np.arange(n), y)}), "PL001")
     assert all(f.stats["kind"] != "collapsed" for f in found)
+
+
+def test_a_regression_whose_noise_floor_sits_at_a_chance_level_is_not_a_dead_model():
+    """Detectron2-style windowed medians every 20 steps: a linear model on unscaled features starts at an MSE of
+    25 and falls 100x to its noise floor, 0.27 (label noise 0.5); validation sits at 0.255 from its second
+    evaluation. 0.25 is the MSE of predicting 0.5 on 0/1 targets, but a training loss that fell 100x from its
+    first, highest point learned. The same validation next to a training loss that first rose from 1.6 to 25
+    (an explosion) and came back is still a dead network."""
+    s = np.arange(19, 600, 20)
+    rng = np.random.default_rng(14)
+    train = 0.27 + 25 * np.exp(-(s - 19) / 25) + 0.01 * rng.standard_normal(len(s))
+    vs = np.arange(99, 600, 100)
+    val = 0.255 + 0.001 * rng.standard_normal(len(vs))
+    assert by_rule(findings({"total_loss": (s, train), "validation/loss": (vs, val)}), "PL001") == []
+    rose = train.copy()
+    rose[0] = 1.6
+    (f,) = by_rule(findings({"total_loss": (s, rose), "validation/loss": (vs, val)}), "PL001")
+    assert f.tags[0] == "validation/loss" and f.stats["chance_level"].startswith("0.25")
+    # a descent that ends at the chance level itself is what a network killed inside the first logged window
+    # looks like (a Keras epoch mean that already holds the explosion): still a dead model
+    dead = 0.25 + 25 * np.exp(-(s - 19) / 25) + 0.0005 * rng.standard_normal(len(s))
+    assert [f.tags[0] for f in by_rule(findings({"total_loss": (s, dead), "validation/loss": (vs, val)}), "PL001")]
