@@ -130,3 +130,20 @@ def test_the_same_spike_with_the_loss_climbing_first_blames_the_lr():
     gn[86] = 2.8
     (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(150, 1e-3)), "grad_norm": (s, gn)}, "NF001")
     assert f.stats["loss_rise_before"] >= 3 and f.causes[0].cause == "lr_too_high"
+
+
+def test_recovering_bursts_with_the_last_cut_off_by_the_end_are_still_fp16_overflow():
+    """detectron2 logs the median of each 20-step window: a window holding one overflowed step is NaN. Seven
+    short bursts that recover, the last one in the final window: the log ends inside the last burst, not
+    because the NaN stuck. With only that last burst it is a NaN that stayed."""
+    s = np.arange(19, 600, 20)
+    y = 0.5 + 0.5 * np.exp(-s / 150)
+    bursts = y.copy()
+    for i in (0, 1, 7, 8, 13, 16, 18, 22, 28, 29):
+        bursts[i] = np.nan
+    (f,) = findings({"total_loss": (s, bursts)}, "NF001")
+    assert f.causes[0].cause == "fp16_overflow" and "recover" in f.summary and f.severity != "error"
+    stuck = y.copy()
+    stuck[28:] = np.nan
+    (g,) = findings({"total_loss": (s, stuck)}, "NF001")
+    assert g.causes[0].cause != "fp16_overflow" and "never recovers" in g.summary

@@ -49,6 +49,10 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     first_step = int(headline.step[first_idx])
     permanent = bool(bad[-1]) and runs_[-1][0] + runs_[-1][1] == len(bad)
     lengths = [n for _, n in runs_]
+    if permanent and len(runs_) >= int(params["min_recovered_bursts"]) + 1 and max(lengths) <= int(params["short_burst"]):
+        # short bursts that recovered again and again, the last one cut by the end of the log: the same
+        # isolated overflows, not a NaN that stuck (a windowed writer turns each into a NaN window)
+        permanent = False
     n_inf = int(np.count_nonzero(np.isinf(headline.value)))
     window = int(params["lookback_points"])
 
