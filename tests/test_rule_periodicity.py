@@ -274,3 +274,26 @@ def test_the_same_shift_without_a_mid_epoch_evaluation_is_not_the_evaluation():
     evals = [100 * k + 99 for k in range(12)]  # evaluations at the epochs' ends only
     found = [f for f in findings(_eval_left_on(evals), "PD") if f.rule == "PD001"]
     assert all(c.cause != "eval_side_effect" for f in found for c in f.causes)
+
+
+def test_a_validation_loss_logged_per_batch_repeats_with_every_pass():
+    """Lightning's `val_loss_step` beside `val_loss_epoch`: 12 validation batches, evaluated in the same order in
+    each of 10 passes, each batch as hard as it was last time. Folded by its 12 points a pass, the position
+    explains nearly all of it: the fixed order of the batches (info, not a fault). Shuffled batches each pass
+    (a different order every time) repeat nothing."""
+    rng = np.random.default_rng(8)
+    hardness = rng.uniform(0.5, 2.0, 12)
+    passes = 10
+    per_batch = np.concatenate([hardness * (1.0 - 0.02 * p) for p in range(passes)])
+    per_batch = per_batch * np.exp(0.03 * rng.standard_normal(len(per_batch)))
+    train_s = np.arange(1000)
+    curves = {"train_loss": (train_s, 1.5 * np.exp(-train_s / 400) + 0.3),
+              "val_loss_epoch": (np.arange(99, 1000, 100), per_batch.reshape(passes, 12).mean(axis=1)),
+              "val_loss_step": (np.arange(len(per_batch)), per_batch)}
+    (f,) = [x for x in findings(curves, "PD001") if "val_loss_step" in x.tags]
+    assert f.severity == "info" and f.stats["points_per_pass"] == 12 and f.stats["passes"] == 10
+    assert f.stats["variance_explained"] > 0.9 and f.stats["split_half_r"] > 0.9
+    assert f.causes[0].cause == "unshuffled_data"
+    shuffled = np.concatenate([rng.permutation(hardness) * (1.0 - 0.02 * p) for p in range(passes)])
+    curves["val_loss_step"] = (np.arange(len(shuffled)), shuffled)
+    assert not [x for x in findings(curves, "PD001") if "val_loss_step" in x.tags]

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import numstats
+from ..align import split_of as _split
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad, rank_sum_greater, rolling_median
@@ -590,7 +591,57 @@ def _sparse_last_batch(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_l
 @detector("PD001")
 def epoch_periodicity(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     finding = _epoch_finding(run, params)
-    return [finding] if finding else []
+    return ([finding] if finding else []) + _validation_batches(run, params)
+
+
+def _validation_batches(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
+    """A validation loss logged per batch (Lightning's `val_loss_step`) next to the per-evaluation one: when it
+    holds a whole number k of points per evaluation and folding it by k repeats pass after pass, each point is
+    a fixed validation batch evaluated in the same order every pass. Periodic by construction, and harmless:
+    said (info) so the saw-tooth of that chart is read for what it is."""
+    val = run.get(run.roles.val_loss)
+    if val is None:
+        return []
+    evals = int(np.count_nonzero(np.isfinite(val.value)))
+    if evals < int(params["min_epochs"]):
+        return []
+    found: list[tuple[str, int, Fold]] = []
+    for tag, higher in sorted(run.roles.higher_is_better.items()):
+        s = run.series.get(tag)
+        if higher or tag == val.tag or s is None or _split(tag) != "val":
+            continue
+        _, y, is_log = scaled(s)
+        n = len(y)
+        k = n // evals
+        if k < int(params["min_batches_per_pass"]) or n != k * evals:
+            continue
+        idx = np.arange(n, dtype=np.int64)
+        f = fold(idx, y, EpochAxis(idx[::k], "config"), int(params["bins"]))
+        if f is None or f.eta2 < float(params["min_variance_explained"]) or \
+                f.split_half < float(params["min_split_half"]) or f.f_p > float(params["max_p"]):
+            continue
+        found.append((tag, k, f))
+    if not found:
+        return []
+    # one finding for all such series (a loss and its terms logged per batch repeat together)
+    tag, k, f = max(found, key=lambda t: (round(t[2].eta2, 3), -len(t[0])))  # (the plainest name on a tie)
+    s = run.series[tag]
+    others = [t for t, _, _ in found if t != tag]
+    return [Finding(
+            rule="", family="periodicity", severity="info", tags=(tag, *others),
+            step_range=(int(s.step.min()), int(s.step.max())),
+            summary=(f"'{tag}' repeats with every validation pass ({k} points a pass, {evals} passes, as many as "
+                     f"'{val.tag}' has): the pass's position explains {f.eta2:.0%} of its detrended variance and odd/even "
+                     f"passes agree (r = {f.split_half:.2f})"),
+            stats={"points_per_pass": k, "passes": evals, "variance_explained": round(f.eta2, 4),
+                   "split_half_r": round(f.split_half, 4), "f_p": float(f"{f.f_p:.3g}"),
+                   "thresholds": {k_: params[k_] for k_ in ("min_batches_per_pass", "min_variance_explained",
+                                                             "min_split_half", "max_p")}},
+            causes=(Cause("unshuffled_data", 0.7,
+                          f"each of the {k} points of a pass is one validation batch, evaluated in the same order every "
+                          "pass: their values differ by how hard each batch is, the same in every pass. Normal for a "
+                          f"validation loader (shuffle=False); read '{val.tag}' for the trend"
+                          + (f"; {', '.join(repr(t) for t in others)} repeat(s) the same way" if others else "")),))]
 
 
 def cycle_agreement(f: Fold, min_r: float = 0.3) -> float:
