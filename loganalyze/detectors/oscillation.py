@@ -149,10 +149,13 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         # zero at every short lag and hides the ringing's negative lobe, and a swell the moving average leaves
         # in puts the residual's deepest trough at half the swell's period; the point-to-point moves drop both
         # and keep the ringing, whose period is then read from them
-        moves = _ringing_in_moves(np.diff(y), ring, max(3, int(float(params["ringing_max_lag"]) * n)))
+        # (read on the last moves_max_points moves: a ringing sustained to the end shows there, and a long run's
+        # full-length transform would cost more than the rest of the rule)
+        tail = np.diff(y[-int(params["moves_max_points"]) - 1:])
+        moves = _ringing_in_moves(tail, ring, max(3, int(float(params["ringing_max_lag"]) * len(tail))))
         if moves is not None:
-            moves_acf = autocorrelation(np.diff(y), max_lag)
-            in_moves = period_from_acf(moves_acf, moves[0], n)
+            moves_acf = autocorrelation(tail, max(2, len(tail) // 4))
+            in_moves = period_from_acf(moves_acf, moves[0], len(tail))
             factor = float(params["moves_period_factor"])
             if not periodic or not in_moves / factor <= period_from_acf(acf, lag, n) <= in_moves * factor:
                 periodic, lag, trough, acf = True, moves[0], moves[1], moves_acf
