@@ -51,6 +51,32 @@ def test_median_filter_falls_back_to_scipy_for_big_windows_and_nan():
                           equal_nan=True)
 
 
+def test_wide_median_filter_runs_ndimages_own_filter_without_importing_ndimage():
+    # the compiled 1-D rank filter is loaded alone (importing scipy.ndimage costs ~0.25 s); what it gives is
+    # what ndimage.median_filter gives, imported afterwards, for ties, NaN, inf, both modes, windows wider than the series
+    code = """
+import sys
+import numpy as np
+from loganalyze import numstats
+rng = np.random.default_rng(7)
+cases = []
+for n, size, mode in [(50_000, 1001, "nearest"), (50_000, 31, "reflect"), (9_000, 8_999, "nearest"),
+                      (9_000, 17_001, "reflect"), (3, 5, "nearest")]:
+    x = np.round(rng.standard_normal(n), 1)
+    x[::97] = np.nan
+    x[::101] = np.inf
+    cases.append((x, size, mode, numstats.median_filter(x, size, mode)))
+print("ndimage" if "scipy.ndimage" in sys.modules else "alone")
+from scipy import ndimage
+print(all(np.array_equal(got, ndimage.median_filter(x, size=size, mode=mode), equal_nan=True)
+          for x, size, mode, got in cases))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1] == "True"
+    if numstats._rank_filter_1d() is not None:  # scipy's layout as this code knows it: loaded alone
+        assert out[0] == "alone"
+
+
 def test_rankdata_is_scipys():
     for _, x in _inputs(4):
         assert np.array_equal(numstats.rankdata(x), stats.rankdata(x))

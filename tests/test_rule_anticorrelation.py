@@ -114,3 +114,26 @@ def test_training_logged_less_often_than_validation_starting_after_the_best():
     assert f.stats["best_step"] == 15 and f.stats["evals_after_best"] == 28
     assert f.stats["train_improvement_since_best"] == pytest.approx(1 - 0.001 / 0.438, abs=1e-4)  # last rows vs the first after the best
     assert [c.cause for c in f.causes] == ["overfitting"]
+
+
+def test_train_at_each_evaluation_is_the_mean_of_its_interval_however_the_intervals_fall():
+    """The intervals of one length are averaged as the rows of a matrix: the same values as one mean per
+    interval, for regular and irregular evaluations, empty intervals, and evaluations before training starts."""
+    from loganalyze.detectors.anticorrelation import _train_at
+    from loganalyze.model import Series
+
+    rng = np.random.default_rng(5)
+    steps = np.unique(rng.integers(0, 50_000, 20_000))
+    train = Series("train/loss", steps, rng.standard_normal(len(steps)) * 1e3 + 7.0, np.zeros(len(steps)))
+    for at in [np.arange(100, 50_000, 100), np.unique(rng.integers(-500, 51_000, 700)), np.array([3, 4, 5, 90_000])]:
+        got = _train_at(train, at)
+        ts, tv = train.step, train.value
+        want = np.full(len(at), np.nan)
+        for i, s in enumerate(at):
+            lo = np.searchsorted(ts, at[i - 1], side="right") if i else 0
+            hi = np.searchsorted(ts, s, side="right")
+            if hi > lo:
+                want[i] = tv[lo:hi].mean()
+        empty = np.isnan(want) & (at >= ts[0])
+        want[empty] = np.interp(at[empty], ts, tv)
+        assert np.array_equal(got, want, equal_nan=True)

@@ -361,3 +361,53 @@ def test_a_gradient_burst_after_a_warm_up_is_not_blamed_on_a_raise():
     (f,) = [f for f in findings({"train/loss": (s, loss), "lr": (s, lr), "grad_norm": (s, gn)}, "SP001")
             if f.tags == ("grad_norm",)]
     assert "mostly was before" not in " ".join(c.evidence for c in f.causes)
+
+
+def _find_spikes_point_by_point(y, window, min_z, min_jump, max_width, recovery, dip_ratio, floor_fraction):
+    """find_spikes as it stepped through every point (before it jumped from one hot point to the next)."""
+    from loganalyze.detectors.spikes import robust_z
+
+    n = len(y)
+    if n < window:
+        return []
+    z, med, spread = robust_z(y, window, floor_fraction)
+    hot = (z >= max(min_z, dip_ratio * float(np.max(-z)))) & ((y - med) >= min_jump)
+    out, i = [], 0
+    while i < n:
+        if not hot[i]:
+            i += 1
+            continue
+        j = i
+        while True:
+            while j + 1 < n and hot[j + 1]:
+                j += 1
+            k = j + 1
+            while k < n and not hot[k] and y[k] > med[j] + 3 * spread[j]:
+                k += 1
+            if k > j + 1 and k < n and hot[k]:
+                j = k
+                continue
+            break
+        back = np.nonzero(y[j + 1: j + 1 + recovery] <= med[j] + 3 * spread[j])[0]
+        if j - i + 1 <= max_width and len(back) and i >= window // 2:
+            peak = i + int(np.argmax(z[i: j + 1]))
+            out.append((i, j - i + 1, float(z[peak]), float(y[peak] - med[peak]), int(back[0]) + 1))
+        i = j + 1
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_find_spikes_visits_hot_points_only_and_finds_what_the_point_by_point_loop_found(seed):
+    from loganalyze.detectors.spikes import find_spikes
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    y = np.log(1 + np.exp(-np.arange(n) / 800)) + 0.02 * rng.standard_normal(n)
+    for at in rng.integers(20, n - 20, 25):  # single spikes, short bursts, humps, one at the very end
+        y[at: at + int(rng.integers(1, 6))] += float(rng.uniform(0.05, 0.6))
+    y[-1] += 0.5
+    y[100:160] += 0.3
+    for args in [(31, 6.0, 0.05, 4, 20, 0.5, 0.1), (31, 3.0, 0.0, 10, 5, 0.0, 0.2), (61, 2.0, 0.01, 2, 50, 1.0, 0.1)]:
+        got = find_spikes(y, *args)
+        assert got == _find_spikes_point_by_point(y, *args)
+        assert got or args[1] > 5  # the loose settings find some

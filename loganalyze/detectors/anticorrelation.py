@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import numstats
 from ..evidence import finite_sorted
@@ -22,9 +23,13 @@ def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
     # ts is sorted: the interval (lo, s] is one slice, found by bisection (linear in points overall)
     ends = np.searchsorted(ts, at_steps, side="right")
     begins = np.concatenate([[0], np.searchsorted(ts, at_steps[:-1], side="right")])
-    for i, (a, b) in enumerate(zip(begins, ends)):
-        if b > a:
-            out[i] = tv[a:b].mean()
+    # the intervals of one length are rows of a matrix, averaged at once: the same sums as one mean per
+    # interval (a row's pairwise sum), without a Python step per evaluation; ~1M values gathered at a time
+    lengths = ends - begins
+    for n in numstats.unique(lengths[lengths > 0]).tolist():
+        rows = np.flatnonzero(lengths == n)
+        for part in np.array_split(rows, -(-len(rows) * n // 2**20)):
+            out[part] = sliding_window_view(tv, n)[begins[part]].mean(axis=1)
     empty = np.isnan(out) & (np.asarray(at_steps) >= ts[0]) if len(ts) else np.zeros(len(out), dtype=bool)
     if empty.any() and len(ts) >= 2:
         out[empty] = np.interp(np.asarray(at_steps)[empty], ts, tv)

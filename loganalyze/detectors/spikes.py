@@ -1,6 +1,7 @@
 """SP001 loss-spikes: isolated jumps far outside the local spread that recover within a few steps."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any, Mapping
 
 import numpy as np
@@ -43,12 +44,10 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
     threshold = max(min_z, dip_ratio * float(np.max(-z)))
     hot = (z >= threshold) & ((y - med) >= min_jump)
     out = []
-    i = 0
-    while i < n:
-        if not hot[i]:
-            i += 1
-            continue
-        j = i
+    hot_at = np.flatnonzero(hot).tolist()  # the loop visits these only: a step through every point costs ~0.2 µs each
+    h = 0
+    while h < len(hot_at):
+        i = j = hot_at[h]
         while True:
             while j + 1 < n and hot[j + 1]:
                 j += 1
@@ -67,7 +66,7 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
         if width <= max_width and len(back) and i >= window // 2:  # the first points have no baseline
             peak = i + int(np.argmax(z[i: j + 1]))
             out.append((i, width, float(z[peak]), float(y[peak] - med[peak]), int(back[0]) + 1))
-        i = j + 1
+        h = bisect_right(hot_at, j, h)  # on from the first hot point after this excursion
     return out
 
 
