@@ -109,6 +109,33 @@ def test_fast_path_and_protobuf_path_agree(tmp_path):
     np.testing.assert_array_equal(b["t0"].value, np.float32(np.arange(0, 60, 3) / 7))
 
 
+def test_step_zero_and_file_version_records_read_without_the_protobuf_classes(tmp_path):
+    """Step 0 is left out of the record (proto3) and the file's first record holds only its version: both are
+    read on the fast path, so a SummaryWriter file never imports the classes; the points are what they decode."""
+    import subprocess
+    import sys
+
+    payloads = [event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString()]
+    payloads += [scalar_event(step, tag, v, wall=1.7e9 + 0.5) for step in (0, 0, 1, 200, 70_000)
+                 for tag, v in (("train/loss", 0.5 + step), ("lr", 1e-3), ("epoch", 0.0))]
+    path = write(tmp_path / "events.out.tfevents.1.host", payloads)
+    assert event_pb2.Event.FromString(payloads[1]).step == 0 and b"\x10" not in payloads[1][9:10]
+    want: dict[str, list] = {}
+    for p in payloads[1:]:
+        ev = event_pb2.Event.FromString(p)
+        want.setdefault(ev.summary.value[0].tag, []).append((ev.step, ev.summary.value[0].simple_value, ev.wall_time))
+    code = ("import sys; from loganalyze.ingest.tfevents import read_event_files as r; "
+            f"d = r([{str(path)!r}]); print(sorted(d.series), [p.kind for p in d.problems], "
+            "'tensorboard.compat.proto.event_pb2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("]")[-1].strip() == "False", out
+    data = read_event_files([path])
+    assert sorted(data.series) == sorted(want)
+    for tag, points in want.items():
+        s = data.series[tag]
+        assert list(zip(s.step.tolist(), s.value.tolist(), s.wall_time.tolist())) == points
+
+
 def test_agrees_with_tbparse(tmp_path):
     tbparse = pytest.importorskip("tbparse")
     from torch.utils.tensorboard import SummaryWriter
@@ -381,3 +408,38 @@ def test_tag_codes_survive_a_hash_collision():
     codes, names = _tag_codes(np.frombuffer(b"".join(tags), np.uint8), np.arange(6) * 16, np.full(6, 16))
     assert [names[c] for c in codes] == [t.decode("utf-8", "replace") for t in tags]
     assert len(set(codes.tolist())) == 2
+
+
+def test_vectorized_crcs_are_the_c_librarys_for_every_width_and_length():
+    """The two-bytes-a-step table walk (odd and even widths) and the header check by length value."""
+    from loganalyze.ingest.tfevents import _by_value, _length_crcs_ok, _masked_crc_rows
+
+    rng = np.random.default_rng(11)
+    for width in range(1, 40):
+        rows = rng.integers(0, 256, (50, width), dtype=np.uint8)
+        assert _masked_crc_rows(rows).tolist() == [masked_crc(r.tobytes()) for r in rows]
+    lengths = rng.choice([5, 9, 300, 70_000], 400)
+    heads = b"".join(struct.pack("<Q", int(n)) + struct.pack("<I", masked_crc(struct.pack("<Q", int(n)))) + b"\0" * 4
+                     for n in lengths)
+    a = np.frombuffer(heads, np.uint8).copy()
+    a[16 * 7 + 9] ^= 1  # one stored CRC damaged
+    ok = _length_crcs_ok(a, np.arange(len(lengths)) * 16, lengths)
+    assert np.flatnonzero(~ok).tolist() == [7]
+    for x in (lengths, rng.integers(0, 10_000, 300), np.array([3, 3, 3])):
+        groups = _by_value(x)
+        assert [v for v, _ in groups] == sorted(set(x.tolist()))
+        assert all((x[rows] == v).all() and np.all(np.diff(rows) > 0) for v, rows in groups)
+        assert sum(len(rows) for _, rows in groups) == len(x)
+
+
+def test_a_long_cyclic_log_same_for_every_window(tmp_path):
+    """Thousands of records in a cycle of lengths (five tags a step, two more every 50): the walk predicts
+    positions from the cycle, and carries the lengths it ended with into the next window."""
+    payloads = [event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString()]
+    for step in range(3000):
+        payloads += [scalar_event(step, tag, step * 0.5) for tag in ("train/loss", "acc", "lr", "gnorm", "epoch")]
+        if step % 50 == 49:
+            payloads += [scalar_event(step, "val/loss", 1.0), scalar_event(step, "val/acc", 0.5)]
+    path = write(tmp_path / "events.out.tfevents.1.cyc", payloads)
+    got = same_for_every_window([path], windows=(4096, 10_000, 65_536, 200_001))
+    assert got.series["train/loss"].points == 3000 and got.series["val/acc"].points == 60 and got.problems == []

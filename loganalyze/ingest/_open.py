@@ -130,6 +130,11 @@ class RegularFile(io.RawIOBase):
         if n and self._data_from(self.pos) >= self.pos + n:  # all hole: calloc'd zeros, never touched
             self.pos += n
             return bytes(n)
+        if n and hasattr(os, "pread") and self._data_from(self.pos) == self.pos:  # data here: read straight into new bytes, no copy
+            data = os.pread(self.fd, n, self.pos)
+            if len(data) == n:  # (a hole further on reads as zeros either way)
+                self.pos += n
+                return data
         buf = bytearray(n)
         got = self.readinto(buf)
         return bytes(buf[:got]) if got < n else bytes(buf)
