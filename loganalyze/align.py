@@ -144,8 +144,12 @@ def infer_roles(series: Mapping[str, Series], overrides: Mapping[str, str] | Non
 
 
 def _sorted_finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    """The finite points by step (ties in the order written); the series' own arrays when they are that already
+    (a stable sort of sorted steps changes nothing: at 2M points the copies were 64 MB)."""
     ok = np.isfinite(s.value)
-    steps, vals = s.step[ok], s.value[ok]
+    steps, vals = (s.step, s.value) if ok.all() else (s.step[ok], s.value[ok])
+    if len(steps) < 2 or bool(np.all(steps[1:] >= steps[:-1])):
+        return steps, vals
     order = np.argsort(steps, kind="stable")
     return steps[order], vals[order]
 

@@ -18,6 +18,7 @@ def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
     r = r - r.mean()
     n = len(r)
     f = np.fft.rfft(r, 2 * n)
+    del r  # (at 2M points: 16 MB less while the spectrum is squared)
     acf = np.fft.irfft(f * np.conj(f))[: max_lag + 1]
     return acf[1:] / acf[0] if acf[0] > 0 else np.zeros(max_lag)
 
@@ -118,10 +119,11 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         # a wide moving average: a narrow one would eat the noise and fake an alternation
         window = min(max(7, n // 4), 501) | 1
-        trend = numstats.uniform_filter1d(y, size=window, mode="nearest")
-        r = y - trend
+        r = numstats.uniform_filter1d(y, size=window, mode="nearest")  # the trend, then y minus it
+        np.subtract(y, r, out=r)
         max_lag = max(2, n // 4)
         acf = autocorrelation(r, max_lag)
+        del r
         lag = int(np.argmin(acf)) + 1
         trough = float(acf[lag - 1])
         bound = max(float(params["min_anticorrelation"]), 3.5 / np.sqrt(n))  # the minimum over many lags

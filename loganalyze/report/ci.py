@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 from urllib.parse import quote
-from xml.etree import ElementTree as ET
 
 from .. import __version__
 from ..cards import load_cards
@@ -77,6 +76,8 @@ def junit(report: Report, fail_on: str = "error") -> str:
     cards = load_cards()
     config = report.config
     selected = [c for c in cards.values() if config is None or config.is_selected(c)]
+    from xml.etree import ElementTree as ET  # only here: the import costs more than a small run's JUnit
+
     suites = ET.Element("testsuites", name="loganalyze")
     total = failures = 0
     for rr in sorted(report.runs, key=lambda r: r.run.name):
