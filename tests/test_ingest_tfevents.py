@@ -410,6 +410,21 @@ def test_tag_codes_survive_a_hash_collision():
     assert len(set(codes.tolist())) == 2
 
 
+def test_tag_codes_ignore_the_bytes_after_a_tag():
+    """Tags are read as whole 8-byte words where the buffer goes on: what follows a tag never splits it."""
+    from loganalyze.ingest.tfevents import _tag_codes
+
+    rng = np.random.default_rng(3)
+    tags = [b"train/loss", b"grad_norm", b"train/acc", b"lr", b"val/loss"] * 40
+    buf, starts = b"", []
+    for t in tags:
+        starts.append(len(buf))
+        buf += t + rng.integers(0, 256, int(rng.integers(0, 12)), dtype=np.uint8).tobytes()
+    a = np.frombuffer(buf, np.uint8)
+    codes, names = _tag_codes(a, np.asarray(starts), np.asarray([len(t) for t in tags]))
+    assert [names[c] for c in codes] == [t.decode() for t in tags] and len(names) == 5
+
+
 def test_vectorized_crcs_are_the_c_librarys_for_every_width_and_length():
     """The two-bytes-a-step table walk (odd and even widths) and the header check by length value."""
     from loganalyze.ingest.tfevents import _by_value, _length_crcs_ok, _masked_crc_rows

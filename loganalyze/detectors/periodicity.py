@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import numstats
+from .. import derived, numstats
 from ..align import split_of as _split
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
@@ -697,7 +697,7 @@ def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
     trend = numstats.median_filter(y, size=max(3, n // 8) | 1, mode="nearest")
     r = y - trend
     r = r - r.mean()
-    spec = np.abs(np.fft.rfft(r * np.hanning(n))) ** 2
+    spec = np.abs(np.fft.rfft(r * derived.memo(np.hanning, n))) ** 2  # (the loss and the LR: one window)
     freqs = np.fft.rfftfreq(n)
     valid = (freqs > 0) & (freqs <= 1.0 / min_period) & (freqs >= 3.0 / n)
     if not valid.any():

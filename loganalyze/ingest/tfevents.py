@@ -162,7 +162,7 @@ def _length_crcs_ok(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
     """Whether the header at each start holds the masked CRC of its length field (`lengths`, as read from it).
 
     The CRC depends on the length alone, and a window holds a few distinct lengths: one C call each."""
-    stored = _gather(a, starts + 8, 4).view("<u4").ravel()
+    stored = _at(a, starts + 8, "<u4")
     expect = np.empty(len(starts), dtype=np.uint32)
     for length, rows in _by_value(lengths):
         expect[rows] = masked_crc(_U64.pack(length))
@@ -216,7 +216,7 @@ def _walk(buf: bytes, pos: int, n: int, a: np.ndarray | None = None,
         starts = pos + np.concatenate([[0], np.cumsum(predicted[:-1] + 16)])
         fits = int(np.searchsorted(starts + predicted + 16, n, side="right"))
         starts, predicted = starts[:fits], predicted[:fits]
-        same = _gather(a, starts, 8).view("<u8").ravel() == predicted.astype(np.uint64)
+        same = _at(a, starts, "<u8") == predicted.astype(np.uint64)
         keep = int(np.argmin(same)) if not same.all() else len(same)
         if keep:
             found.append(starts[:keep])
@@ -397,7 +397,7 @@ class _Framer:
             return starts, starts, stop
         offsets = starts + 12
         ends = np.append(starts[1:], stop) - 4  # records lie back to back: a payload ends 4 bytes before the next
-        good = _payload_crcs(data, a, offsets, ends) == _gather(a, ends, 4).view("<u4").ravel()
+        good = _payload_crcs(data, a, offsets, ends) == _at(a, ends, "<u4")
         if not good.all():
             bad_at = starts[~good] + base
             self.bad_crc.add(len(bad_at), bad_at[:10].tolist())
@@ -471,8 +471,8 @@ def _fast_simple_values(a: np.ndarray, offs: np.ndarray, lens: np.ndarray):
     good &= a[end - 5] == 0x15  # end - 5 >= o + 11: inside the record
     sel = np.nonzero(good)[0]
     o, end, p, tag_len, step_u = o[sel], end[sel], p[sel], tag_len[sel], step_u[sel]
-    wall = _gather(a, o + 1, 8).view("<f8").ravel()
-    value = _gather(a, end - 4, 4).view("<f4").ravel().astype(np.float64)
+    wall = _at(a, o + 1, "<f8")
+    value = _at(a, end - 4, "<f4").astype(np.float64)
     step = step_u.view(np.int64)
     codes, names = _tag_codes(a, p + 6, tag_len)
     decoded = np.zeros(n, dtype=bool)
@@ -490,18 +490,25 @@ def _tag_codes(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[
     names: list[str] = []
     for L in np.nonzero(np.bincount(lengths))[0].tolist():
         rows = np.nonzero(lengths == L)[0]
-        raw = _gather(a, starts[rows], L)
-        words = np.zeros((len(rows), -(-L // 8) * 8 or 8), dtype=np.uint8)
-        words[:, :L] = raw
-        words = words.view("<u8")
+        at = starts[rows]
+        width = -(-L // 8) * 8 or 8
+        if int(at.max()) + width <= len(a):  # the bytes after the tag are there: read whole words, clear the excess
+            words = _gather(a, at, width).view("<u8")
+            if L % 8:
+                words[:, -1] &= np.uint64((1 << (8 * (L % 8))) - 1)
+        else:
+            padded = np.zeros((len(rows), width), dtype=np.uint8)
+            padded[:, :L] = _gather(a, at, L)
+            words = padded.view("<u8")
         key = words[:, 0].copy()
         for j in range(1, words.shape[1]):
             key = key * np.uint64(1099511628211) ^ words[:, j]
         first, inv = _distinct(key)
-        if not (raw == raw[first][inv]).all():  # a hash collision: group the bytes themselves
+        if not (words == words[first][inv]).all():  # a hash collision: group the bytes themselves
+            raw = np.ascontiguousarray(words.view(np.uint8)[:, :L])
             _, first, inv = np.unique(raw.view(np.dtype((np.void, L))).ravel(), return_index=True, return_inverse=True)
         codes[rows] = len(names) + inv.ravel()
-        names += [bytes(raw[i]).decode("utf-8", "replace") for i in first.tolist()]
+        names += [words[i].tobytes()[:L].decode("utf-8", "replace") for i in first.tolist()]
     return codes, names
 
 
@@ -519,6 +526,16 @@ def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return first, inv.ravel()
     first = np.asarray(firsts)[np.argsort(key[firsts])]
     return first, np.searchsorted(key[first], key)
+
+
+def _at(a: np.ndarray, starts: np.ndarray, dtype: str) -> np.ndarray:
+    """The little-endian number of type `dtype` at each byte offset in `starts` (aligned or not): one fancy
+    index into a view of every offset, two to three times faster than gathering the bytes as rows."""
+    dt = np.dtype(dtype)
+    if len(starts) == 0:
+        return np.zeros(0, dtype=dt)
+    every = np.ndarray(shape=(len(a) - dt.itemsize + 1,), dtype=dt, buffer=a, strides=(1,))
+    return every[starts]
 
 
 def _gather(a: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
