@@ -48,3 +48,34 @@ def realworld() -> Path:
 @pytest.fixture(scope="session")
 def realworld_dev() -> Path:
     return shared_dir(REALWORLD_DEV, "real-world development logs")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def findings_are_well_formed():
+    """Every run the rules see in a test is checked for what a reader of the report relies on.
+
+    The engine reports a detector that raises as a note and goes on (one broken rule must not hide the
+    others), so a test that only asks "no finding here" would pass on a crash; here a crash fails the test.
+    And each finding's causes are offered as the report shows them: confidences in (0, 1], the likeliest
+    first (the terminal and CI outputs print causes[0] as "likely cause"), causes from the vocabulary,
+    a step range that runs forwards."""
+    from loganalyze import engine
+    from loganalyze.model import CAUSES
+
+    real = engine._run_rules
+
+    def checked(run, config):
+        rr = real(run, config)
+        crashed = [n for n in rr.notes if n.startswith("internal error in rule")]
+        assert not crashed, f"a detector raised on run {run.name!r}: {crashed[0]}"
+        for f in rr.findings:
+            conf = [c.confidence for c in f.causes]
+            assert all(0 < c <= 1 for c in conf), (f.rule, f.summary, f.causes)
+            assert conf == sorted(conf, reverse=True), (f.rule, "causes not likeliest first", f.causes)
+            assert all(c.cause in CAUSES for c in f.causes), (f.rule, f.causes)
+            assert f.step_range[0] <= f.step_range[1], (f.rule, f.step_range)
+        return rr
+
+    with pytest.MonkeyPatch.context() as mp:  # session-wide: module fixtures that analyze runs are checked too
+        mp.setattr(engine, "_run_rules", checked)
+        yield

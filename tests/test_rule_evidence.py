@@ -1,0 +1,166 @@
+"""The numbers a finding reports, recomputed here from the planted curve by their definitions.
+
+A reader acts on a finding's statistics (where a stall starts, how far a loss climbed, how much of the
+variance the epoch's phase explains), so each is checked against the same quantity computed in the test
+from the curve, by the definition the rule's card and docstrings give, with numpy/scipy and none of the
+detector's code. Each test plants one mechanism, says what it is, and asserts every statistic the
+finding reports about it, to the precision the report rounds it to.
+"""
+import numpy as np
+from scipy import ndimage, stats
+
+from curves import findings
+
+
+def sig3(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+# --- PD001: the epoch's phase profile and the statistics of the fold
+
+def test_an_epoch_locked_cycle_reports_the_fold_the_test_computes():
+    """16 epochs of 25 logged steps; within each epoch the loss rises 30 % from its start to its end
+    (the memorization shape: lowest right after the boundary) on a slow decay, 2 % noise. The fold by
+    position in the epoch is recomputed here: the log-loss minus its moving average over one epoch (25
+    points, ends held), the first and last half-epoch left out, 20 phase bins; the profile is each bin's
+    mean residual, the variance explained is the between-bin share, its F test has 19 and n - 20 degrees
+    of freedom, and odd and even epochs' mean profiles are correlated (split-half)."""
+    L, E = 25, 16
+    s = np.arange(L * E)
+    phase = (s % L) / L
+    rng = np.random.default_rng(3)
+    y = (1.5 * np.exp(-s / 3000) + 0.3) * (1 + 0.3 * phase) * np.exp(0.02 * rng.standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // L)}, "PD001")
+
+    ly = np.log(y)
+    resid = ly - ndimage.uniform_filter1d(ly, size=L, mode="nearest")
+    core = slice(L // 2, len(s) - L // 2)
+    r, b, ep = resid[core], (phase[core] * 20).astype(int), (s // L)[core]
+    profile = np.array([r[b == k].mean() for k in range(20)])
+    between = sum((b == k).sum() * (profile[k] - r.mean()) ** 2 for k in range(20))
+    eta2 = between / ((r - r.mean()) ** 2).sum()
+    F = (between / 19) / ((((r - r.mean()) ** 2).sum() - between) / (len(r) - 20))
+    per = np.array([[r[(ep == e) & (b == k)].mean() if ((ep == e) & (b == k)).any() else np.nan
+                     for k in range(20)] for e in range(E)])
+    odd, even = np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0)
+    split = np.corrcoef(odd, even)[0, 1]
+
+    st = f.stats
+    assert st["period_steps"] == L and st["epochs"] == E and st["points_per_epoch"] == L
+    assert st["phase_profile"] == [round(float(v), 5) for v in profile]
+    assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
+    assert st["anova_p"] == sig3(stats.f.sf(F, 19, len(r) - 20))
+    amp = profile.max() - profile.min()
+    assert st["relative_amplitude"] == round(np.exp(amp) - 1, 4)
+    lo, hi = int(np.argmin(profile)), int(np.argmax(profile))
+    assert (lo, hi) == (0, 19)  # the planted shape: lowest first, highest last
+    assert st["phase_of_min"] == round((lo + 0.5) / 20, 3) and st["phase_of_max"] == round((hi + 0.5) / 20, 3)
+    # each epoch's profile projected on the mean profile; the growth is the later half's mean over the earlier's
+    amps = [np.dot(row, profile) / np.dot(profile, profile) for row in np.nan_to_num(per)]
+    assert st["epoch_amplitudes"][1:-1] == [round(a, 3) for a in amps[1:-1]]
+    # the trend over one epoch: the median absolute change of the epoch means of the log-loss (whole epochs)
+    ep_means = np.array([ly[s // L == e].mean() for e in range(E)])
+    assert st["trend_change_per_epoch"] == round(float(np.median(np.abs(np.diff(ep_means)))), 5)
+    assert f.step_range == (0, len(s) - 1)
+    assert f"cycles with every epoch ({L:,} steps): a {np.exp(amp) - 1:.0%} swing" in f.summary
+    assert "lowest 0%–5% into the epoch, highest 95%–100%" in f.summary
+    # the cause: lowest in the first bin, rising through the epoch (Spearman ρ of the profile against the
+    # bin centres), the amplitude of the later half of the epochs over the earlier half's
+    (c,) = f.causes
+    rho = stats.spearmanr((np.arange(20) + 0.5) / 20, profile)[0]
+    growth = np.mean(amps[E // 2:]) / np.mean(amps[: E // 2])
+    assert c.cause == "memorization" and st["amplitude_growth"] == round(growth, 3)
+    assert f"(phase bin 1 of 20) and rises through it (Spearman {rho:+.2f})" in c.evidence
+    assert f"{growth:.2f}× from the first to the second half" in c.evidence
+
+
+# --- DV001: a climb measured on bucket medians
+
+def test_a_climb_reports_the_bucket_medians_the_test_computes():
+    """Learning until step 1500, then a steady log-linear climb to 4× the best by step 3000, 5 % noise,
+    no epochs logged: the rule reads the log-loss as medians of 60 even buckets of 50 points. Recomputed
+    here: the best bucket, Kendall's τ of the buckets from it on and its p-value, the end level (median
+    of the last three buckets), the rise factor, the Theil–Sen slope per 1,000 steps."""
+    s = np.arange(3000)
+    base = np.where(s < 1500, 2.0 * np.exp(-s / 400), 2.0 * np.exp(-1500 / 400) * 4.0 ** ((s - 1500) / 1500))
+    y = base * np.exp(0.05 * np.random.default_rng(11).standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y)}, "DV001")
+
+    ly = np.log(y)
+    xs, ys = s[::50], np.median(ly.reshape(60, 50), axis=1)
+    best = int(np.argmin(ys))
+    seg_x, seg = xs[best:], ys[best:]
+    tau, p = stats.kendalltau(np.arange(len(seg)), seg)
+    end = np.median(seg[-3:])
+    factor = np.exp(end - ys[best])
+    st = f.stats
+    assert st["best_step"] == seg_x[0] and f.step_range == (seg_x[0], 2999) and st["points_in_rise"] == len(seg)
+    assert st["best_value"] == round(float(np.exp(ys[best])), 6) and st["end_value"] == round(float(np.exp(end)), 6)
+    assert st["rise_factor"] == round(factor, 4) and 3 < factor < 5  # the planted 4×
+    assert st["kendall_tau"] == round(tau, 4) and st["p_value"] == sig3(p)
+    assert st["theil_sen_slope_per_1k_steps"] == round(stats.theilslopes(seg, seg_x)[0] * 1000, 6)
+    assert (st["aggregated_by"], st["shape"], st["scale"]) == ("bucket", "trend", "log")
+    assert f.severity == "warning"  # under explode_factor (10×)
+    assert f.summary == (f"'train/loss' climbs from its best at step {seg_x[0]:,} to the end: {factor:.2f}× higher "
+                         f"(Mann–Kendall τ = {tau:.2f}, p = {p:.1e})")
+
+
+def test_a_climb_under_a_raised_lr_names_the_lr_with_its_numbers():
+    """The same climb, with the LR logged: constant 1e-3 until step 1600, then 3e-3 (someone raised it
+    mid-run). The LR at the best bucket's first step is 1e-3 and the highest during the climb 3e-3, first
+    reached at step 1600: 3× is over the card's lr_raise_factor (1.5), so the LR is the likely cause
+    (0.75), and `unknown` (0.3) stays with "the LR does not explain it alone". Without an LR logged the
+    only cause is `unknown`, at 0.4; so with a constant LR, which says nothing about being too high."""
+    s = np.arange(3000)
+    base = np.where(s < 1500, 2.0 * np.exp(-s / 400), 2.0 * np.exp(-1500 / 400) * 4.0 ** ((s - 1500) / 1500))
+    y = base * np.exp(0.05 * np.random.default_rng(11).standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y)}, "DV001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.4)]
+    assert f.causes[0].evidence.startswith("no learning rate logged to tie it to")
+    lr = np.where(s < 1600, 1e-3, 3e-3)
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "DV001")
+    best = f.stats["best_step"]
+    assert best < 1600
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.75), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the LR is raised 3× during the climb (from 0.001 at the best, step "
+                                           f"{best:,}, to 0.003 by step 1,600)")
+    assert f.causes[1].evidence.startswith("the LR does not explain it alone")
+    # raised only 1.2× (under lr_raise_factor) it is not "raised", but it is at its peak when the climb
+    # starts and never comes down: still the LR's doing
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.where(s < 1600, 1e-3, 1.2e-3))}, "DV001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.75), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the rise starts at step {best:,} with the LR at 0.001 (peak 0.0012) "
+                                           "and the LR does not come down while the loss climbs")
+    # a constant LR says nothing about being too high
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(3000, 1e-3))}, "DV001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.4)]
+    assert f.causes[0].evidence.startswith("the LR does not explain it alone")
+
+
+# --- PL003: where a validation stall starts and what training did meanwhile
+
+def test_a_validation_stall_reports_where_it_starts_and_the_training_gain():
+    """Validation (every 100 steps, 0–6,000) improves until about step 1,500 and then holds at 0.62 ± 1 %,
+    while training keeps falling from 2.0 towards 0.05: the extra steps fit the training set only.
+    Recomputed here by the card's definitions: the stall starts at the first evaluation from which
+    validation never again gets more than stall_tolerance (10 %) better; its share of the validation
+    span; the training gain over the stall, the median of its first tenth of training points over the
+    median of its last tenth."""
+    s = np.arange(6001)
+    train = (2.0 * np.exp(-s / 1500) + 0.05) * np.exp(0.03 * np.random.default_rng(5).standard_normal(len(s)))
+    vs = s[::100]
+    vv = (0.6 + 0.8 * np.exp(-vs / 300)) * np.exp(0.01 * np.random.default_rng(6).standard_normal(len(vs)))
+    (f,) = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "PL003")
+
+    s0 = next(i for i in range(len(vv)) if vv[i:].min() >= 0.9 * vv[i])
+    seg = train[s >= vs[s0]]
+    k = len(seg) // 10
+    gain = np.median(seg[:k]) / np.median(seg[-k:])
+    st = f.stats
+    assert st["stall_start_step"] == vs[s0] and f.step_range == (vs[s0], 6000)
+    assert st["evaluations_in_stall"] == len(vv) - s0
+    assert st["val_at_stall_start"] == round(float(vv[s0]), 6) and st["val_best"] == round(float(vv.min()), 6)
+    assert st["stall_fraction"] == round((6000 - vs[s0]) / 6000, 3) and st["train_gain"] == round(gain, 3)
+    assert f"since step {vs[s0]:,} ({len(vv) - s0} evaluations, {(6000 - vs[s0]) / 6000:.0%} of the run)" in f.summary
+    assert f"fell {gain:.1f}× over the same stretch" in f.summary
+    assert f.causes[0].cause == "overfitting" and f"early stopping at step {vs[s0]:,}" in f.causes[0].evidence
