@@ -164,3 +164,50 @@ def test_a_validation_stall_reports_where_it_starts_and_the_training_gain():
     assert f"since step {vs[s0]:,} ({len(vv) - s0} evaluations, {(6000 - vs[s0]) / 6000:.0%} of the run)" in f.summary
     assert f"fell {gain:.1f}× over the same stretch" in f.summary
     assert f.causes[0].cause == "overfitting" and f"early stopping at step {vs[s0]:,}" in f.causes[0].evidence
+
+
+# --- OS001: the autocorrelation of the residual and the size of the swings
+
+def test_a_ringing_loss_reports_its_autocorrelation_and_swings():
+    """A loss that overshoots back and forth every 6 logged steps (±15 %, then ±35 %, around a slow decay, 3 % noise),
+    1,200 steps, LR 1e-3 for the first half and 5e-3 after, where the swings are 2.3× larger (the planted
+    mechanism: the larger LR overshoots further). Recomputed here: the log-loss minus its moving average
+    (window n/4 rounded to odd, ends held), the sample autocorrelation of that residual (np.correlate, not
+    the detector's FFT), its deepest trough and the first positive peak after it (one full cycle, 6
+    points); the median absolute move (the swing), the drift per point (first vs last tenth), the late
+    third's swing over the early third's; the swings at the higher LR over those at the lower."""
+    n = 1200
+    s = np.arange(n)
+    amp = np.where(s < n // 2, 0.15, 0.35)
+    rng = np.random.default_rng(8)
+    y = (1.0 * np.exp(-s / 2000) + 0.5) * np.exp(amp * np.sin(2 * np.pi * s / 6) + 0.03 * rng.standard_normal(n))
+    lr = np.where(s < n // 2, 1e-3, 5e-3)
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "OS001")
+
+    ly = np.log(y)
+    r = ly - ndimage.uniform_filter1d(ly, size=(n // 4) | 1, mode="nearest")
+    r = r - r.mean()
+    acf = np.correlate(r, r, mode="full")[n:n + n // 4] / (r @ r)  # lags 1 … n/4
+    lag = int(np.argmin(acf)) + 1
+    d = np.diff(ly)
+    swing = np.median(np.abs(d))
+    progress = abs(np.median(ly[: n // 10]) - np.median(ly[-(n // 10):])) / n
+    late_early = np.median(np.abs(d[-(n // 3):])) / np.median(np.abs(d[: n // 3]))
+    lag1 = np.corrcoef(d[:-1], d[1:])[0, 1]
+    turns = np.mean(np.sign(d[1:]) != np.sign(d[:-1]))
+    st = f.stats
+    assert (st["mode"], st["points"], st["acf_lag"], st["period_points"]) == ("periodic", n, lag, 6)
+    assert lag == 3  # half a cycle: the deepest trough
+    assert abs(st["acf_min"] - round(float(acf[lag - 1]), 4)) <= 1e-4  # (FFT against direct sums: last digit)
+    assert st["median_swing"] == round(swing, 5) and st["swing_factor"] == round(float(np.exp(swing)), 4)
+    assert st["swing_vs_progress"] == round(swing / progress, 2)
+    assert st["late_vs_early_swing"] == round(late_early, 3) and late_early > 2  # the planted growth
+    assert st["moves_lag1_correlation"] == round(lag1, 4) and st["sign_change_rate"] == round(turns, 4)
+    assert f.step_range == (0, n - 1)
+    assert f"a typical move of ±{np.exp(swing) - 1:.0%} per point with period ~6 points" in f.summary
+    hi, lo = np.abs(d)[s[1:] >= n // 2], np.abs(d)[s[1:] < n // 2]
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.8), ("unknown", 0.3)]
+    assert f.causes[0].evidence.endswith(f"swings at the higher LR are {np.median(hi) / np.median(lo):.1f}× those "
+                                         "at the lower LR")
+    assert f"(swing {swing / progress:.0f}× the average progress per point), with a regular period of ~6 points" \
+        in f.causes[0].evidence
