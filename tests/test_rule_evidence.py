@@ -211,3 +211,85 @@ def test_a_ringing_loss_reports_its_autocorrelation_and_swings():
                                          "at the lower LR")
     assert f"(swing {swing / progress:.0f}× the average progress per point), with a regular period of ~6 points" \
         in f.causes[0].evidence
+
+
+# --- NF001: where the NaN starts, how it recurs, what came before it
+
+def _rise(before):
+    """The card's 'rise': the largest of the last three values over the median of the window's first half."""
+    return np.max(np.abs(before[-3:])) / np.median(np.abs(before[: len(before) // 2]))
+
+
+def test_short_overflow_bursts_report_their_runs_and_the_fp16_cause():
+    """A healthy loss (2,000 steps) where a loss scaler skips overflowing steps: NaN at 700, ±Inf at 701,
+    NaN at 1,300–1,302 (three points: the card's short_burst), finite in between and after. The runs of
+    non-finite points... recounted here: two bursts, 2 and 3 points; no rise before the first (the loss was
+    falling), so the cause is fp16 overflow, at 0.8 because one value is ±Inf. One burst a point longer
+    than short_burst is not 'short bursts that recover' any more."""
+    s = np.arange(2000)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.03 * np.random.default_rng(2).standard_normal(2000))
+    y[700], y[701], y[1300:1303] = np.nan, np.inf, np.nan
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    st = f.stats
+    assert (st["first_nonfinite_step"], st["nonfinite_points"], st["points"]) == (700, 5, 2000)
+    assert (st["bursts"], st["longest_burst"], st["permanent"], st["inf_points"]) == (2, 3, False, 1)
+    assert f.ranges == ((700, 701), (1300, 1302)) and f.step_range == (700, 1302)
+    assert st["loss_rise_before"] == round(_rise(y[680:700]), 3) and st["lr_ratio_since_start"] == 1.0
+    assert f.severity == "warning"
+    assert f.summary == "'train/loss' becomes NaN/Inf at step 700 in 2 burst(s) that recover (5 of 2,000 points non-finite)"
+    # (and the loss was steady before: its own arithmetic stays a possibility, at 0.5 for a run that recovers)
+    assert [(c.cause, c.confidence) for c in f.causes] == [("fp16_overflow", 0.8), ("unstable_loss", 0.5)]
+    assert f.causes[0].evidence.startswith("2 short burst(s) (longest 3 point(s)) that recover, 1 of them ±Inf")
+    y[1303] = np.nan  # four points: longer than short_burst
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    assert f.stats["longest_burst"] == 4 and "fp16_overflow" not in [c.cause for c in f.causes]
+    y[700:702] = np.nan  # and without the ±Inf, with three short bursts again: 0.6
+    y[1303] = 1.0
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    assert [(c.cause, c.confidence) for c in f.causes][0] == ("fp16_overflow", 0.6) and f.stats["inf_points"] == 0
+
+
+def test_a_blow_up_after_the_lr_and_gradient_rose_names_both_numbers():
+    """The LR warms up from 1e-4 to 1e-3 over the first 1,000 steps and stays there; the gradient norm
+    sits near 1 and climbs to 8× in the last three steps before step 1,500, where the loss turns NaN and
+    stays NaN (an error: the run is lost). The ratios are recomputed here over the card's
+    lookback_points (20) before the first NaN: the loss's rise, the gradient norm's, and the LR's ratio
+    from its first logged value to its last before the NaN (10×)."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(4)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.03 * rng.standard_normal(2000))
+    y[1500:] = np.nan
+    g = np.exp(0.05 * rng.standard_normal(2000))
+    g[1497:1500] = [3.0, 5.0, 8.0]
+    lr = np.minimum(1e-4 + 9e-4 * s / 1000, 1e-3)
+    (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g), "lr": (s, lr)}, "NF001")
+    st = f.stats
+    assert (st["first_nonfinite_step"], st["bursts"], st["longest_burst"], st["permanent"]) == (1500, 1, 500, True)
+    assert st["grad_norm_rise_before"] == round(_rise(g[1480:1500]), 3) and st["grad_norm_rise_before"] > 3
+    assert st["loss_rise_before"] == round(_rise(y[1480:1500]), 3)
+    assert st["lr_ratio_since_start"] == round(lr[1499] / lr[0], 3)
+    assert f.severity == "error" and "and never recovers (500 of 2,000 points non-finite)" in f.summary
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.75)]
+    assert f.causes[0].evidence == (f"non-finite values came after instability: the gradient norm rose "
+                                    f"{_rise(g[1480:1500]):.1f}× just before; the learning rate had risen "
+                                    f"{lr[1499] / lr[0]:.1f}× since the start. A learning rate too high for this "
+                                    "model blows the weights up.")
+
+
+def test_a_loss_steady_until_it_turns_nan_is_its_own_arithmetic():
+    """A loss falling smoothly to step 1,200, then NaN to the end, LR not logged, no gradient norm: the
+    last points sit within 1.1× of the window's median (recomputed), so nothing rose before it; steady
+    then NaN at once is a log(0) or a division (unstable_loss, 0.8 because it never recovers). With only
+    four finite points before the NaN there is too little to call it steady (0.6)."""
+    s = np.arange(2000)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * np.random.default_rng(9).standard_normal(2000))
+    y[1200:] = np.nan
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    rise = _rise(y[1180:1200])
+    assert f.stats["loss_rise_before"] == round(rise, 3) and rise < 1.1
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unstable_loss", 0.8)]
+    assert f.causes[0].evidence.startswith(f"the loss was steady before step 1200 (last points within {rise:.2f}× "
+                                           "of the window median, no gradient-norm rise, LR not logged)")
+    (f,) = findings({"train/loss": (s[1196:], y[1196:])}, "NF001")  # logging began at step 1,196
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unstable_loss", 0.6)]
+    assert f.causes[0].evidence.startswith("only 4 finite point(s) before step 1200, too few to see a rise")
