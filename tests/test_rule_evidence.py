@@ -293,3 +293,55 @@ def test_a_loss_steady_until_it_turns_nan_is_its_own_arithmetic():
     (f,) = findings({"train/loss": (s[1196:], y[1196:])}, "NF001")  # logging began at step 1,196
     assert [(c.cause, c.confidence) for c in f.causes] == [("unstable_loss", 0.6)]
     assert f.causes[0].evidence.startswith("only 4 finite point(s) before step 1200, too few to see a rise")
+
+
+# --- SP001: spikes measured in local spreads
+
+def test_spikes_report_their_heights_in_local_spreads_recomputed():
+    """A healthy loss (2,000 steps, 3 % noise) with three bad batches: the loss is 4×, 2.5× and 6× its
+    level at steps 400, 1,100 and 1,600, each back at the next step. Recomputed here on the log-loss, by
+    the card's definitions: the rolling median over `window` (31) points, the rolling MAD around it
+    (scaled to σ, floored at a quarter of its median), the height of each spike in those spreads, its
+    ratio to the local median, and the points until it is back within 3 spreads. Single points, back at
+    once, with no LR or gradient norm logged: corrupted samples (0.5), an outlier batch otherwise (0.3)."""
+    s = np.arange(2000)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.03 * np.random.default_rng(12).standard_normal(2000))
+    at = [400, 1100, 1600]
+    for i, k in zip(at, [4.0, 2.5, 6.0]):
+        y[i] *= k
+    (f,) = findings({"train/loss": (s, y)}, "SP001")
+
+    ly = np.log(y)
+    med = ndimage.median_filter(ly, size=31, mode="reflect")
+    spread = 1.4826 * ndimage.median_filter(np.abs(ly - med), size=31, mode="reflect")
+    spread = np.maximum(spread, 0.25 * np.median(spread))
+    z = (ly - med) / spread
+    back = [next(j for j in range(1, 21) if ly[i + j] <= med[i] + 3 * spread[i]) for i in at]
+    st = f.stats
+    assert (st["mode"], st["count"], st["steps"], st["epoch_locked_dropped"]) == ("rolling", 3, at, 0)
+    assert st["heights"] == [round(float(z[i]), 1) for i in at]
+    assert st["ratios_to_local_median"] == [round(float(np.exp(ly[i] - med[i])), 3) for i in at]
+    assert st["recovery_points"] == back == [1, 1, 1]
+    assert f.step_range == (400, 1600) and f.ranges == ((400, 400), (1100, 1100), (1600, 1600))
+    big = max(np.exp(ly[i] - med[i]) for i in at)
+    assert f.summary == (f"'train/loss' spikes 3 time(s), up to {max(z[i] for i in at):.0f} local spreads "
+                         f"({big:.1f}× the local median), first at step 400, recovering within 1 point(s)")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("corrupt_samples", 0.5), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith("3 single-point spike(s), each back at the next point")
+
+
+def test_spikes_after_the_lr_was_raised_blame_the_raise():
+    """The same loss with the LR raised from 1e-4 to 1e-3 at step 1,000 (10×, over the card's
+    lr_raised_factor of 3) and two spikes after it (1,100 and 1,600): the raise is the likely cause (0.8)
+    and the outlier-batch reading stays behind it (0.3). The spikes are no longer 'corrupt samples':
+    something explains them."""
+    s = np.arange(2000)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.03 * np.random.default_rng(12).standard_normal(2000))
+    y[1100] *= 2.5
+    y[1600] *= 6.0
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.where(s < 1000, 1e-4, 1e-3))}, "SP001")
+    assert f.stats["steps"] == [1100, 1600]
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.8), ("unknown", 0.3)]
+    # the LR in force at the first spike against the median LR logged before it
+    assert f.causes[0].evidence.startswith("the logged LR ('lr') is 0.001 at step 1,100, 10× the 0.0001 it mostly "
+                                           "was before (raised from step 1,000)")
