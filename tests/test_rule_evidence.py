@@ -345,3 +345,46 @@ def test_spikes_after_the_lr_was_raised_blame_the_raise():
     # the LR in force at the first spike against the median LR logged before it
     assert f.causes[0].evidence.startswith("the logged LR ('lr') is 0.001 at step 1,100, 10× the 0.0001 it mostly "
                                            "was before (raised from step 1,000)")
+
+
+# --- PL001: a loss pinned at a chance level
+
+def test_a_loss_pinned_at_chance_reports_its_level_and_share_recomputed():
+    """A 10-class classifier whose loss explodes to 40 in its first 10 steps (inputs on wild scales) and
+    then sits at ln 10 = 2.3026 (±0.3 % batch noise, the uniform prediction's loss) for the rest of 2,000
+    steps: it predicts the prior. Recomputed here by the card's definitions: the level (median), the start
+    and end (medians of the first and last tenth), the relative improvement and spread (MAD over the start),
+    and the share of the run whose running median (21 points) is within chance_tolerance (2 %) of the
+    level. The explosion comes first in the causes (0.65): its peak and step, and how many times the chance
+    level it is."""
+    s = np.arange(2000)
+    y = np.log(10) * np.exp(0.003 * np.random.default_rng(13).standard_normal(2000))
+    y[:10] = np.linspace(40.0, 3.0, 10)
+    (f,) = findings({"train/loss": (s, y)}, "PL001")
+    level, start, end = np.median(y), np.median(y[:200]), np.median(y[-200:])
+    sm = ndimage.median_filter(y, size=21, mode="nearest")
+    near = np.mean(np.abs(sm - level) <= 0.02 * level)
+    mad = 1.4826 * np.median(np.abs(y - np.median(y)))
+    st = f.stats
+    assert (st["kind"], st["chance_level"], st["points"]) == ("pinned", "ln 10 (uniform over 10 classes)", 2000)
+    assert st["level"] == round(level, 6) and st["start"] == round(start, 6) and st["end"] == round(end, 6)
+    assert st["relative_improvement"] == round((start - end) / start, 5)
+    assert st["relative_spread"] == round(mad / start, 5)
+    assert st["fraction_at_level"] == round(near, 4) and near >= 0.9
+    assert f.severity == "error"  # at the level for error_fraction_at_chance (90 %) of the run or more
+    assert f.summary == f"'train/loss' is pinned at {level:.4g} = ln 10 (uniform over 10 classes) for {near:.0%} of the run"
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unnormalized_inputs", 0.65), ("unknown", 0.6)]
+    assert f.causes[0].evidence.startswith(f"the loss first exploded to 40 (step 0, {40 / level:.0f}× the chance "
+                                           "level) and then settled at ln 10")
+    # without the explosion, under an LR that is not tiny: the network starts in a state it cannot leave
+    y[:10] = y[10:20]
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(2000, 1e-3))}, "PL001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("bad_initialization", 0.65), ("unknown", 0.6)]
+    assert f.causes[0].evidence.startswith("the loss sits at ln 10 (uniform over 10 classes) from its first points "
+                                           "and never leaves it, under an LR of 0.001")
+    # under an LR of at most max_low_lr (1e-5) the steps are too small; of at most max_dead_lr (1e-7), nothing moves
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(2000, 1e-5))}, "PL001")
+    assert [(c.cause, c.confidence) for c in f.causes][0] == ("lr_too_low", 0.7)
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(2000, 1e-7))}, "PL001")
+    assert [(c.cause, c.confidence) for c in f.causes][0] == ("unknown", 0.8)
+    assert f.causes[0].evidence == "the logged learning rate never exceeds 1e-07"
