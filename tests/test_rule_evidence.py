@@ -125,6 +125,9 @@ def test_a_climb_under_a_raised_lr_names_the_lr_with_its_numbers():
     assert f.causes[0].evidence.startswith(f"the LR is raised 3× during the climb (from 0.001 at the best, step "
                                            f"{best:,}, to 0.003 by step 1,600)")
     assert f.causes[1].evidence.startswith("the LR does not explain it alone")
+    # the same LR logged only where it changes (three points: at the start, before the best, at the raise)
+    (g,) = findings({"train/loss": (s, y), "lr": (np.array([0, 1000, 1600]), np.array([1e-3, 1e-3, 3e-3]))}, "DV001")
+    assert g.causes == f.causes
     # raised only 1.2× (under lr_raise_factor) it is not "raised", but it is at its peak when the climb
     # starts and never comes down: still the LR's doing
     (f,) = findings({"train/loss": (s, y), "lr": (s, np.where(s < 1600, 1e-3, 1.2e-3))}, "DV001")
@@ -388,3 +391,71 @@ def test_a_loss_pinned_at_chance_reports_its_level_and_share_recomputed():
     (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(2000, 1e-7))}, "PL001")
     assert [(c.cause, c.confidence) for c in f.causes][0] == ("unknown", 0.8)
     assert f.causes[0].evidence == "the logged learning rate never exceeds 1e-07"
+
+
+# --- boundaries and branches that decide a finding
+
+def test_a_second_detector_for_a_rule_is_refused_but_the_same_one_again_is_not():
+    """Each rule has one detector: a second, different function registered under a rule id that has one
+    is a programming error; registering the same function again (a module imported twice) is harmless."""
+    import pytest
+    from loganalyze.detectors import _REGISTRY, all_detectors, detector
+
+    fn = all_detectors()["DV001"]
+    assert detector("DV001")(fn) is fn
+    with pytest.raises(RuntimeError, match="two detectors registered for rule DV001"):
+        detector("DV001")(lambda run, params: [])
+    assert _REGISTRY["DV001"] is fn
+
+
+def test_an_explosion_into_nan_after_a_gradient_burst_names_the_burst():
+    """The loss falls smoothly, jumps to 60× its typical level at step 1,498, to 200 at 1,499, and is NaN from step 1,500 on;
+    the gradient norm, near 1 all run, reaches 25 at step 1,498, the step before the peak (over the card's grad_burst_ratio, 10×
+    its median). The burst just before is named with its numbers (exploding gradients, 0.65), `unknown`
+    stays behind it (0.3); the explosion's ratio is the peak over the typical level before it."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(14)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    y[1498], y[1499], y[1500:] = 60 * y[1497], 200.0, np.nan
+    g = np.exp(0.05 * rng.standard_normal(2000))
+    g[1498] = 25.0
+    (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g)}, "DV001")
+    assert f.stats["shape"] == "explodes_into_nonfinite" and f.stats["nonfinite_from"] == 1500
+    typical = np.median(np.abs(y[:1498][-max(10, 1498 // 5):]))  # the points before the last two logging gaps
+    assert f.stats["typical"] == typical and f.stats["peak"] == 200.0
+    assert f.stats["rise_factor"] == round(200.0 / typical, 4) and f.step_range == (1499, 1999)
+    assert [(c.cause, c.confidence) for c in f.causes] == [("exploding_gradients", 0.65), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the gradient norm ('grad_norm') reached 25 at step 1,498, "
+                                           f"{25 / np.median(g):.0f}× its median")
+
+
+def test_a_validation_spike_after_training_died_is_the_explosion_not_a_spike():
+    """The training loss is NaN from step 1,500 to the end (the run blew up); the validation loss, logged
+    every 10 steps, jumps 5× at step 800 and again at step 1,800. The jump at 800 is a spike; the one at
+    1,800 comes after training died, so it is a consequence of the explosion (NF001's), not a spike."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(15)
+    train = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    train[1500:] = np.nan
+    vs = s[::10]
+    val = (2.0 * np.exp(-vs / 500) + 0.4) * np.exp(0.02 * rng.standard_normal(len(vs)))
+    val[80] *= 5
+    val[180] *= 5
+    found = findings({"train/loss": (s, train), "val/loss": (vs, val)}, "SP001")
+    assert [(f.tags, f.stats["steps"]) for f in found] == [(("val/loss",), [800])]
+
+
+def test_a_loss_that_improves_by_exactly_the_tolerance_has_not_improved():
+    """Five training logs and twenty evaluations, both worse after their first value than at it — except
+    that the best later validation is exactly chance_tolerance (2 %) below the first: within the tolerance
+    that is no improvement, so the run still 'never improves'; a little more than 2 % is one."""
+    ts, es = np.arange(1, 6) * 500, np.arange(1, 21) * 130
+    rng = np.random.default_rng(3)
+    train = np.r_[1.2, 1.2 * 1.4 * np.exp(0.05 * rng.standard_normal(4))]
+    val = np.r_[2.5, 2.5 * 1.3 * np.exp(0.05 * rng.standard_normal(19))]
+    val[7] = 2.5 * (1 - 0.02)
+    (f,) = [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")]
+    assert f.stats["kind"] == "never_improved" and f.stats["val_best_later"] == round(2.5 * 0.98, 6)
+    val[7] = 2.5 * (1 - 0.021)
+    assert not [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")
+                if f.stats["kind"] == "never_improved"]
