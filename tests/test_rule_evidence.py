@@ -459,3 +459,26 @@ def test_a_loss_that_improves_by_exactly_the_tolerance_has_not_improved():
     val[7] = 2.5 * (1 - 0.021)
     assert not [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")
                 if f.stats["kind"] == "never_improved"]
+
+
+def test_a_running_mean_reset_each_epoch_reports_the_decay_of_its_moves():
+    """12 epochs of 100 steps; the per-step loss (30 % noise on a decay) is logged as its running mean
+    since the epoch began (running_loss / (i + 1)), so within an epoch the logged value moves by ~1/k at
+    its k-th step and jumps at each boundary. Recomputed here on the log of the logged values: the
+    median move early in the epoch (its 2nd to 10th points, a tenth of the epoch) over the median move
+    in its second half (the decay), and the median move across a boundary over the same (the jump). The
+    confidence rises with the decay, 0.6 + 0.05 per ×, counted up to 7× (0.95)."""
+    E, P = 12, 100
+    s = np.arange(E * P)
+    raw = (2.0 * np.exp(-s / 500) + 0.5) * np.exp(0.3 * np.random.default_rng(1).standard_normal(len(s)))
+    logged = np.array([raw[e * P: e * P + k + 1].mean() for e, k in zip(s // P, s % P)])
+    (f,) = findings({"train/loss": (s, logged), "epoch": (s, s // P)}, "PD001")
+    d, k = np.abs(np.diff(np.log(logged))), (s % P)[1:]
+    inside = (s // P)[1:] == (s // P)[:-1]
+    late = np.median(d[inside & (k >= P // 2)])
+    decay = np.median(d[inside & (k >= 1) & (k <= P // 10)]) / late
+    jump = np.median(d[~inside]) / late
+    c = f.causes[0]
+    assert c.cause == "running_mean_reset" and c.confidence == min(0.95, 0.6 + 0.05 * min(decay, 7))
+    assert (f"shrinks from early to late by {decay:.0f}× and the value jumps {jump:.0f}× the late-epoch change"
+            in c.evidence)
