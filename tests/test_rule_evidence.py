@@ -482,3 +482,63 @@ def test_a_running_mean_reset_each_epoch_reports_the_decay_of_its_moves():
     assert c.cause == "running_mean_reset" and c.confidence == min(0.95, 0.6 + 0.05 * min(decay, 7))
     assert (f"shrinks from early to late by {decay:.0f}× and the value jumps {jump:.0f}× the late-epoch change"
             in c.evidence)
+
+
+# --- PD002: a cycle of another period than the epoch, from the periodogram and the fold
+
+def _fold(ly, period, bins=20):
+    """The fold of a log-loss logged at every step 0 … n-1 by position within `period`-step cycles, by
+    definition: the moving average over one cycle (ends held) taken off, the half cycle at either end
+    left out, `bins` phase bins; (profile, per-cycle profiles, variance explained, odd/even correlation)."""
+    n = len(ly)
+    resid = ly - ndimage.uniform_filter1d(ly, size=period, mode="nearest")
+    core = np.arange(period // 2, n - period // 2)
+    r, b, c = resid[core], (core % period) * bins // period, core // period
+    profile = np.array([r[b == k].mean() for k in range(bins)])
+    eta2 = sum((b == k).sum() * (profile[k] - r.mean()) ** 2 for k in range(bins)) / ((r - r.mean()) ** 2).sum()
+    per = np.array([[r[(c == e) & (b == k)].mean() if ((c == e) & (b == k)).any() else np.nan for k in range(bins)]
+                    for e in range(n // period)])
+    split = np.corrcoef(np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0))[0, 1]
+    return profile, per, eta2, split
+
+
+def test_a_cycle_at_the_validation_cadence_reports_its_periodogram_and_fold():
+    """3,000 steps in 3 epochs of 1,000; every 150 steps an evaluation leaves the model changed and the
+    loss jumps up 15 % and decays back over the next 150 steps (a saw-tooth, 4 % noise); validation is
+    logged every 150 steps. Recomputed here: the periodogram of the log-loss minus its running median (n/8
+    points), Hann-windowed, its peak (at 150 steps: 20 cycles) over the median power of periods 4 … n/3;
+    the fold at 150 steps (variance explained, odd/even r); the share of cycles whose own profile follows
+    the mean one (r ≥ 0.3) and the median cycle's swing over the largest. The period is not the epoch's
+    (1,000 / 150 is no whole number) and it is the validation cadence: evaluation is the suspect (0.5)."""
+    n, P = 3000, 150
+    s = np.arange(n)
+    rng = np.random.default_rng(16)
+    y = (1.5 * np.exp(-s / 1500) + 0.4) * np.exp(0.15 * np.exp(-(s % P) / 40) + 0.04 * rng.standard_normal(n))
+    vs = s[P - 1::P]
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // 1000), "val/loss": (vs, 0.8 - vs / 1e4)}, "PD002")
+
+    ly = np.log(y)
+    r = ly - ndimage.median_filter(ly, size=(n // 8) | 1, mode="nearest")
+    r -= r.mean()
+    spec = np.abs(np.fft.rfft(r * np.hanning(n))) ** 2
+    fr = np.fft.rfftfreq(n)
+    valid = (fr > 0) & (fr <= 0.25) & (fr >= 3 / n)
+    peak = np.argmax(np.where(valid, spec, -1))
+    profile, per, eta2, split = _fold(ly, P)
+    full = [row for row in per if np.isfinite(row).sum() >= 10]
+    agree = np.mean([np.corrcoef(row[np.isfinite(row)], profile[np.isfinite(row)])[0, 1] >= 0.3 for row in full])
+    swings = [np.nanmax(row) - np.nanmin(row) for row in per if np.isfinite(row).sum() >= 3]
+    st = f.stats
+    assert round(1 / fr[peak]) == P and st["period_steps"] == P and st["cycles"] == 20.0
+    assert st["peak_power_ratio"] == round(float(spec[peak] / np.median(spec[valid])), 2)
+    assert st["phase_profile"] == [round(float(v), 5) for v in profile]
+    assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
+    assert st["cycle_agreement"] == round(agree, 3)
+    assert st["amplitude_consistency"] == round(float(np.median(swings) / max(swings)), 3)
+    amp = profile.max() - profile.min()
+    assert st["relative_amplitude"] == round(float(np.exp(amp) - 1), 4)
+    assert (st["validation_cadence"], st["lr_period_steps"]) == (P, None)
+    assert f.summary == (f"'train/loss' repeats every 150 steps (20 cycles, {np.exp(amp) - 1:.0%} swing), "
+                         "matching the validation cadence")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("eval_side_effect", 0.5)]
+    assert "(150 steps)" in f.causes[0].evidence
