@@ -542,3 +542,22 @@ def test_a_cycle_at_the_validation_cadence_reports_its_periodogram_and_fold():
                          "matching the validation cadence")
     assert [(c.cause, c.confidence) for c in f.causes] == [("eval_side_effect", 0.5)]
     assert "(150 steps)" in f.causes[0].evidence
+
+
+def test_training_and_validation_at_one_chance_level_are_one_finding():
+    """A dead 10-class model: training (2,000 steps) and validation (every 100 steps) both sit at ln 10
+    (±0.3 %). One finding, on both tags, that carries validation's own level and share (recomputed: the
+    median of its values, all of them within 2 %). With validation at ln 2 instead (another label set
+    than training's), the two are not one phenomenon: two findings."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(17)
+    train = np.log(10) * np.exp(0.003 * rng.standard_normal(2000))
+    vs = s[99::100]
+    val = np.log(10) * np.exp(0.003 * rng.standard_normal(len(vs)))
+    (f,) = findings({"train/loss": (s, train), "val/loss": (vs, val)}, "PL001")
+    assert f.tags == ("train/loss", "val/loss") and f.stats["chance_level"] == "ln 10 (uniform over 10 classes)"
+    assert f.stats["val_level"] == round(float(np.median(val)), 6) and f.stats["val_fraction_at_level"] == 1.0
+    assert f.summary.endswith(f"; validation ('val/loss') sits there too ({np.median(val):.4g}, 100%)")
+    found = findings({"train/loss": (s, train), "val/loss": (vs, val * np.log(2) / np.log(10))}, "PL001")
+    assert sorted((g.tags, g.stats["chance_level"]) for g in found) == [
+        (("train/loss",), "ln 10 (uniform over 10 classes)"), (("val/loss",), "ln 2 (uniform over 2 classes)")]
