@@ -601,3 +601,20 @@ def test_overfitting_reports_the_best_evaluation_and_what_followed_recomputed():
     assert [(c.cause, c.confidence) for c in f.causes] == [("overfitting", 0.85)]
     assert (f"the train/val gap grows from {vv[b] - tr[b]:.3g} to {end - np.median(tr[-3:]):.3g}"
             in f.causes[0].evidence)
+
+
+def test_validation_that_never_came_near_training_is_a_mismatch_before_overfitting():
+    """The same run with validation 12× higher throughout: its best (about 6.5) is still more than
+    mismatch_ratio (3×) the training loss at the very start of the run (the median of its first
+    twentieth, about 2): validation never improved with training, so the sets or their evaluation differ
+    (0.65), and overfitting stays behind it (0.45) with its own evidence."""
+    s = np.arange(1, 6001)
+    rng = np.random.default_rng(18)
+    train = (2.0 * np.exp(-s / 1500) + 0.05) * np.exp(0.03 * rng.standard_normal(len(s)))
+    vs = np.arange(200, 6001, 200)
+    vv = 12 * (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) * np.exp(0.02 * rng.standard_normal(len(vs)))
+    (f,) = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "AC001")
+    start = np.median(train[:300])
+    assert [(c.cause, c.confidence) for c in f.causes] == [("train_val_mismatch", 0.65), ("overfitting", 0.45)]
+    assert f.causes[0].evidence.startswith(f"the best validation loss ({vv.min():.4g}) is {vv.min() / start:.1f}× the "
+                                           f"training loss at the start of the run ({start:.4g})")
