@@ -618,3 +618,48 @@ def test_validation_that_never_came_near_training_is_a_mismatch_before_overfitti
     assert [(c.cause, c.confidence) for c in f.causes] == [("train_val_mismatch", 0.65), ("overfitting", 0.45)]
     assert f.causes[0].evidence.startswith(f"the best validation loss ({vv.min():.4g}) is {vv.min() / start:.1f}× the "
                                            f"training loss at the start of the run ({start:.4g})")
+
+
+# --- PL002: a long flat start
+
+def test_a_long_flat_start_reports_where_it_ends_recomputed():
+    """A 10-class classifier sits at ln 10 (±1 %) for the first 1,100 of 4,000 steps while a warm-up
+    raises the LR from 1e-5 to 1e-3 over those steps, then learns down to 0.2. Recomputed here by the
+    card's definitions, on the log-loss in 40 buckets of 100 steps: the stall is the run of buckets from
+    the first whose medians stay within the tolerance (the larger of flat_tolerance and 3× the
+    bucket-to-bucket noise, at most half the gap) of the first one while sitting min_gap_factor (1.5×)
+    above the best bucket; where it ends, its share of the run, how far above the best it sits. The LR
+    still rising at its end (warm-up) comes first (0.6), the chance level second (0.4)."""
+    s = np.arange(4000)
+    rng = np.random.default_rng(19)
+    y = np.where(s < 1100, np.log(10), 0.2 + (np.log(10) - 0.2) * np.exp(-(s - 1100) / 300))
+    y = y * np.exp(0.01 * rng.standard_normal(4000))
+    lr = np.minimum(1e-5 + (1e-3 - 1e-5) * s / 1100, 1e-3)
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "PL002")
+
+    med = np.median(np.log(y).reshape(40, 100), axis=1)
+    d = np.diff(med)
+    noise = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
+    gap = np.log(1.5)
+    tol = max(min(3 * noise, gap / 2), 0.03)
+    flat = next(i for i in range(1, 40) if not (abs(med[i] - med[0]) <= tol and med[i] - med.min() >= gap)) - 1
+    end = (flat + 1) * 100
+    st = f.stats
+    assert st["stall_end_step"] == end and f.step_range == (0, end) and 1000 <= end <= 1200
+    assert st["stall_fraction"] == round((flat + 1) / 40, 3)
+    assert st["stall_level"] == round(float(np.exp(med[0])), 6) and st["best_level"] == round(float(np.exp(med.min())), 6)
+    assert st["factor_above_best"] == round(float(np.exp(med[0] - med.min())), 3)
+    assert st["chance_level"] == "ln 10 (uniform over 10 classes)" and st["lr_at_stall_end"] == lr[end]
+    assert f.summary == (f"'train/loss' stalls at {np.exp(med[0]):.4g} (= ln 10) for the first {(flat + 1) / 40:.0%} "
+                         f"of the run (to step {end:,}), {np.exp(med[0] - med.min()):.1f}× above the best it reaches later")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_low", 0.6), ("bad_initialization", 0.4),
+                                                           ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the stall ends at step {end:,} as the LR rises (the LR ('lr') is "
+                                           f"{lr[end]:.3g} there (started at 1e-05, peak so far {lr[end]:.3g}))")
+    # with no LR logged the warm-up cannot be seen: the chance level leads (0.55), nothing tells the rest apart
+    (f,) = findings({"train/loss": (s, y)}, "PL002")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("bad_initialization", 0.55), ("unknown", 0.3)]
+    assert f.causes[1].evidence.endswith("(no learning rate is logged to tell them apart)")
+    # and a stall above any chance level, with no LR: only `unknown`, at 0.45
+    (f,) = findings({"train/loss": (s, y * 1.35)}, "PL002")  # 3.11: between ln 20 and ln 32
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.45)] and f.stats["chance_level"] is None
