@@ -451,12 +451,15 @@ def test_a_loss_that_improves_by_exactly_the_tolerance_has_not_improved():
     that is no improvement, so the run still 'never improves'; a little more than 2 % is one."""
     ts, es = np.arange(1, 6) * 500, np.arange(1, 21) * 130
     rng = np.random.default_rng(3)
-    train = np.r_[1.2, 1.2 * 1.4 * np.exp(0.05 * rng.standard_normal(4))]
-    val = np.r_[2.5, 2.5 * 1.3 * np.exp(0.05 * rng.standard_normal(19))]
-    val[7] = 2.5 * (1 - 0.02)
+    train = 1.2345678 * np.r_[1, 1.4 * np.exp(0.05 * rng.standard_normal(4))]
+    val = 2.5123456 * np.r_[1, 1.3 * np.exp(0.05 * rng.standard_normal(19))]
+    val[7] = val[0] * (1 - 0.02)
     (f,) = [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")]
-    assert f.stats["kind"] == "never_improved" and f.stats["val_best_later"] == round(2.5 * 0.98, 6)
-    val[7] = 2.5 * (1 - 0.021)
+    assert f.stats["kind"] == "never_improved" and f.step_range == (130, 2600)
+    assert (f.stats["train_first"], f.stats["train_best_later"]) == (round(train[0], 6), round(train[1:].min(), 6))
+    assert (f.stats["val_first"], f.stats["val_best_later"]) == (round(val[0], 6), round(val[7], 6))
+    assert (f.stats["train_points"], f.stats["val_points"]) == (5, 20)
+    val[7] = val[0] * (1 - 0.021)
     assert not [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")
                 if f.stats["kind"] == "never_improved"]
 
@@ -503,17 +506,18 @@ def _fold(ly, period, bins=20):
 
 
 def test_a_cycle_at_the_validation_cadence_reports_its_periodogram_and_fold():
-    """3,000 steps in 3 epochs of 1,000; every 150 steps an evaluation leaves the model changed and the
+    """3,150 steps in epochs of 1,000; every 150 steps an evaluation leaves the model changed and the
     loss jumps up 15 % and decays back over the next 150 steps (a saw-tooth, 4 % noise); validation is
     logged every 150 steps. Recomputed here: the periodogram of the log-loss minus its running median (n/8
-    points), Hann-windowed, its peak (at 150 steps: 20 cycles) over the median power of periods 4 … n/3;
+    points), Hann-windowed, its peak (at 150 steps: 21 cycles) over the median power of periods 4 … n/3;
     the fold at 150 steps (variance explained, odd/even r); the share of cycles whose own profile follows
     the mean one (r ≥ 0.3) and the median cycle's swing over the largest. The period is not the epoch's
     (1,000 / 150 is no whole number) and it is the validation cadence: evaluation is the suspect (0.5)."""
-    n, P = 3000, 150
+    n, P = 3150, 150
     s = np.arange(n)
     rng = np.random.default_rng(16)
-    y = (1.5 * np.exp(-s / 1500) + 0.4) * np.exp(0.15 * np.exp(-(s % P) / 40) + 0.04 * rng.standard_normal(n))
+    jump = np.where(s // P == 10, -0.15, 0.15)  # (one cycle runs the other way: it does not follow the others)
+    y = (1.5 * np.exp(-s / 1500) + 0.4) * np.exp(jump * np.exp(-(s % P) / 40) + 0.04 * rng.standard_normal(n))
     vs = s[P - 1::P]
     (f,) = findings({"train/loss": (s, y), "epoch": (s, s // 1000), "val/loss": (vs, 0.8 - vs / 1e4)}, "PD002")
 
@@ -529,7 +533,8 @@ def test_a_cycle_at_the_validation_cadence_reports_its_periodogram_and_fold():
     agree = np.mean([np.corrcoef(row[np.isfinite(row)], profile[np.isfinite(row)])[0, 1] >= 0.3 for row in full])
     swings = [np.nanmax(row) - np.nanmin(row) for row in per if np.isfinite(row).sum() >= 3]
     st = f.stats
-    assert round(1 / fr[peak]) == P and st["period_steps"] == P and st["cycles"] == 20.0
+    assert round(1 / fr[peak]) == P and st["period_steps"] == P and st["cycles"] == 21.0
+    assert 0.8 < agree < 1  # the cycle without a jump does not follow: 20 of 21
     assert st["peak_power_ratio"] == round(float(spec[peak] / np.median(spec[valid])), 2)
     assert st["phase_profile"] == [round(float(v), 5) for v in profile]
     assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
@@ -538,7 +543,7 @@ def test_a_cycle_at_the_validation_cadence_reports_its_periodogram_and_fold():
     amp = profile.max() - profile.min()
     assert st["relative_amplitude"] == round(float(np.exp(amp) - 1), 4)
     assert (st["validation_cadence"], st["lr_period_steps"]) == (P, None)
-    assert f.summary == (f"'train/loss' repeats every 150 steps (20 cycles, {np.exp(amp) - 1:.0%} swing), "
+    assert f.summary == (f"'train/loss' repeats every 150 steps (21 cycles, {np.exp(amp) - 1:.0%} swing), "
                          "matching the validation cadence")
     assert [(c.cause, c.confidence) for c in f.causes] == [("eval_side_effect", 0.5)]
     assert "(150 steps)" in f.causes[0].evidence
@@ -663,3 +668,26 @@ def test_a_long_flat_start_reports_where_it_ends_recomputed():
     # and a stall above any chance level, with no LR: only `unknown`, at 0.45
     (f,) = findings({"train/loss": (s, y * 1.35)}, "PL002")  # 3.11: between ln 20 and ln 32
     assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.45)] and f.stats["chance_level"] is None
+
+
+def test_spikes_three_quarters_at_the_top_lr_are_the_lrs_doing_and_half_are_not():
+    """The LR decays linearly from 1e-3 to 1e-4 over 2,000 steps; its top quarter (the 75th percentile
+    of its values, recomputed) is the first 500 steps. Four single-point spikes, three of them in the top
+    quarter (steps 150, 300, 450) and one late (1,500): 3 of 4 is exactly the card's lr_share_at_high
+    (75 %), enough to name the LR (0.7). With two of the four early, half is not enough: with nothing else
+    to explain them, single points back at once are corrupted samples (0.5)."""
+    s = np.arange(2000)
+    lr = 1e-3 - 9e-4 * s / 1999
+    # (a decay whose level at the spikes is no chance level: spikes out of a loss at chance name the LR too)
+    base = (2.5 * np.exp(-s / 400) + 0.15) * np.exp(0.03 * np.random.default_rng(20).standard_normal(2000))
+    y = base.copy()
+    y[[150, 300, 450, 1500]] *= 5
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "SP001")
+    assert f.stats["steps"] == [150, 300, 450, 1500]
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.7), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"75% of the spikes happen while the LR is in its top quarter "
+                                           f"(≥ {np.quantile(lr, 0.75):.3g})")
+    y = base.copy()
+    y[[150, 300, 1200, 1500]] *= 5
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "SP001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("corrupt_samples", 0.5), ("unknown", 0.3)]
