@@ -691,3 +691,34 @@ def test_spikes_three_quarters_at_the_top_lr_are_the_lrs_doing_and_half_are_not(
     y[[150, 300, 1200, 1500]] *= 5
     (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "SP001")
     assert [(c.cause, c.confidence) for c in f.causes] == [("corrupt_samples", 0.5), ("unknown", 0.3)]
+
+
+# --- PL004: converged early
+
+def test_a_loss_converged_early_reports_where_its_flat_stretch_starts_recomputed():
+    """A loss (4,000 steps, 2 % noise) that falls from 2.3 to 0.3 by about step 1,200 and then sits there,
+    under a constant LR of 3e-4. Recomputed here by the card's definitions on the log-loss in 40 buckets
+    of 100 steps: the tolerance (log 1.05, widened to twice the wander of the later buckets' medians or
+    of a bucket median's noise, never past log 1.25), the buckets off the final one by more than it, the
+    earliest bucket from which at least min_share_within (90 %) of the rest stay within it; where the
+    flat stretch starts, its share of the run, the final level."""
+    s = np.arange(4000)
+    rng = np.random.default_rng(21)
+    y = (2.0 * np.exp(-s / 250) + 0.3) * np.exp(0.02 * rng.standard_normal(4000))
+    (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(4000, 3e-4))}, "PL004")
+
+    ly = np.log(y)
+    med = np.median(ly.reshape(40, 100), axis=1)
+    mad = lambda x: 1.4826 * np.median(np.abs(x - np.median(x)))  # noqa: E731
+    wander = max(mad(np.diff(med[20:])), 1.2533 * mad(np.diff(ly[2000:])) / np.sqrt(100)) / np.sqrt(2)
+    tol = min(max(np.log(1.05), 2 * wander), max(np.log(1.05), np.log(1.25)))
+    on = np.abs(med - med[-1]) <= tol
+    first = next(i for i in range(40) if on[i:].mean() >= 0.9)
+    start = first * 100
+    st = f.stats
+    assert st["flat_start_step"] == start and f.step_range == (start, 3999)
+    assert st["flat_fraction"] == round((3999 - start) / 3999, 3) and st["level"] == round(float(np.exp(med[-1])), 6)
+    assert st["lr_at_flat_start"] == 3e-4
+    assert f.summary == (f"'train/loss' has been flat at {np.exp(med[-1]):.4g} (within 5%) since step {start:,}: "
+                         f"the last {(3999 - start) / 3999:.0%} of the run changed it by less than its tolerance")
+    assert f.causes[0].evidence.startswith(f"converged by step {start:,}; the LR ('lr') is constant at 0.0003")
