@@ -722,3 +722,33 @@ def test_a_loss_converged_early_reports_where_its_flat_stretch_starts_recomputed
     assert f.summary == (f"'train/loss' has been flat at {np.exp(med[-1]):.4g} (within 5%) since step {start:,}: "
                          f"the last {(3999 - start) / 3999:.0%} of the run changed it by less than its tolerance")
     assert f.causes[0].evidence.startswith(f"converged by step {start:,}; the LR ('lr') is constant at 0.0003")
+
+
+# --- PD001: the small last batch, measured in spreads of the rest
+
+def test_a_small_last_batch_reports_how_far_its_points_sit_recomputed():
+    """12 epochs of 100 steps; the last batch of each epoch holds a few samples and its loss is 1.6× the
+    rest's (5 % noise elsewhere). Recomputed here: the log-loss minus its moving average over one epoch;
+    each epoch's last point against the other points, in robust spreads of theirs (MAD); the median of
+    those distances, how many epochs' last points are over 3 spreads out, and the binomial p of that many
+    by chance (the rest's own share over 3 spreads, at least 5 %). The rest of the epoch is flat, so the
+    cause is held at 0.85."""
+    E, P = 12, 100
+    s = np.arange(E * P)
+    y = (2.0 * np.exp(-s / 500) + 0.5) * np.exp(0.05 * np.random.default_rng(0).standard_normal(len(s)))
+    y[P - 1::P] *= 1.6
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // P)}, "PD001")
+
+    ly = np.log(y)
+    resid = ly - ndimage.uniform_filter1d(ly, size=P, mode="nearest")
+    last = s % P == P - 1
+    mad = 1.4826 * np.median(np.abs(resid[~last] - np.median(resid[~last])))
+    z = np.abs(resid[last]) / mad
+    out = int((z > 3).sum())
+    chance = max(np.mean(np.abs(resid[~last]) / mad > 3), 0.05)
+    p = stats.binom.sf(out - 1, E, chance)
+    c = f.causes[0]
+    assert (c.cause, c.confidence) == ("small_last_batch", 0.85)
+    assert c.evidence.startswith(f"the last point of each epoch sits a median {np.median(z):.1f} spreads above the "
+                                 f"rest (over 3 spreads in {out / E:.0%} of epochs, binomial p = {p:.1e}) while the "
+                                 "rest of the epoch is flat")
