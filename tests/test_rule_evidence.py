@@ -752,3 +752,30 @@ def test_a_small_last_batch_reports_how_far_its_points_sit_recomputed():
     assert c.evidence.startswith(f"the last point of each epoch sits a median {np.median(z):.1f} spreads above the "
                                  f"rest (over 3 spreads in {out / E:.0%} of epochs, binomial p = {p:.1e}) while the "
                                  "rest of the epoch is flat")
+
+
+def test_a_fading_staircase_over_exactly_seven_epochs_is_judged_on_its_first_half():
+    """Memorization for the first 3 of 7 epochs (a ±15 % staircase), then the cycle stops. Over all 7
+    epochs it is diluted; 7 is 2 × min_epochs (3) + 1, the fewest epochs whose first half can be judged
+    on its own (3 epochs, min_epochs), and there it is significant."""
+    rng = np.random.default_rng(0)
+    s = np.arange(1400)
+    ep, phase = s // 200, (s % 200) / 200
+    y = (0.3 + 1.5 * np.exp(-s / 600)) * np.exp(np.where(ep < 3, 0.3, 0.0) * (phase - 0.5)
+                                                 + 0.08 * rng.standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, ep)}, "PD001")
+    assert f.stats["judged_on"].startswith("first half") and f.stats["epochs"] == 3
+    assert f.causes[0].cause == "memorization"
+
+
+def test_a_cycle_near_a_quarter_epoch_that_drifts_against_it_stays_pd002s():
+    """A 251-step cycle (±15 %) under 1,020-step epochs: four cycles take 1,004 steps, so the cycle slides
+    16 steps against the epoch every epoch and the epoch's own fold does not hold it (its variance
+    explained and odd/even agreement stay under PD002's own bars). Though 1,020 / 251 is within 0.1 of a
+    whole number, this is no sub-epoch part of an epoch profile: PD002 reports it."""
+    rng = np.random.default_rng(2)
+    E = 1020
+    s = np.arange(16 * E)
+    y = (0.4 + 1.5 * np.exp(-s / 4000)) * np.exp(0.15 * np.sin(2 * np.pi * s / 250) + 0.05 * rng.standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // E)}, "PD002")
+    assert abs(E / f.stats["period_steps"] - 4) < 0.1 and 248 <= f.stats["period_steps"] <= 252
