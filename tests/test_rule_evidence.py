@@ -779,3 +779,49 @@ def test_a_cycle_near_a_quarter_epoch_that_drifts_against_it_stays_pd002s():
     y = (0.4 + 1.5 * np.exp(-s / 4000)) * np.exp(0.15 * np.sin(2 * np.pi * s / 250) + 0.05 * rng.standard_normal(len(s)))
     (f,) = findings({"train/loss": (s, y), "epoch": (s, s // E)}, "PD002")
     assert abs(E / f.stats["period_steps"] - 4) < 0.1 and 248 <= f.stats["period_steps"] <= 252
+
+
+# --- IN001 / IN002: what the ingest found in the files, counted
+
+def _csv_findings(tmp_path, name, rows, rule):
+    from loganalyze.config import Config
+    from loganalyze.engine import analyze
+
+    p = tmp_path / name / "metrics.csv"
+    p.parent.mkdir()
+    p.write_text("\n".join(rows) + "\n")
+    (report,) = analyze([str(p)], Config(select=(rule,))).runs
+    return report.findings
+
+
+def test_a_resume_that_rewrites_steps_with_other_values_counts_them(tmp_path):
+    """A CSV of two measured series (loss, accuracy) over steps 0–49; the job was killed and resumed
+    from the step-30 checkpoint, so steps 30–49 are written again with other values (training is not
+    deterministic) and the log goes on to step 59. The step goes back once (49 → 30) and the 20 earlier
+    points of each series at steps 30–49 are superseded; both series repeat those steps with other
+    values, which several series at once makes a resume (0.6) rather than two writers of one name."""
+    rows = ["step,loss,acc"] + [f"{s},{2 / (1 + s / 10):.6f},{s / 100:.4f}" for s in range(50)]
+    rows += [f"{s},{2.1 / (1 + s / 10):.6f},{s / 99:.4f}" for s in range(30, 60)]
+    (f,) = _csv_findings(tmp_path, "rewind", rows, "IN001")
+    assert (f.stats["rewinds"], f.stats["superseded_points"], f.step_range) == (1, 40, (30, 49))
+    assert f.summary.startswith("The step goes back 1 time(s) in 1 file(s) (first from 49 to 30); 40 earlier point(s)")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("resumed_run", 0.9)]
+    assert f.causes[0].evidence.startswith("later writes restart below steps already logged (49 → 30): ")
+
+
+def test_two_series_logged_again_at_the_same_steps_with_other_values_are_one_resume(tmp_path):
+    """Steps 10 and 11 of a two-series CSV (loss, accuracy) are each written twice in a row, the second
+    time with other values: one finding for the file (both series, 2 points each), warning, and with several
+    series repeating at once a resume that replayed those steps comes first (0.6), two writers second
+    (0.35). One series alone doing it is as likely two writers of one name (0.5)."""
+    rows = ["step,loss,acc"] + [f"{s},{2 / (1 + s / 10):.6f},{s / 100:.4f}" for s in range(40)]
+    (f,) = _csv_findings(tmp_path, "two", rows[:12] + ["10,1.5,0.2"] + rows[12:13] + ["11,1.4,0.21"] + rows[13:],
+                         "IN002")
+    assert (f.stats["count"], f.stats["conflicting_values"], f.stats["series"]) == (2, 4, 2)
+    assert f.stats["first_steps"] == [10, 11] and f.step_range == (10, 11) and f.severity == "warning"
+    assert f.summary == "2 series ('loss', …) have 2 point(s) logged twice at the same step, 4 with different values"
+    assert [(c.cause, c.confidence) for c in f.causes] == [("resumed_run", 0.6), ("unknown", 0.35)]
+    rows1 = ["step,loss"] + [f"{s},{2 / (1 + s / 10):.6f}" for s in range(40)]
+    (f,) = _csv_findings(tmp_path, "one", rows1[:12] + ["10,1.5"] + rows1[12:13] + ["11,1.4"] + rows1[13:], "IN002")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.5)]
+    assert f.summary == "'loss' has 2 point(s) logged twice at the same step, 2 with different values"
