@@ -825,3 +825,33 @@ def test_two_series_logged_again_at_the_same_steps_with_other_values_are_one_res
     (f,) = _csv_findings(tmp_path, "one", rows1[:12] + ["10,1.5"] + rows1[12:13] + ["11,1.4"] + rows1[13:], "IN002")
     assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.5)]
     assert f.summary == "'loss' has 2 point(s) logged twice at the same step, 2 with different values"
+
+
+# --- SP001 on the gradient norm: a burst, and whether the loss felt it
+
+def test_a_gradient_norm_burst_is_exploding_gradients_and_the_loss_setback_decides_how_sure():
+    """The gradient norm (near 2.5, 5 % noise, 2,000 steps) bursts to 40× at step 1,000. In one run the
+    loss is set back by it: the medians of the tenth of the run before and after the burst are 0.5 and
+    0.9 (recomputed), more than the card's setback_factor (1.2×) apart, so exploding gradients at 0.75
+    with both medians. In the other the loss does not notice (a clipped update): exploding gradients at
+    0.55, and the finding is info."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(22)
+    g = 2.5 * np.exp(0.05 * rng.standard_normal(2000))  # (2.5: no chance level of a loss, which SP001 also asks)
+    g[1000] = 100.0
+    noise = np.exp(0.02 * rng.standard_normal(2000))
+    hurt = np.where(s <= 1000, 0.5, 0.9) * noise
+    (f,) = [f for f in findings({"train/loss": (s, hurt), "grad_norm": (s, g)}, "SP001") if f.tags == ("grad_norm",)]
+    b, a = np.median(hurt[801:1001]), np.median(hurt[1001:1201])  # the 200 points up to the burst, the 200 after
+    assert f.stats["steps"] == [1000] and f.severity == "warning"
+    ratio = f.stats["ratios_to_local_median"][0]
+    assert ratio == round(float(100 / np.exp(np.median(np.log(g[985:1016])))), 3)
+    assert [(c.cause, c.confidence) for c in f.causes] == [("exploding_gradients", 0.75), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the gradient norm jumps to {ratio:.0f}× its local median at step 1,000 "
+                                           f"and the loss is set back after it (median loss {b:.4g} before, "
+                                           f"{a:.4g} after)")
+    calm = 0.5 * noise
+    (f,) = [f for f in findings({"train/loss": (s, calm), "grad_norm": (s, g)}, "SP001") if f.tags == ("grad_norm",)]
+    assert f.severity == "info"
+    assert [(c.cause, c.confidence) for c in f.causes] == [("exploding_gradients", 0.55), ("unknown", 0.3)]
+    assert ", and the loss shows no lasting setback" in f.causes[0].evidence
