@@ -855,3 +855,33 @@ def test_a_gradient_norm_burst_is_exploding_gradients_and_the_loss_setback_decid
     assert f.severity == "info"
     assert [(c.cause, c.confidence) for c in f.causes] == [("exploding_gradients", 0.55), ("unknown", 0.3)]
     assert ", and the loss shows no lasting setback" in f.causes[0].evidence
+
+
+def test_validation_jumping_off_training_again_and_again_reports_its_ratios_recomputed():
+    """Training falls smoothly (3,000 steps); validation, every 100 steps, sits 1.1× above it (2 % noise)
+    except in three stretches where the evaluated model is far off: 4–6× at evaluations 5–6, 12 and 20,
+    each time coming back. Recomputed here: validation over training at the same step, its median (the
+    usual ratio), the evaluations more than val_jump_factor (3×) above it, the stretches they form, the
+    largest ratio to the usual."""
+    s = np.arange(1, 3001)
+    rng = np.random.default_rng(23)
+    train = 2.0 * np.exp(-s / 800) + 0.3
+    vs = s[99::100]
+    vv = 1.1 * train[vs - 1] * np.exp(0.02 * rng.standard_normal(len(vs)))
+    vv[[5, 6, 12, 20]] *= [4.0, 6.0, 5.0, 4.5]
+    (f,) = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "SP001")
+    r = np.log(vv / train[vs - 1])
+    usual = np.median(r)
+    hi = np.nonzero(r > usual + np.log(3))[0]
+    peak = np.exp(r - usual).max()
+    st = f.stats
+    assert list(hi) == [5, 6, 12, 20] and st["mode"] == "validation_ratio"
+    assert (st["count"], st["steps"], st["evaluations_off"]) == (3, [600, 1300, 2100], 4)
+    assert st["usual_ratio"] == round(float(np.exp(usual)), 4) and st["max_ratio_to_usual"] == round(peak, 3)
+    assert f.step_range == (600, 2100) and f.ranges == ((600, 600), (1300, 1300), (2100, 2100))
+    assert f.summary == (f"'val/loss' jumps to 3–{peak:.0f}× its usual ratio to 'train/loss' 3 times (first at step "
+                         "600; 4 of 30 evaluations) and comes back")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("noisy_validation", 0.55)]
+    assert f.causes[0].evidence.startswith(f"'val/loss' normally sits at {np.exp(usual):.2f}× 'train/loss' but jumps "
+                                           f"to ≥ 3× that in 3 separate stretches (4 of 30 evaluations, up to "
+                                           f"{peak:.0f}×)")
