@@ -885,3 +885,24 @@ def test_validation_jumping_off_training_again_and_again_reports_its_ratios_reco
     assert f.causes[0].evidence.startswith(f"'val/loss' normally sits at {np.exp(usual):.2f}× 'train/loss' but jumps "
                                            f"to ≥ 3× that in 3 separate stretches (4 of 30 evaluations, up to "
                                            f"{peak:.0f}×)")
+
+
+def test_a_loss_running_off_to_minus_infinity_reports_its_growth_recomputed():
+    """A Gaussian negative log-likelihood whose predicted variance collapses: the loss goes negative and its
+    magnitude keeps growing, from about -0.5 to about -60 over 3,000 steps (3 % noise). Recomputed here: the
+    medians of the first and last fifth of the points, the growth of the magnitude between them, Kendall's
+    τ of the whole curve and its p-value."""
+    s = np.arange(3000)
+    y = -0.5 * np.exp(s / 625) * np.exp(0.03 * np.random.default_rng(24).standard_normal(3000))
+    (f,) = findings({"train/loss": (s, y)}, "DV001")
+    start, end = np.median(y[:600]), np.median(y[-600:])
+    thin = np.linspace(0, 2999, 2000).astype(int)  # (the trend test reads at most 2,000 evenly spaced points)
+    tau, p = stats.kendalltau(np.arange(2000), y[thin])
+    st = f.stats
+    assert st["shape"] == "unbounded_descent" and f.severity == "error" and f.step_range == (0, 2999)
+    assert (st["start_value"], st["end_value"]) == (start, end)
+    assert st["magnitude_growth"] == round(abs(end) / abs(start), 3)
+    assert st["kendall_tau"] == round(tau, 4) and st["p_value"] == sig3(p)
+    assert f.summary == (f"'train/loss' runs off to minus infinity: from {start:.3g} to {end:.3g} "
+                         f"({abs(end) / abs(start):.3g}× larger in magnitude, Mann–Kendall τ = {tau:.2f})")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unbounded_loss", 0.7)]
