@@ -906,3 +906,26 @@ def test_a_loss_running_off_to_minus_infinity_reports_its_growth_recomputed():
     assert f.summary == (f"'train/loss' runs off to minus infinity: from {start:.3g} to {end:.3g} "
                          f"({abs(end) / abs(start):.3g}× larger in magnitude, Mann–Kendall τ = {tau:.2f})")
     assert [(c.cause, c.confidence) for c in f.causes] == [("unbounded_loss", 0.7)]
+
+
+def test_a_double_softmax_floor_reports_where_the_loss_reached_it_recomputed():
+    """A 10-class cross-entropy fed probabilities (a softmax in the model and CrossEntropyLoss's own) can
+    never go below log(1 + 9/e) = 1.4615: the loss falls from 2.3 and by about step 900 sits on that floor,
+    a batch here and there a little above it (never below). Recomputed here by the card's definitions:
+    the points within floor_tolerance (0.5 %) of the floor; the earliest point from which at least
+    min_share_at_floor (75 %) of the rest are on it; the median there; the share of the run."""
+    s = np.arange(3000)
+    rng = np.random.default_rng(25)
+    floor = np.log(1 + 9 / np.e)
+    y = floor + (np.log(10) - floor) * np.exp(-s / 150) + np.where(rng.random(3000) < 0.1, 0.02, 0.0)
+    (f,) = findings({"train/loss": (s, y)}, "PL001")
+    on = np.abs(y - floor) <= 0.005 * floor
+    i = next(j for j in range(3000) if on[j:].mean() >= 0.75)
+    st = f.stats
+    assert (st["kind"], st["classes"], st["floor"]) == ("floor", 10, round(floor, 6))
+    assert st["floor_start_step"] == i and f.step_range == (i, 2999)
+    assert st["level"] == round(float(np.median(y[i:])), 6) and st["min"] == round(float(y.min()), 6)
+    assert st["fraction_at_floor"] == round((3000 - i) / 3000, 4) and f.severity == "warning"
+    assert f.summary == (f"'train/loss' sits at {floor:.4f} = log(1 + 9/e) from step {i:,} ({(3000 - i) / 3000:.0%} "
+                         "of the run) and never below: the floor of a 10-class cross-entropy fed probabilities")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("probabilities_as_logits", 0.8)]
