@@ -929,3 +929,34 @@ def test_a_double_softmax_floor_reports_where_the_loss_reached_it_recomputed():
     assert f.summary == (f"'train/loss' sits at {floor:.4f} = log(1 + 9/e) from step {i:,} ({(3000 - i) / 3000:.0%} "
                          "of the run) and never below: the floor of a 10-class cross-entropy fed probabilities")
     assert [(c.cause, c.confidence) for c in f.causes] == [("probabilities_as_logits", 0.8)]
+
+
+def test_a_short_zig_zagging_validation_reports_its_moves_recomputed():
+    """25 evaluations, one per epoch: validation stops improving after a few and then jumps up and down
+    by about ±30 % (independently) from one evaluation to the next (a small, re-sampled validation set), while training
+    falls smoothly (±1 %). Recomputed here on the log of each curve: the median move (the swing), the drift
+    per evaluation between the medians of the first and last tenth (two points each on a curve this
+    short), the lag-1 correlation of the moves, their sign changes, the late third's swing over the early
+    third's; training's jitter, the MAD of its moves. Training jitters far less than validation moves:
+    the measurement is what jumps (0.65), ahead of the LR (0.6)."""
+    e = np.arange(25)
+    rng = np.random.default_rng(28)  # (one of the seeds whose jumps are told from a slow trend: a third are)
+    val = (0.55 + 0.6 * np.exp(-e / 2)) * np.exp(np.where(e >= 3, 0.3, 0.02) * rng.standard_normal(25))
+    train = (0.1 + 0.8 * np.exp(-e / 10)) * np.exp(0.01 * rng.standard_normal(25))
+    (f,) = findings({"loss": (e, train), "val_loss": (e, val), "epoch": (e, e)}, "OS001")
+    ly = np.log(val)
+    d = np.diff(ly)
+    swing = np.median(np.abs(d))
+    progress = abs(np.median(ly[:2]) - np.median(ly[-2:])) / 25
+    mad = lambda x: 1.4826 * np.median(np.abs(x - np.median(x)))  # noqa: E731
+    t_swing = mad(np.diff(np.log(train)))
+    st = f.stats
+    assert (st["mode"], st["period_points"], st["points"], f.tags) == ("erratic", 2, 25, ("val_loss",))
+    assert st["median_swing"] == round(swing, 5) and st["swing_vs_progress"] == round(swing / progress, 2)
+    assert st["moves_lag1_correlation"] == round(np.corrcoef(d[:-1], d[1:])[0, 1], 4)
+    assert st["sign_change_rate"] == round(np.mean(np.sign(d[1:]) != np.sign(d[:-1])), 4)
+    assert st["late_vs_early_swing"] == round(np.median(np.abs(d[-8:])) / np.median(np.abs(d[:8])), 3)
+    assert [(c.cause, c.confidence) for c in f.causes] == [("noisy_validation", 0.65), ("lr_too_high", 0.6),
+                                                           ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the training loss jitters only ±{np.exp(t_swing) - 1:.0%} per point "
+                                           f"against ±{np.exp(swing) - 1:.0%} for validation")
