@@ -960,3 +960,31 @@ def test_a_short_zig_zagging_validation_reports_its_moves_recomputed():
                                                            ("unknown", 0.3)]
     assert f.causes[0].evidence.startswith(f"the training loss jitters only ±{np.exp(t_swing) - 1:.0%} per point "
                                            f"against ±{np.exp(swing) - 1:.0%} for validation")
+
+
+def test_a_loss_that_jumps_at_each_warm_restart_reports_the_restarts_recomputed():
+    """SGDR with growing cycles (100, 200, 400, 800 steps), logged every 10 steps: the LR decays by a
+    cosine and restarts at steps 100, 300 and 700, and the loss (which rises with the LR) jumps up at each
+    restart. Too short and too uneven for a periodogram. Recomputed here: the restarts (where the LR rises
+    1.5× or more after decaying), the loss's log-moves into them against all the other moves (a one-sided
+    rank-sum test, doubled for trying the move one interval late too), their median jump."""
+    s = np.arange(0, 1500, 10)
+    starts = [0, 100, 300, 700, 1500]
+    lr = np.zeros(len(s))
+    for a, b in zip(starts[:-1], starts[1:]):
+        m = (s >= a) & (s < b)
+        lr[m] = 1e-3 * 0.5 * (1 + np.cos(np.pi * (s[m] - a) / (b - a))) + 1e-5
+    y = (0.5 + 1.5 * np.exp(-s / 600)) * np.exp(0.5 * lr / 1e-3 + 0.02 * np.random.default_rng(27).standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "PD002")
+    idx = np.array([10, 30, 70]) - 1  # the moves into the points logged at the restarts
+    d = np.diff(np.log(y))
+    p = 2 * stats.mannwhitneyu(d[idx], np.delete(d, idx), alternative="greater", method="exact").pvalue
+    jump = np.median(np.exp(d[idx]) - 1)
+    st = f.stats
+    assert (st["restart_steps"], st["rise_lag_points"], st["points"]) == ([100, 300, 700], 0, 150)
+    assert st["median_jump"] == round(jump, 4) and st["rank_sum_p"] == sig3(p)
+    assert f.severity == "info" and f.step_range == (0, 1490)
+    assert f.summary == (f"'train/loss' jumps up at each of the 3 learning-rate restarts (steps 100, 300, 700; median "
+                         f"{jump:+.0%}) and falls between them: it cycles with the schedule")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_schedule", 0.9)]
+    assert f"rank-sum p = {p:.2g})" in f.causes[0].evidence
