@@ -988,3 +988,24 @@ def test_a_loss_that_jumps_at_each_warm_restart_reports_the_restarts_recomputed(
                          f"{jump:+.0%}) and falls between them: it cycles with the schedule")
     assert [(c.cause, c.confidence) for c in f.causes] == [("lr_schedule", 0.9)]
     assert f"rank-sum p = {p:.2g})" in f.causes[0].evidence
+
+
+def test_spikes_on_an_epoch_level_curve_are_measured_against_their_neighbours_recomputed():
+    """30 evaluations (one per epoch) of a falling validation loss (3 % noise), two of them 4× and 5× off
+    (epochs 12 and 21), each back at the next: too few points for a rolling window, so each point is set
+    against the median of its three neighbours on either side. Recomputed here on the log-loss: the jump
+    above that median, in typical point-to-point moves (the median absolute move), and as a ratio."""
+    e = np.arange(1, 31) * 100
+    y = (1.5 * np.exp(-e / 1000) + 0.3) * np.exp(0.03 * np.random.default_rng(28).standard_normal(30))
+    y[[11, 20]] *= [4.0, 5.0]
+    (f,) = findings({"val/loss": (e, y)}, "SP001")
+    ly = np.log(y)
+    typical = np.median(np.abs(np.diff(ly))) + 1e-12
+    jumps = [ly[i] - np.median(np.r_[ly[i - 3:i], ly[i + 1:i + 4]]) for i in (11, 20)]
+    st = f.stats
+    assert (st["mode"], st["steps"], st["recovery_points"]) == ("coarse", [1200, 2100], [1, 1])
+    assert st["heights"] == [round(round(j / typical, 1), 1) for j in jumps]
+    assert st["ratios_to_local_median"] == [round(float(np.exp(j)), 3) for j in jumps]
+    assert st["height_unit"] == "typical point-to-point moves"
+    assert f.summary == (f"'val/loss' spikes 2 time(s), up to {max(jumps) / typical:.0f} typical point-to-point moves "
+                         f"({np.exp(max(jumps)):.1f}× the local median), first at step 1,200, recovering within 1 point(s)")
