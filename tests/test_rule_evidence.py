@@ -1009,3 +1009,25 @@ def test_spikes_on_an_epoch_level_curve_are_measured_against_their_neighbours_re
     assert st["height_unit"] == "typical point-to-point moves"
     assert f.summary == (f"'val/loss' spikes 2 time(s), up to {max(jumps) / typical:.0f} typical point-to-point moves "
                          f"({np.exp(max(jumps)):.1f}× the local median), first at step 1,200, recovering within 1 point(s)")
+
+
+def test_a_metric_stuck_at_one_value_reports_how_often_recomputed():
+    """A validation accuracy that is exactly 0.1 at 19 of its 20 evaluations (0.1025 once) while the
+    losses learn normally: the predictions do not depend on the input. Counted here: the share of
+    evaluations at the last value (95 %, over min_fraction_constant's 90 %), and where it first sits
+    there. With 17 of 20 (85 %) it is not constant."""
+    s = np.arange(1, 2001)
+    rng = np.random.default_rng(29)
+    train = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    es = np.arange(100, 2001, 100)
+    val = (2.0 * np.exp(-es / 500) + 0.4) * np.exp(0.02 * rng.standard_normal(20))
+    acc = np.full(20, 0.1)
+    acc[0] = 0.1025
+    curves = {"train/loss": (s, train), "val/loss": (es, val), "val/accuracy": (es, acc)}
+    (f,) = [f for f in findings(curves, "PL001") if f.stats["kind"] == "constant"]
+    assert (f.stats["value"], f.stats["points"], f.stats["fraction_constant"]) == (0.1, 20, 0.95)
+    assert f.tags == ("val/accuracy",) and f.step_range == (200, 2000)
+    assert f.summary == "'val/accuracy' is exactly 0.1 at 19 of its 20 points"
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.6)]
+    acc[[5, 9]] = 0.11
+    assert not [f for f in findings(curves, "PL001") if f.stats["kind"] == "constant"]
