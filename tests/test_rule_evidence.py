@@ -1031,3 +1031,30 @@ def test_a_metric_stuck_at_one_value_reports_how_often_recomputed():
     assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.6)]
     acc[[5, 9]] = 0.11
     assert not [f for f in findings(curves, "PL001") if f.stats["kind"] == "constant"]
+
+
+def test_a_level_shift_after_each_mid_epoch_evaluation_reports_it_in_standard_errors():
+    """Twelve 100-step epochs; an evaluation at step 49 of each leaves the model in eval mode until the
+    epoch ends, where the loss sits 20 % lower (5 % noise); validation also runs at each epoch's end.
+    Recomputed here on the fold's residual (the log-loss minus its moving average over one epoch): for
+    each mid-epoch evaluation (those at epoch ends are confounded with the boundary and left out), the
+    mean of the 12 points after it minus the 12 before (an eighth of the epoch); their median in standard
+    errors of such a difference, and the share that moves the same way."""
+    rng = np.random.default_rng(30)
+    s = np.arange(1200)
+    y = (1.2 * np.exp(-s / 800) + 0.3) * np.where(s % 100 >= 50, 0.8, 1.0) * np.exp(0.05 * rng.standard_normal(1200))
+    evals = np.array([e for k in range(12) for e in (100 * k + 49, 100 * k + 99)])
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // 100), "val/loss": (evals, 1 + 0.01 * np.arange(24))},
+                    "PD001")
+    ly = np.log(y)
+    resid = ly - ndimage.uniform_filter1d(ly, size=100, mode="nearest")
+    k = 12
+    jumps = np.array([resid[e + 1: e + 1 + k].mean() - resid[e + 1 - k: e + 1].mean() for e in evals[::2]])
+    d = np.diff(resid)
+    se = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2) * np.sqrt(2 / k)
+    jz = np.median(jumps) / se
+    share = max(np.mean(jumps > 0), np.mean(jumps < 0))
+    c = f.causes[0]
+    assert (c.cause, c.confidence) == ("eval_side_effect", 0.75)
+    assert c.evidence.startswith(f"right after {share:.0%} of the 12 evaluation steps the loss jumps down by "
+                                 f"{abs(jz):.1f} standard errors (12-point means before/after)")
