@@ -9,6 +9,10 @@ Run it after `cosmic-ray init` and `cr-filter-operators` (the filtered mutants a
 `--same-as OLD.sqlite --old-rev REV` keeps instead the mutants that OLD.sqlite ran (its non-skipped results),
 found again in the current code (the working directory) by file, operator and the text of the mutated line:
 a sample can be re-run after the code moved. REV is read from the git checkout this script is in.
+
+`--part I/K` on a sampled session keeps every K-th of its pending mutants (in job-id order) from the I-th on:
+copy the session K times, give each copy one part, and run each with `cosmic-ray exec` in its own copy of the
+tree; the sample's result is the union of the K sessions' results.
 """
 from __future__ import annotations
 
@@ -103,10 +107,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--same-as")
     ap.add_argument("--old-rev", default="HEAD")
+    ap.add_argument("--part", help="I/K: keep the I-th of K interleaved parts of the pending mutants")
     a = ap.parse_args()
     c = sqlite3.connect(a.session)
     rows = c.execute(PENDING).fetchall()
-    keep = same_as(rows, a.same_as, a.old_rev) if a.same_as else stratified(rows, a.n, a.min_per_file, a.seed)
+    if a.part:
+        i, k = (int(x) for x in a.part.split("/"))
+        jobs = sorted(job for job, *_ in rows)
+        keep = set(jobs[i - 1::k])
+    else:
+        keep = same_as(rows, a.same_as, a.old_rev) if a.same_as else stratified(rows, a.n, a.min_per_file, a.seed)
     drop = [(job,) for job, *_ in rows if job not in keep]
     c.executemany("delete from mutation_specs where job_id = ?", drop)
     c.executemany("delete from work_items where job_id = ?", drop)
