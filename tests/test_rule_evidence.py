@@ -239,7 +239,8 @@ def test_short_overflow_bursts_report_their_runs_and_the_fp16_cause():
     assert f.ranges == ((700, 701), (1300, 1302)) and f.step_range == (700, 1302)
     assert st["loss_rise_before"] == round(_rise(y[680:700]), 3) and st["lr_ratio_since_start"] == 1.0
     assert f.severity == "warning"
-    assert f.summary == "'train/loss' becomes NaN/Inf at step 700 in 2 burst(s) that recover (5 of 2,000 points non-finite)"
+    assert f.summary == ("'train/loss' becomes NaN/Inf at step 700 in 2 burst(s) that recover "
+                         "(5 of 2,000 points non-finite)")
     # (and the loss was steady before: its own arithmetic stays a possibility, at 0.5 for a run that recovers)
     assert [(c.cause, c.confidence) for c in f.causes] == [("fp16_overflow", 0.8), ("unstable_loss", 0.5)]
     assert f.causes[0].evidence.startswith("2 short burst(s) (longest 3 point(s)) that recover, 1 of them ±Inf")
@@ -375,7 +376,8 @@ def test_a_loss_pinned_at_chance_reports_its_level_and_share_recomputed():
     assert st["relative_spread"] == round(mad / start, 5)
     assert st["fraction_at_level"] == round(near, 4) and near >= 0.9
     assert f.severity == "error"  # at the level for error_fraction_at_chance (90 %) of the run or more
-    assert f.summary == f"'train/loss' is pinned at {level:.4g} = ln 10 (uniform over 10 classes) for {near:.0%} of the run"
+    assert f.summary == (f"'train/loss' is pinned at {level:.4g} = ln 10 (uniform over 10 classes) for {near:.0%} "
+                         "of the run")
     assert [(c.cause, c.confidence) for c in f.causes] == [("unnormalized_inputs", 0.65), ("unknown", 0.6)]
     assert f.causes[0].evidence.startswith(f"the loss first exploded to 40 (step 0, {40 / level:.0f}× the chance "
                                            "level) and then settled at ln 10")
@@ -409,10 +411,11 @@ def test_a_second_detector_for_a_rule_is_refused_but_the_same_one_again_is_not()
 
 
 def test_an_explosion_into_nan_after_a_gradient_burst_names_the_burst():
-    """The loss falls smoothly, jumps to 60× its typical level at step 1,498, to 200 at 1,499, and is NaN from step 1,500 on;
-    the gradient norm, near 1 all run, reaches 25 at step 1,498, the step before the peak (over the card's grad_burst_ratio, 10×
-    its median). The burst just before is named with its numbers (exploding gradients, 0.65), `unknown`
-    stays behind it (0.3); the explosion's ratio is the peak over the typical level before it."""
+    """The loss falls smoothly, jumps to 60× its typical level at step 1,498, to 200 at 1,499, and is NaN
+    from step 1,500 on; the gradient norm, near 1 all run, reaches 25 at step 1,498, the step before the
+    peak (over the card's grad_burst_ratio, 10× its median). The burst just before is named with its
+    numbers (exploding gradients, 0.65), `unknown` stays behind it (0.3); the explosion's ratio is the
+    peak over the typical level before it."""
     s = np.arange(2000)
     rng = np.random.default_rng(14)
     y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
@@ -581,7 +584,8 @@ def test_overfitting_reports_the_best_evaluation_and_what_followed_recomputed():
     rng = np.random.default_rng(18)
     train = (2.0 * np.exp(-s / 1500) + 0.05) * np.exp(0.03 * rng.standard_normal(len(s)))
     vs = np.arange(200, 6001, 200)
-    vv = (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) * np.exp(0.02 * rng.standard_normal(len(vs)))
+    vv = (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) \
+        * np.exp(0.02 * rng.standard_normal(len(vs)))
     (f,) = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "AC001")
 
     b = int(np.argmin(vv))
@@ -590,7 +594,8 @@ def test_overfitting_reports_the_best_evaluation_and_what_followed_recomputed():
     tr = np.array([train[(s > lo) & (s <= hi)].mean() for lo, hi in zip(np.r_[0, vs[:-1]], vs)])
     fall = (tr[b] - np.median(tr[-3:])) / tr[b]
     st = f.stats
-    assert (st["best_step"], st["evals_after_best"], st["worse_than_best"]) == (vs[b], after, int((vv[b + 1:] > vv[b]).sum()))
+    worse = int((vv[b + 1:] > vv[b]).sum())
+    assert (st["best_step"], st["evals_after_best"], st["worse_than_best"]) == (vs[b], after, worse)
     assert st["best_value"] == vv[b] and st["end_value"] == end
     assert st["val_change_since_best"] == round((end - vv[b]) / vv[b], 4)
     assert st["kendall_tau_after_best"] == round(stats.kendalltau(np.arange(after + 1), vv[b:])[0], 4)
@@ -617,7 +622,8 @@ def test_validation_that_never_came_near_training_is_a_mismatch_before_overfitti
     rng = np.random.default_rng(18)
     train = (2.0 * np.exp(-s / 1500) + 0.05) * np.exp(0.03 * rng.standard_normal(len(s)))
     vs = np.arange(200, 6001, 200)
-    vv = 12 * (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) * np.exp(0.02 * rng.standard_normal(len(vs)))
+    vv = 12 * (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) \
+        * np.exp(0.02 * rng.standard_normal(len(vs)))
     (f,) = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "AC001")
     start = np.median(train[:300])
     assert [(c.cause, c.confidence) for c in f.causes] == [("train_val_mismatch", 0.65), ("overfitting", 0.45)]
@@ -652,11 +658,13 @@ def test_a_long_flat_start_reports_where_it_ends_recomputed():
     st = f.stats
     assert st["stall_end_step"] == end and f.step_range == (0, end) and 1000 <= end <= 1200
     assert st["stall_fraction"] == round((flat + 1) / 40, 3)
-    assert st["stall_level"] == round(float(np.exp(med[0])), 6) and st["best_level"] == round(float(np.exp(med.min())), 6)
+    assert st["stall_level"] == round(float(np.exp(med[0])), 6)
+    assert st["best_level"] == round(float(np.exp(med.min())), 6)
     assert st["factor_above_best"] == round(float(np.exp(med[0] - med.min())), 3)
     assert st["chance_level"] == "ln 10 (uniform over 10 classes)" and st["lr_at_stall_end"] == lr[end]
     assert f.summary == (f"'train/loss' stalls at {np.exp(med[0]):.4g} (= ln 10) for the first {(flat + 1) / 40:.0%} "
-                         f"of the run (to step {end:,}), {np.exp(med[0] - med.min()):.1f}× above the best it reaches later")
+                         f"of the run (to step {end:,}), {np.exp(med[0] - med.min()):.1f}× above the best it "
+                         "reaches later")
     assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_low", 0.6), ("bad_initialization", 0.4),
                                                            ("unknown", 0.3)]
     assert f.causes[0].evidence.startswith(f"the stall ends at step {end:,} as the LR rises (the LR ('lr') is "
@@ -776,7 +784,8 @@ def test_a_cycle_near_a_quarter_epoch_that_drifts_against_it_stays_pd002s():
     rng = np.random.default_rng(2)
     E = 1020
     s = np.arange(16 * E)
-    y = (0.4 + 1.5 * np.exp(-s / 4000)) * np.exp(0.15 * np.sin(2 * np.pi * s / 250) + 0.05 * rng.standard_normal(len(s)))
+    y = (0.4 + 1.5 * np.exp(-s / 4000)) * np.exp(0.15 * np.sin(2 * np.pi * s / 250)
+                                                 + 0.05 * rng.standard_normal(len(s)))
     (f,) = findings({"train/loss": (s, y), "epoch": (s, s // E)}, "PD002")
     assert abs(E / f.stats["period_steps"] - 4) < 0.1 and 248 <= f.stats["period_steps"] <= 252
 
@@ -974,7 +983,8 @@ def test_a_loss_that_jumps_at_each_warm_restart_reports_the_restarts_recomputed(
     for a, b in zip(starts[:-1], starts[1:]):
         m = (s >= a) & (s < b)
         lr[m] = 1e-3 * 0.5 * (1 + np.cos(np.pi * (s[m] - a) / (b - a))) + 1e-5
-    y = (0.5 + 1.5 * np.exp(-s / 600)) * np.exp(0.5 * lr / 1e-3 + 0.02 * np.random.default_rng(27).standard_normal(len(s)))
+    noise = 0.02 * np.random.default_rng(27).standard_normal(len(s))
+    y = (0.5 + 1.5 * np.exp(-s / 600)) * np.exp(0.5 * lr / 1e-3 + noise)
     (f,) = findings({"train/loss": (s, y), "lr": (s, lr)}, "PD002")
     idx = np.array([10, 30, 70]) - 1  # the moves into the points logged at the restarts
     d = np.diff(np.log(y))
@@ -1004,11 +1014,13 @@ def test_spikes_on_an_epoch_level_curve_are_measured_against_their_neighbours_re
     jumps = [ly[i] - np.median(np.r_[ly[i - 3:i], ly[i + 1:i + 4]]) for i in (11, 20)]
     st = f.stats
     assert (st["mode"], st["steps"], st["recovery_points"]) == ("coarse", [1200, 2100], [1, 1])
+    assert st["epoch_locked_dropped"] == 0
     assert st["heights"] == [round(round(j / typical, 1), 1) for j in jumps]
     assert st["ratios_to_local_median"] == [round(float(np.exp(j)), 3) for j in jumps]
     assert st["height_unit"] == "typical point-to-point moves"
     assert f.summary == (f"'val/loss' spikes 2 time(s), up to {max(jumps) / typical:.0f} typical point-to-point moves "
-                         f"({np.exp(max(jumps)):.1f}× the local median), first at step 1,200, recovering within 1 point(s)")
+                         f"({np.exp(max(jumps)):.1f}× the local median), first at step 1,200, recovering within "
+                         "1 point(s)")
 
 
 def test_a_metric_stuck_at_one_value_reports_how_often_recomputed():
@@ -1058,3 +1070,44 @@ def test_a_level_shift_after_each_mid_epoch_evaluation_reports_it_in_standard_er
     assert (c.cause, c.confidence) == ("eval_side_effect", 0.75)
     assert c.evidence.startswith(f"right after {share:.0%} of the 12 evaluation steps the loss jumps down by "
                                  f"{abs(jz):.1f} standard errors (12-point means before/after)")
+
+
+def test_memorization_is_surer_when_the_train_val_gap_widens_and_less_sure_when_it_does_not():
+    """The epoch-locked rise of the first test, now with a validation loss at each epoch's end. Where
+    validation stays put while training falls, the train/val gap widens (its Theil–Sen slope per
+    evaluation, recomputed against the training loss smoothed over an epoch, is positive): more
+    memorization, 0.1 more confidence. Where validation falls faster than training, it does not widen:
+    0.1 less."""
+    L, E = 25, 16
+    s = np.arange(L * E)
+    phase = (s % L) / L
+    rng = np.random.default_rng(3)
+    y = (1.5 * np.exp(-s / 3000) + 0.3) * (1 + 0.3 * phase) * np.exp(0.02 * rng.standard_normal(len(s)))
+    base = {"train/loss": (s, y), "epoch": (s, s // L)}
+    (alone,) = findings(base, "PD001")
+    vs = s[L - 1::L]
+    t_at = np.interp(vs, s, ndimage.uniform_filter1d(y, size=L, mode="reflect"))
+    narrowing = t_at + 1.0 - 0.05 * np.arange(E)
+    for val, word, delta in ((np.full(E, 2.0), "widens", 0.1), (narrowing, "does not widen", -0.1)):
+        (f,) = findings({**base, "val/loss": (vs, val)}, "PD001")
+        slope = stats.theilslopes(val - t_at, np.arange(E))[0]
+        c = f.causes[0]
+        assert c.cause == "memorization" and (slope > 0) == (delta > 0)
+        assert f"; the train/val gap {word} ({slope:+.2g} per epoch)" in c.evidence
+        assert abs(c.confidence - min(alone.causes[0].confidence + delta, 0.9)) < 1e-9
+
+
+def test_a_loss_term_is_judged_for_a_chance_level_not_for_standing_still():
+    """The total training loss falls; beside it a box-regression term sits at 0.8 (±2 %) all run, and a
+    10-class term at ln 10. A term that stays put while the total learns may just be converged or
+    weighted low: 'never leaves its initial level' is asked of the training loss only. A term at a chance
+    level has learned nothing, whatever the total does: that is reported, as a loss term."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(31)
+    total = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    box = 0.8 * np.exp(0.02 * rng.standard_normal(2000))
+    cls = np.log(10) * np.exp(0.003 * rng.standard_normal(2000))
+    assert findings({"train/loss": (s, total), "train/loss_box": (s, box)}, "PL001") == ()
+    (f,) = findings({"train/loss": (s, total), "train/loss_box": (s, box), "train/loss_cls": (s, cls)}, "PL001")
+    assert f.tags == ("train/loss_cls",) and f.stats["kind"] == "pinned"
+    assert f.summary.startswith("loss term 'train/loss_cls' is pinned at 2.302 = ln 10")
