@@ -214,6 +214,10 @@ def test_a_ringing_loss_reports_its_autocorrelation_and_swings():
                                          "at the lower LR")
     assert f"(swing {swing / progress:.0f}× the average progress per point), with a regular period of ~6 points" \
         in f.causes[0].evidence
+    # the LR logged only where it changes (three points) says the same
+    (g,) = findings({"train/loss": (s, y), "lr": (np.array([0, n // 2 - 1, n // 2]), np.array([1e-3, 1e-3, 5e-3]))},
+                    "OS001")
+    assert g.causes == f.causes
 
 
 # --- NF001: where the NaN starts, how it recurs, what came before it
@@ -1111,3 +1115,16 @@ def test_a_loss_term_is_judged_for_a_chance_level_not_for_standing_still():
     (f,) = findings({"train/loss": (s, total), "train/loss_box": (s, box), "train/loss_cls": (s, cls)}, "PL001")
     assert f.tags == ("train/loss_cls",) and f.stats["kind"] == "pinned"
     assert f.summary.startswith("loss term 'train/loss_cls' is pinned at 2.302 = ln 10")
+
+
+def test_a_training_loss_that_never_moves_is_judged_from_min_points_on():
+    """A training loss logged 20 times (the card's min_points) that never leaves 1.7 (±0.2 %, no chance
+    level): flat from the start, 'never leaves its initial level'. Logged 19 times there is too little
+    to tell a flat start from noise."""
+    rng = np.random.default_rng(32)
+    y = 1.7 * np.exp(0.002 * rng.standard_normal(20))
+    s = np.arange(20) * 50
+    (f,) = findings({"train/loss": (s, y)}, "PL001")
+    assert f.stats["kind"] == "flat" and f.stats["points"] == 20
+    assert f.summary.startswith("'train/loss' never leaves its initial level")
+    assert findings({"train/loss": (s[:19], y[:19])}, "PL001") == ()
