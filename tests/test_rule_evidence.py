@@ -415,22 +415,23 @@ def test_a_second_detector_for_a_rule_is_refused_but_the_same_one_again_is_not()
 
 
 def test_an_explosion_into_nan_after_a_gradient_burst_names_the_burst():
-    """The loss falls smoothly, jumps to 60× its typical level at step 1,498, to 200 at 1,499, and is NaN
-    from step 1,500 on; the gradient norm, near 1 all run, reaches 25 at step 1,498, the step before the
-    peak (over the card's grad_burst_ratio, 10× its median). The burst just before is named with its
+    """The loss falls smoothly, jumps to 300 at step 1,498 and 200 at 1,499, and is NaN from step 1,500 on:
+    the explosion is the largest value in the two logging intervals before the NaN, the typical level the
+    median before them. The gradient norm, near 1 all run, reaches 25 at step 1,498 (over the card's
+    grad_burst_ratio, 10× its median). The burst just before is named with its
     numbers (exploding gradients, 0.65), `unknown` stays behind it (0.3); the explosion's ratio is the
     peak over the typical level before it."""
     s = np.arange(2000)
     rng = np.random.default_rng(14)
     y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
-    y[1498], y[1499], y[1500:] = 60 * y[1497], 200.0, np.nan
+    y[1498], y[1499], y[1500:] = 300.0, 200.0, np.nan
     g = np.exp(0.05 * rng.standard_normal(2000))
     g[1498] = 25.0
     (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g)}, "DV001")
     assert f.stats["shape"] == "explodes_into_nonfinite" and f.stats["nonfinite_from"] == 1500
     typical = np.median(np.abs(y[:1498][-max(10, 1498 // 5):]))  # the points before the last two logging gaps
-    assert f.stats["typical"] == typical and f.stats["peak"] == 200.0
-    assert f.stats["rise_factor"] == round(200.0 / typical, 4) and f.step_range == (1499, 1999)
+    assert f.stats["typical"] == typical and f.stats["peak"] == 300.0  # the largest of the last two logged points
+    assert f.stats["rise_factor"] == round(300.0 / typical, 4) and f.step_range == (1498, 1999)
     assert [(c.cause, c.confidence) for c in f.causes] == [("exploding_gradients", 0.65), ("unknown", 0.3)]
     assert f.causes[0].evidence.startswith(f"the gradient norm ('grad_norm') reached 25 at step 1,498, "
                                            f"{25 / np.median(g):.0f}× its median")
@@ -1128,3 +1129,19 @@ def test_a_training_loss_that_never_moves_is_judged_from_min_points_on():
     assert f.stats["kind"] == "flat" and f.stats["points"] == 20
     assert f.summary.startswith("'train/loss' never leaves its initial level")
     assert findings({"train/loss": (s[:19], y[:19])}, "PL001") == ()
+
+
+def test_the_series_that_turned_nan_first_heads_the_finding():
+    """The training loss stays finite; the gradient norm is NaN from step 800 to the end, and a logged
+    weight norm is NaN once, at step 1,200. The finding is about the first series to go bad (the gradient
+    norm, from 800) and names the other."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(33)
+    loss = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    g = np.exp(0.05 * rng.standard_normal(2000))
+    g[800:] = np.nan
+    w = 50 + 0.01 * s
+    w[1200] = np.nan
+    (f,) = findings({"train/loss": (s, loss), "grad_norm": (s, g), "weight_norm": (s, w)}, "NF001")
+    assert f.tags == ("grad_norm", "weight_norm") and f.stats["first_nonfinite_step"] == 800
+    assert [t["tag"] for t in f.stats["tags"]] == ["grad_norm", "weight_norm"]
