@@ -278,7 +278,8 @@ def _spike_finding(run, s, step, y, is_log, spikes, locked: int, params, mode: s
     levels = card_levels(params)
     local = [float(np.exp(y[i] - jump)) if is_log else float(y[i] - jump) for i, _, _, jump, _ in spikes]
     at_chance = [chance_match(v, float(params["chance_tolerance"]), levels) for v in local]
-    if sum(m is not None for m in at_chance) * 2 >= len(spikes) and not causes:
+    # (a chance level is a loss's: a gradient norm that happens to sit near 1.0 says nothing about the prior)
+    if s.tag != run.roles.grad_norm and sum(m is not None for m in at_chance) * 2 >= len(spikes) and not causes:
         name = next(m for m in at_chance if m is not None)
         causes.append(Cause("lr_too_high", 0.6,
                             f"the loss around the spikes sits at {name}: the network predicts the prior (it "
