@@ -163,7 +163,7 @@ def _counted(reports, tasks, progress: Progress | None) -> list[list[RunReport]]
     return out
 
 
-def _preload(sources: Sequence[RunSource], charts: bool) -> None:
+def _preload(sources: Sequence[RunSource], charts: bool, summarize: bool = False, heavy: bool = False) -> None:
     """Import here what every worker would import for itself: forked workers inherit it, once."""
     load_cards()
     all_detectors()
@@ -173,6 +173,12 @@ def _preload(sources: Sequence[RunSource], charts: bool) -> None:
         from tensorboard.compat.proto import event_pb2  # noqa: F401 — the reader's first record needs it
     if charts:
         from .report import html  # noqa: F401 — the workers decimate the curves for the charts
+    if summarize:
+        from . import compare  # noqa: F401 — summaries carry each loss's comparison curve
+    if heavy:
+        # a series of more than ~20k points is median-filtered by scipy.ndimage (numstats.median_filter): a
+        # CLI comparing two big runs imported it in each of its two workers (~0.23 s of CPU each)
+        from scipy import ndimage  # noqa: F401
 
 
 def _plan(paths: Sequence[str | Path], config: Config, summarize: bool, charts: bool):
@@ -190,13 +196,15 @@ def _execute(tasks, jobs: int | None, progress: Progress | None, dask: str | Non
         from .cluster import cluster_map
 
         return _counted(cluster_map(dask, _analyze_group, tasks, _not_analyzed), tasks, progress)
-    workers = worker_count(jobs, len(tasks), heavy=is_heavy(tasks))
+    heavy = is_heavy(tasks)
+    workers = worker_count(jobs, len(tasks), heavy=heavy)
     if workers <= 1:
         return _counted(map(_analyze_group, tasks), tasks, progress)
     from concurrent.futures import ProcessPoolExecutor
 
     sources = [src for _, members, _ in tasks for _, src in members]
-    _preload(sources, any(plan.summarize and plan.charts for _, _, plan in tasks))
+    _preload(sources, any(plan.summarize and plan.charts for _, _, plan in tasks),
+             any(plan.summarize for _, _, plan in tasks), heavy)
     chunk = max(1, min(16, len(tasks) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return _counted(pool.map(_analyze_group, tasks, chunksize=chunk), tasks, progress)

@@ -1,6 +1,6 @@
 """Compare benchmark: the gate on two 1M-point runs against analyzing the new run alone, same process.
 
-    python tests/bench/bench_compare.py [--points 1000000] [--repeat 3]
+    python tests/bench/bench_compare.py [--points 1000000] [--repeat 3] [--cli]
 
 Target (issue 11): comparing two 1M-point runs costs at most 1.2x analyzing the new one alone.
 Writes two event files in SummaryWriter's byte layout (a falling train loss at every step, a
@@ -16,10 +16,13 @@ validation loss every 1,000 steps; the new run converges more slowly), cached un
   logs, cached the baseline's logs analyzed before: its report read from the cache (loganalyze/basecache.py),
                + analyze(NEW) + compare (every comparison after the first against the same baseline)
 
-The cache is off for the other variants (LOGANALYZE_CACHE=off).
+The cache is off for the other variants (LOGANALYZE_CACHE=off). Every variant computes what
+`loganalyze compare BASE NEW` without --html does: no chart curves, like the reference.
 
 and prints each one's median ratio to `analyze` of the same round, and the time of the gate's own work
-(curve summaries, reading the JSON, comparing). Not a test: timings on a shared machine are noisy.
+(curve summaries, reading the JSON, comparing). With --cli, the command lines are timed too, a process
+each (what a user waits for: imports, and in a pool each worker's own; the pool's start method is the
+platform's, fork on Linux). Not a test: timings on a shared machine are noisy.
 """
 from __future__ import annotations
 
@@ -80,10 +83,40 @@ def best_of(n: int, fn) -> float:
     return min(times)
 
 
+def time_cli(base: Path, new: Path, repeat: int) -> None:
+    """The same comparison as a user runs it: one `loganalyze` process per command, interleaved rounds."""
+    import subprocess
+
+    env = dict(os.environ, LOGANALYZE_CACHE="off", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "loganalyze"]
+    variants = [("analyze NEW", ["analyze", str(new)]),
+                ("compare BASE NEW -j 2", ["compare", str(base), str(new), "-j", "2"]),
+                ("compare BASE NEW -j 1", ["compare", str(base), str(new), "-j", "1"])]
+    times = {name: [] for name, _ in variants}
+    cpus = {name: [] for name, _ in variants}
+    load0 = os.getloadavg()[0]
+    for _ in range(repeat):
+        for name, argv in variants:
+            c0, t0 = cpu_seconds(), time.perf_counter()
+            done = subprocess.run(cmd + argv + ["--format", "none"], env=env, stdout=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - t0)
+            cpus[name].append(cpu_seconds() - c0)
+            assert done.returncode in (0, 1), (name, done.returncode)  # 2: it could not run
+    print(f"command lines (a process each, baseline cache off), {repeat} interleaved rounds; load average "
+          f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after")
+    for name, _ in variants:
+        ratios = [t / p for t, p in zip(times[name], times["analyze NEW"])]
+        cpu_ratios = [t / p for t, p in zip(cpus[name], cpus["analyze NEW"])]
+        print(f"  {name:38} wall best {min(times[name]):6.2f} s, median ratio {float(np.median(ratios)):5.2f}x;"
+              f"  CPU best {min(cpus[name]):5.2f} s, median ratio {float(np.median(cpu_ratios)):5.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cli", action="store_true",
+                    help="also time the command lines (a process each: imports, and the pool's workers' own)")
     args = ap.parse_args()
 
     from loganalyze.compare import compare, side_from_report
@@ -107,22 +140,23 @@ def main() -> None:
     def plain():  # what `loganalyze analyze NEW` does
         analyze([str(new)], config, jobs=1, summarize=True, charts=False)
 
+    # `loganalyze compare BASE NEW` without --html: no chart curves, as `plain` (the CLI passes charts=bool(html))
     def from_json():
-        b, report = analyze_against(str(base_json), [str(new)], config, jobs=1)
+        b, report = analyze_against(str(base_json), [str(new)], config, jobs=1, charts=False)
         assert compare(b, side_from_report(report, str(new))).verdict == "fail"  # the new run converges more slowly: the gate must see it
 
     def logs_parallel():
-        b, report = analyze_against(str(base), [str(new)], config, jobs=2)
+        b, report = analyze_against(str(base), [str(new)], config, jobs=2, charts=False)
         assert compare(b, side_from_report(report, str(new))).verdict == "fail"
 
     def logs_serial():
-        b, report = analyze_against(str(base), [str(new)], config, jobs=1)
+        b, report = analyze_against(str(base), [str(new)], config, jobs=1, charts=False)
         assert compare(b, side_from_report(report, str(new))).verdict == "fail"
 
     def logs_cached():
         os.environ["LOGANALYZE_CACHE"] = str(cache / "reports")
         try:
-            b, report = analyze_against(str(base), [str(new)], config, jobs=1)
+            b, report = analyze_against(str(base), [str(new)], config, jobs=1, charts=False)
             assert compare(b, side_from_report(report, str(new))).verdict == "fail"
         finally:
             os.environ["LOGANALYZE_CACHE"] = "off"
@@ -152,6 +186,9 @@ def main() -> None:
         cpu_ratios = [t / p for t, p in zip(cpus[name], cpus["analyze NEW alone"])]
         print(f"  {name:38} wall best {min(times[name]):6.2f} s, median ratio {float(np.median(ratios)):5.2f}x;"
               f"  CPU median ratio {float(np.median(cpu_ratios)):5.2f}x")
+
+    if args.cli:
+        time_cli(base, new, args.repeat)
 
     # what the gate adds to an analysis, timed alone: curve summaries of NEW, reading the JSON, comparing
     report = analyze([str(new)], config, jobs=1)
