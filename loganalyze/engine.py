@@ -176,9 +176,11 @@ def _preload(sources: Sequence[RunSource], charts: bool, summarize: bool = False
     if summarize:
         from . import compare  # noqa: F401 — summaries carry each loss's comparison curve
     if heavy:
-        # a series of more than ~20k points is median-filtered by scipy.ndimage (numstats.median_filter): a
-        # CLI comparing two big runs imported it in each of its two workers (~0.23 s of CPU each)
-        from scipy import ndimage  # noqa: F401
+        # a series of more than ~20k points is median-filtered by scipy's compiled rank filter
+        # (numstats.median_filter), loaded and checked once: here, not in each of the two workers
+        from . import numstats
+
+        numstats._rank_filter_1d()
 
 
 def _plan(paths: Sequence[str | Path], config: Config, summarize: bool, charts: bool):
