@@ -54,8 +54,9 @@ def explodes_into_nonfinite(s, params: Mapping[str, Any], died: int | None = Non
     step, v = s.step[order], s.value[order]
     ok = np.isfinite(v)
     gap = float(np.median(np.diff(step))) if len(step) > 1 else 1.0
-    before = ok & (step < died - 2 * gap)
-    at = ok & (step >= died - 2 * gap) & (step <= died)
+    window = float(params["explosion_window"]) * gap  # the last logging intervals before the NaN
+    before = ok & (step < died - window)
+    at = ok & (step >= died - window) & (step <= died)
     if before.sum() < int(params["explosion_min_points"]) or not at.any():
         return None
     typical = float(np.median(np.abs(v[before][-max(10, int(before.sum()) // 5):])))

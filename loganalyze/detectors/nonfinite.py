@@ -71,7 +71,8 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         preceded.append(f"the loss rose {loss_rise:.1f}× in the {window} points before")
     if grad_rise >= rise_t:
         preceded.append(f"the gradient norm rose {grad_rise:.1f}× just before")
-    if lr_ratio >= 2:
+    lr_rose = lr_ratio >= float(params["lr_rise_ratio"])
+    if lr_rose:
         preceded.append(f"the learning rate had risen {lr_ratio:.1f}× since the start")
     amp = any(str(k).lower() in ("fp16", "amp", "mixed_precision", "half") and v not in (False, 0, "no", "")
               for k, v in run.hparams.items())
@@ -84,7 +85,7 @@ def nonfinite_values(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         float(np.max(lr_before)) <= 1.5 * float(np.min(lr_before))
     grad_only = grad_rise >= rise_t and loss_rise < rise_t and lr_steady and history >= 6
     if preceded:
-        causes.append(Cause("lr_too_high", 0.5 if grad_only else 0.75 if lr_ratio >= 2 or grad_rise >= rise_t else 0.6,
+        causes.append(Cause("lr_too_high", 0.5 if grad_only else 0.75 if lr_rose or grad_rise >= rise_t else 0.6,
                             "non-finite values came after instability: " + "; ".join(preceded)
                             + ". A learning rate too high for this model blows the weights up."))
     if grad_only:
