@@ -78,6 +78,20 @@ def _stopped_improving(last_two_thirds: np.ndarray, swing: float, params: Mappin
     return late_p > float(params["min_trend_p"])
 
 
+def _first_ringing(acf: np.ndarray, ring: float, first_lag: int, max_lag: int) -> tuple[int, float] | None:
+    """(lag, value) of the first trough at or below −ring between `first_lag` and `max_lag`, when the cycle comes
+    round again (a peak at or above +ring within two more half-periods). The first trough, not the deepest: a
+    cycle's troughs are as deep at every odd multiple of its half-period, and noise picks one of them."""
+    below = np.nonzero(acf[first_lag - 1: max(first_lag, max_lag)] <= -ring)[0]
+    if not len(below):
+        return None
+    i = int(below[0]) + first_lag - 1
+    while i + 1 < len(acf) and acf[i + 1] < acf[i]:
+        i += 1
+    after = acf[i + 1: min(len(acf), 3 * (i + 1) + 1)]
+    return (i + 1, float(acf[i])) if len(after) and float(after.max()) >= ring else None
+
+
 def _ringing_in_moves(d: np.ndarray, ring: float, max_lag: int) -> tuple[int, float] | None:
     """A cycle of a few steps in the moves themselves: their autocorrelation dips to −ring at some lag ≥ 2
     and comes back to +ring within two more half-periods. (Lag 1 is left out: independent noise around a
@@ -85,19 +99,7 @@ def _ringing_in_moves(d: np.ndarray, ring: float, max_lag: int) -> tuple[int, fl
     if len(d) < 8:
         return None
     acf = autocorrelation(d, min(max_lag, len(d) // 2))
-    if len(acf) < 3:
-        return None
-    below = np.nonzero(acf[1:] <= -ring)[0]
-    if not len(below):
-        return None
-    # the first trough, not the deepest: a cycle's troughs are as deep at every odd multiple of its half-period
-    i = int(below[0]) + 1
-    while i + 1 < len(acf) and acf[i + 1] < acf[i]:
-        i += 1
-    after = acf[i + 1: min(len(acf), 3 * (i + 1) + 1)]
-    if len(after) and float(after.max()) >= ring:
-        return i + 1, float(acf[i])
-    return None
+    return _first_ringing(acf, ring, 2, len(acf)) if len(acf) >= 3 else None
 
 
 def _lag1(d: np.ndarray) -> float:
@@ -136,17 +138,11 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(np.median(y))), 1e-12)
         periodic = trough <= -bound
         ring = max(float(params["ringing_anticorrelation"]), 3.5 / np.sqrt(n))  # never inside sampling noise
-        below = np.nonzero(acf[: max(1, int(float(params["ringing_max_lag"]) * n))] <= -ring)[0]
-        if not periodic and len(below):
+        if not periodic:
             # a ringing that noise blurs: a shallower first trough at a short lag, then the cycle coming round
-            # again (a positive peak within two more half-periods); the deepest trough may sit at any odd
-            # multiple of the half-period, so the first one is the one to read
-            first = int(below[0])
-            while first + 1 < len(acf) and acf[first + 1] < acf[first]:
-                first += 1
-            nxt = acf[first + 1: min(len(acf), 3 * (first + 1) + 1)]
-            if len(nxt) and float(nxt.max()) >= ring:
-                periodic, lag, trough = True, first + 1, float(acf[first])
+            blurred = _first_ringing(acf, ring, 1, max(1, int(float(params["ringing_max_lag"]) * n)))
+            if blurred is not None:
+                periodic, (lag, trough) = True, blurred
         # a ringing of a few steps on top of a slow wander or swell: the wander lifts the residual's ACF above
         # zero at every short lag and hides the ringing's negative lobe, and a swell the moving average leaves
         # in puts the residual's deepest trough at half the swell's period; the point-to-point moves drop both
