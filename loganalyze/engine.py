@@ -178,9 +178,9 @@ def _preload(sources: Sequence[RunSource], charts: bool, summarize: bool = False
     if heavy:
         # a series of more than ~20k points is median-filtered by scipy's compiled rank filter
         # (numstats.median_filter), loaded and checked once: here, not in each of the two workers
-        from . import numstats
+        from .numstats import load_median_filter
 
-        numstats._rank_filter_1d()
+        load_median_filter()
 
 
 def _plan(paths: Sequence[str | Path], config: Config, summarize: bool, charts: bool):

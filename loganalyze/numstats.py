@@ -103,6 +103,11 @@ def _ndimage_median(x: np.ndarray, size: int, mode: str) -> np.ndarray:
     return out
 
 
+def load_median_filter() -> None:
+    """Load and check the compiled rank filter now (a pool's parent, so that forked workers inherit it)."""
+    _rank_filter_1d()
+
+
 def _rank_filter_1d():
     """scipy.ndimage._rank_filter_1d.rank_filter, loaded without running scipy.ndimage's __init__, or None."""
     global _rank_1d

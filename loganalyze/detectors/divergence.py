@@ -258,13 +258,13 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
 def _back_to_chance(low: float, end_level: float, is_log: bool, params: Mapping[str, Any]) -> tuple[str, float] | None:
     """The chance level the curve ends at, when its best was clearly below it (by 3 × chance_tolerance), and
     the distance from the best to that level in the curve's own units; None otherwise."""
-    tol = float(params["chance_tolerance"])
+    tol, levels = float(params["chance_tolerance"]), card_levels(params)
     value = (lambda y: float(np.exp(y))) if is_log else (lambda y: y)
     end, best = value(end_level), value(low)
-    name = chance_match(end, tol, card_levels(params), above=float(params["chance_tolerance_above"]))
+    name = chance_match(end, tol, levels, above=float(params["chance_tolerance_above"]))
     if name is None:
         return None
-    level = dict(card_levels(params))[name]
+    level = dict(levels)[name]
     if not best < level * (1 - 3 * tol):
         return None
     return name, (float(np.log(level)) - low) if is_log else level - low

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import derived, numstats
-from ..align import split_of as _split
+from ..align import split_of
 from ..evidence import finite_sorted
 from ..model import AlignedRun, Cause, EpochAxis, Finding
 from ..stats import mad, rank_sum_greater, rolling_median
@@ -608,7 +608,7 @@ def _validation_batches(run: AlignedRun, params: Mapping[str, Any]) -> list[Find
     found: list[tuple[str, int, Fold]] = []
     for tag, higher in sorted(run.roles.higher_is_better.items()):
         s = run.series.get(tag)
-        if higher or tag == val.tag or s is None or _split(tag) != "val":
+        if higher or tag == val.tag or s is None or split_of(tag) != "val":
             continue
         _, y, is_log = scaled(s)
         n = len(y)

@@ -422,103 +422,86 @@ def _next_writers(conv: str, mech: tuple[str, str], used: dict, count: int) -> l
     return picked
 
 
+def _firsts(vs: list[Variant], split: str, keep=lambda var: True):
+    """Each mechanism's first variant of `split` that `keep` accepts, in the order of `vs`."""
+    seen: set[tuple[str, str]] = set()
+    for var in vs:
+        mech = (var.family, var.name)
+        if var.split == split and mech not in seen and keep(var):
+            seen.add(mech)
+            yield var
+
+
 def _rotated(vs: list[Variant]) -> list[Variant]:
     """Seeds 4 and 5: each tuning mechanism's first variant again, written by the next writers of ROTATION
     its mechanism has not used yet (of PER_STEP for what only per-step logs show). A fixed rule, not a
     choice per case: it widens what the rules are tuned on across writers without looking at any
-    held-out case."""
+    held-out case. Seeds 6-11 and 104: the rules below, each stated where it is applied."""
     from dataclasses import replace
 
-    out, seen = [], set()
+    from loganalyze.trainer.variants import SANE_LR
+
+    def mech(var: Variant) -> tuple[str, str]:
+        return var.family, var.name
+
+    out: list[Variant] = []
     used: dict[tuple[str, str], set[str]] = {}
     for var in vs:
-        used.setdefault((var.family, var.name), set()).add(var.convention)
-    for var in vs:
-        mech = (var.family, var.name)
-        if var.split != "tuning" or mech in seen or var.convention not in ROTATION:
-            continue
-        seen.add(mech)
-        for seed, conv in zip((4, 5), _next_writers(var.convention, mech, used, 2)):
+        used.setdefault(mech(var), set()).add(var.convention)
+    for var in _firsts(vs, "tuning", lambda v: v.convention in ROTATION):
+        for seed, conv in zip((4, 5), _next_writers(var.convention, mech(var), used, 2)):
             out.append(Variant(var.family, var.name, replace(var.spec, seed=seed), conv))
     # seed 6: each mechanism's first tuning variant on another model than the first's (the architectures are
     # where the held-out part differs most), under the next writer it has not used
     second: set[tuple[str, str]] = set()
     first_arch = {}
     for var in vs:
-        mech = (var.family, var.name)
         if var.split != "tuning" or var.name == "running_mean":  # (that phenomenon is its writer's)
             continue
-        first_arch.setdefault(mech, var.spec.arch)
-        if mech in second or var.spec.arch == first_arch[mech]:
+        first_arch.setdefault(mech(var), var.spec.arch)
+        if mech(var) in second or var.spec.arch == first_arch[mech(var)]:
             continue
-        second.add(mech)
-        for conv in _next_writers(var.convention, mech, used, 1):
+        second.add(mech(var))
+        for conv in _next_writers(var.convention, mech(var), used, 1):
             out.append(Variant(var.family, var.name, replace(var.spec, seed=6), conv))
     # seed 7: the divergence, oscillation and overfitting mechanisms at another batch size (16: four times the
     # updates of the usual 64, noisier), their first variant under its own writer
-    done7: set[tuple[str, str]] = set()
-    for var in vs:
-        mech = (var.family, var.name)
-        if var.split != "tuning" or var.family not in BATCH_FAMILIES or mech in done7:
-            continue
-        done7.add(mech)
+    for var in _firsts(vs, "tuning", lambda v: v.family in BATCH_FAMILIES):
         if (var.spec.batch or 64) > 16:
             out.append(Variant(var.family, var.name, replace(var.spec, seed=7, batch=16), var.convention))
     # seeds 8 and 9: the same mechanisms at half and at twice their LR (how far a mechanism reaches is set by
     # the LR: a divergence that climbs slower, a ringing that is damped sooner), under the next writer each
-    # has not used (its own writer when none is left). These families were the held-out part's weakest at the previous stop; the variants are
-    # chosen by this rule from the tuning variants alone.
-    from loganalyze.trainer.variants import SANE_LR
-
-    done89: set[tuple[str, str]] = set()
-    for var in vs:
-        mech = (var.family, var.name)
-        if var.split != "tuning" or var.family not in BATCH_FAMILIES or mech in done89:
-            continue
-        done89.add(mech)
+    # has not used (its own writer when none is left). These families were the held-out part's weakest at the
+    # previous stop; the variants are chosen by this rule from the tuning variants alone.
+    for var in _firsts(vs, "tuning", lambda v: v.family in BATCH_FAMILIES):
         lr = var.spec.lr or SANE_LR[var.spec.optimizer]
-        writers = _next_writers(var.convention, mech, used, 2)
+        writers = _next_writers(var.convention, mech(var), used, 2)
         writers += [var.convention] * (2 - len(writers))  # every writer it may use is taken: its own again
         for seed, factor, conv in zip((8, 9), (0.5, 2.0), writers):
             out.append(Variant(var.family, var.name, replace(var.spec, seed=seed, lr=lr * factor), conv))
-    # seed 10: each mechanism of the families read at the scale of epochs (a climb, an overfit, a run that does
-    # not learn) under every sparse writer its tuning variants have not used — one row per epoch, a row every 50 steps, window
-    # means every 25 steps: the few dozen points a short fine-tune logs. The held-out part has such cases and
-    # the rotation above (of writers that log every step) never gave these mechanisms one.
     # seed 104 (held out): each held-out mechanism's first variant again under the next writer of ROTATION its
     # mechanism has not used — seed 4's rule on the held-out side, so that the held-out part keeps pace with a
-    # tuning part that grew (added after this stop's rule changes, by this rule alone, and scored as it came out)
-    seen104: set[tuple[str, str]] = set()
-    for var in vs:
-        mech = (var.family, var.name)
-        if var.split != "heldout" or mech in seen104 or var.convention not in ROTATION:
-            continue
-        seen104.add(mech)
+    # tuning part that grew (added partway through a stop, by this rule alone, and scored as it came out)
+    for var in _firsts(vs, "heldout", lambda v: v.convention in ROTATION):
         out += [Variant(var.family, var.name, replace(var.spec, seed=104), conv)
-                for conv in _next_writers(var.convention, mech, used, 1)]
+                for conv in _next_writers(var.convention, mech(var), used, 1)]
     tuned: dict[tuple[str, str], set[str]] = {}
     for var in vs + out:
         if var.split == "tuning":
-            tuned.setdefault((var.family, var.name), set()).add(var.convention)
-    done10: set[tuple[str, str]] = set()
-    for var in vs:
-        mech = (var.family, var.name)
-        if var.split != "tuning" or var.family not in SPARSE_FAMILIES or mech in done10:
-            continue
-        done10.add(mech)
+            tuned.setdefault(mech(var), set()).add(var.convention)
+    # seed 10: each mechanism of the families read at the scale of epochs (a climb, an overfit, a run that does
+    # not learn) under every sparse writer its tuning variants have not used — one row per epoch, a row every
+    # 50 steps, window means every 25 steps: the few dozen points a short fine-tune logs. The held-out part has
+    # such cases and the rotation above (of writers that log every step) never gave these mechanisms one.
+    for var in _firsts(vs, "tuning", lambda v: v.family in SPARSE_FAMILIES):
         out += [Variant(var.family, var.name, replace(var.spec, seed=10), conv)
-                for conv in SPARSE if conv not in tuned[mech]]
+                for conv in SPARSE if conv not in tuned[mech(var)]]
     # seed 11: each tuning mechanism (but what lives within a few steps, and the running mean, which is its
     # writer's) under detectron2's windowed median every 20 iterations where its tuning variants never used it.
-    # Prompted by the held-out part: its misses at this stop cluster on that writer (a writer-level hint taken
-    # from held-out results, no case-level one — the closing note reports the held-out line before and after)
-    done11: set[tuple[str, str]] = set()
-    for var in vs:
-        mech = (var.family, var.name)
-        if (var.split != "tuning" or mech in done11 or mech in WITHIN_STEPS or var.name == "running_mean"
-                or "detectron2_jsonl" in tuned[mech]):
-            continue
-        done11.add(mech)
+    # Prompted by the held-out part: its misses clustered on that writer (a writer-level hint taken from
+    # held-out results, no case-level one — the closing note reports the held-out line before and after)
+    for var in _firsts(vs, "tuning", lambda v: mech(v) not in WITHIN_STEPS and v.name != "running_mean"
+                       and "detectron2_jsonl" not in tuned[mech(v)]):
         out.append(Variant(var.family, var.name, replace(var.spec, seed=11), "detectron2_jsonl"))
     return out
 
