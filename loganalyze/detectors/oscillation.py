@@ -102,6 +102,21 @@ def _ringing_in_moves(d: np.ndarray, ring: float, max_lag: int) -> tuple[int, fl
     return _first_ringing(acf, ring, 2, len(acf)) if len(acf) >= 3 else None
 
 
+def _ringing_within(y: np.ndarray, ring: float, window: int) -> tuple[int, float, np.ndarray] | None:
+    """A ringing of a few steps that batch noise and a wander both hide: the moves carry the noise's full
+    high-frequency power (a noisy small-batch loss drowns a period-8 ringing there), and the wide trend leaves
+    the wander in. The residual from a running median `window` points wide keeps cycles up to a third of the
+    window and drops the wander. Only troughs up to a sixth of the window count (a cycle up to a third of it):
+    a narrow detrend turns red noise into a false cycle on the window's own scale, never well inside it.
+    (lag, trough, acf) or None."""
+    if window < 7 or len(y) < 4 * window:
+        return None
+    r = y - numstats.median_filter(y, size=window | 1, mode="nearest")
+    acf = autocorrelation(r, window // 2)
+    hit = _first_ringing(acf, ring, 2, window // 6)
+    return (hit[0], hit[1], acf) if hit is not None else None
+
+
 def _lag1(d: np.ndarray) -> float:
     """Lag-1 autocorrelation of the point-to-point moves: −0.5 for independent jumps around a level,
     near 0 for a random walk, positive for a smooth curve."""
@@ -143,6 +158,9 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             blurred = _first_ringing(acf, ring, 1, max(1, int(float(params["ringing_max_lag"]) * n)))
             if blurred is not None:
                 periodic, (lag, trough) = True, blurred
+        # a cycle on the moving average's own scale is what detrending red noise (a slow wander) makes of it: it
+        # counts only well inside the window (the reads below look for shorter ones)
+        periodic = periodic and period_from_acf(acf, lag, n) <= window * float(params["max_period_in_window"])
         # a ringing of a few steps on top of a slow wander or swell: the wander lifts the residual's ACF above
         # zero at every short lag and hides the ringing's negative lobe, and a swell the moving average leaves
         # in puts the residual's deepest trough at half the swell's period; the point-to-point moves drop both
@@ -157,6 +175,10 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             factor = float(params["moves_period_factor"])
             if not periodic or not in_moves / factor <= period_from_acf(acf, lag, n) <= in_moves * factor:
                 periodic, lag, trough, acf = True, moves[0], moves[1], moves_acf
+        elif not periodic:
+            within = _ringing_within(y[-int(params["moves_max_points"]):], ring, int(params["ringing_window"]))
+            if within is not None:
+                periodic, (lag, trough, acf) = True, within
         # evaluation-level curves (each point averages a whole validation set or epoch) are not expected to
         # jump by a large factor from one point to the next: sustained zig-zags there are instability even
         # without a regular period. Per-step batch losses are noisy by nature and must show the period.
