@@ -581,3 +581,88 @@ def test_a_regression_whose_noise_floor_sits_at_a_chance_level_is_not_a_dead_mod
     # looks like (a Keras epoch mean that already holds the explosion): still a dead model
     dead = 0.25 + 25 * np.exp(-(s - 19) / 25) + 0.0005 * rng.standard_normal(len(s))
     assert [f.tags[0] for f in by_rule(findings({"total_loss": (s, dead), "validation/loss": (vs, val)}), "PL001")]
+
+
+# --- PL001: a loss that barely leaves its chance level
+
+LN2 = float(np.log(2))
+
+
+def creep(gain, n=600, noise=0.01, seed=3):
+    """A binary classifier's loss creeping steadily from ln 2 to `gain` below it: a model that learns, slowly."""
+    s = np.arange(n)
+    return s, noisy(LN2 * (1 - gain * s / (n - 1)), noise, seed)
+
+
+def _tenth_medians(y):
+    k = max(1, min(3, len(y) // 3), len(y) // 10)
+    return float(np.median(y[:k])), float(np.median(y[-k:]))
+
+
+@pytest.mark.parametrize("gain", [0.045, 0.049])
+def test_a_loss_that_creeps_a_few_percent_below_chance_barely_learns(gain):
+    s, y = creep(gain)
+    (f,) = by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+    start, end = _tenth_medians(y)
+    assert f.stats["kind"] == "barely_below_chance" and f.stats["chance_level"].startswith("ln 2 ")
+    assert f.stats["start"] == pytest.approx(start, abs=1e-6) and f.stats["end"] == pytest.approx(end, abs=1e-6)
+    assert f.stats["gain_below_chance"] == pytest.approx((LN2 - end) / LN2, abs=1e-5)
+    # the descent is steady: steps too small, named first, with the trend that says so
+    assert f.causes[0].cause == "lr_too_low" and f.stats["kendall_tau"] < -0.3 and f.stats["kendall_p"] < 0.01
+
+
+def test_a_loss_pinned_near_chance_that_still_falls_steadily_blames_the_lr():
+    """2% in the whole run: its median sits at ln 2 (pinned), but the second half still falls steadily — a dead
+    network's loss stops where its output bias reaches the prior; steps too small keep going."""
+    s, y = creep(0.02)
+    (f,) = by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+    assert f.stats["kind"] == "pinned" and f.causes[0].cause == "lr_too_low"
+    assert "falls steadily" in f.causes[0].evidence
+    # the same level with no descent at all: a network that cannot leave the prior
+    (g,) = by_rule(findings({"train/loss": (s, noisy(np.full(600, LN2), 0.01, 3))}, "PL001"), "PL001")
+    assert g.stats["kind"] == "pinned" and g.causes[0].cause == "bad_initialization"
+
+
+def test_a_loss_that_gets_clear_of_chance_is_learning():
+    s, y = creep(0.07)  # ends ~7% below ln 2: more than max_gain_below_chance (5%)
+    assert by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001") == []
+
+
+def test_a_loss_that_learned_and_came_back_near_chance_is_not_barely_learning():
+    s = np.arange(600)
+    y = noisy(LN2 * (1 - 0.3 * np.exp(-((s - 200) / 60.0) ** 2) - 0.03 * s / 599), 0.01)  # dipped 30% at step 200
+    assert [f.stats["kind"] for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+            if f.stats["kind"] == "barely_below_chance"] == []
+
+
+def test_barely_below_chance_with_no_trend_names_no_lr():
+    # noise around a level 3% below ln 2 from the first point: no steady descent, so no claim about the LR
+    s = np.arange(600)
+    y = noisy(np.full(600, LN2 * 0.985), 0.04, seed=5)
+    found = [f for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+             if f.stats["kind"] == "barely_below_chance"]
+    for f in found:
+        assert all(c.cause != "lr_too_low" for c in f.causes) and f.stats["kendall_p"] >= 0.01
+
+
+def test_a_tiny_lr_real_training_barely_leaves_ln_5(tmp_path):
+    """Real training (the corpus's tuning MLP on its 5-class teacher, seed 1): SGD at 2e-4 (250× under its sane
+    0.05) moves the loss from ln 5 = 1.609 only ~3% in 6 epochs — more than "flat" (1%), far less than
+    anything a learning run does. The same run at the sane LR is not flagged."""
+    from loganalyze.trainer.conventions import Convention, write
+    from loganalyze.trainer.variants import Spec, train
+
+    def run(lr, name):
+        written = write(train(Spec("lr_too_low", "mlp", 1, optimizer="sgd", lr=lr)),
+                        Convention("csv", names="plain", epoch=False), tmp_path / name)
+        loss = np.array([float(r["loss"]) for r in csv.DictReader(open(written.path)) if r.get("loss")])
+        return loss, [f for rr in analyze([written.path]).runs for f in rr.findings if f.rule == "PL001"]
+
+    loss, (f,) = run(2e-4, "tiny")
+    start, end = _tenth_medians(loss)
+    gain = (np.log(5) - end) / np.log(5)
+    assert 0.01 < (start - end) / start and gain < 0.05
+    assert f.stats["kind"] == "barely_below_chance" and f.stats["gain_below_chance"] == pytest.approx(gain, abs=1e-5)
+    assert f.causes[0].cause == "lr_too_low"
+    _, sane = run(0.05, "sane")
+    assert sane == []

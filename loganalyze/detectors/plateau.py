@@ -10,7 +10,7 @@ from .. import numstats
 from ..align import HIGHER_WORDS, LOSS_WORDS, split_of, tokens
 from ..evidence import card_levels, chance_match, finite_sorted, lr_context, metric_tags, no_transfer, zero_for_nan
 from ..model import AlignedRun, Cause, Finding
-from ..stats import mad
+from ..stats import mad, mann_kendall
 from . import detector
 from .anticorrelation import worsening
 
@@ -269,7 +269,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         quiet = float(mad(v[at] - sm[at]) / max(abs(level), 1e-12))
         pinned = quiet <= float(params["max_pinned_noise"])
     if not (flat or pinned):
-        return None
+        return _barely_below_chance(run, s, step, v, start, end, params) if is_train and late is None else None
     # a loss that started low because it resumed from a good checkpoint is not "not learning": only judge
     # runs that are flat from a level they could have left (chance level, or no movement at all)
     if not pinned and spread > float(params["max_flat_spread"]):
@@ -331,6 +331,14 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    f"the logged learning rate never exceeds {lr_max:.1g} and the loss never leaves "
                                    f"{start:.4g}: steps that small cannot move this model — raise the LR (a range test "
                                    "finds where the loss starts to fall)"))
+        elif pinned and _steady_descent(v, params) is not None:
+            tau, p = _steady_descent(v, params)
+            causes.insert(0, Cause("lr_too_low", 0.65,
+                                   f"the loss sits near {match} but falls steadily (Mann–Kendall τ = {tau:.2f}, p = "
+                                   f"{p:.2g}; {improvement:+.1%} from start to end)"
+                                   + (f" under an LR of {lr_max:.3g}" if lr_max is not None else "")
+                                   + ": the model does learn, with steps far too small to get anywhere (a dead "
+                                     "network does not descend at all) — raise the LR"))
         elif pinned:
             causes.insert(0, Cause("bad_initialization", 0.65,
                                    f"the loss sits at {match} from its first points and never leaves it"
@@ -350,6 +358,60 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, start: float, end: float,
+                         params: Mapping[str, Any]) -> Finding | None:
+    """A training loss that starts at a chance level and ends barely below it, never having been lower: over the
+    whole run the model learned almost nothing of its inputs. Whatever a run learns takes its loss well below the
+    chance level (a classifier that learns anything ends far below ln C); "flat" (under min_improvement) misses a
+    loss that creeps 3% in a run. How it moves tells causes apart: a slow, steady descent is steps too small to
+    move the model (a too-low LR); no descent at all, the dead network of the flat/pinned reads."""
+    levels = card_levels(params)
+    name = chance_match(start, float(params["chance_tolerance"]), levels, above=float(params["chance_tolerance_above"]))
+    if name is None or end > start:  # (a loss that got worse is DV001's)
+        return None
+    chance = dict(levels)[name]
+    gain = (chance - end) / chance
+    n = len(v)
+    w = max(1, n // 20)
+    lowest = min(float(np.median(v[i:i + w])) for i in range(0, n, w))
+    max_gain = float(params["max_gain_below_chance"])
+    if gain >= max_gain or lowest < chance * (1 - max_gain):  # it learned, or it had learned and came back
+        return None
+    trend = _steady_descent(v, params)
+    tau, p = trend if trend is not None else mann_kendall(v)
+    steady = trend is not None
+    causes = [Cause("unknown", 0.5, f"the loss starts at {name} and ends {gain:.1%} below it: the model predicts "
+                                    "almost the same thing for every input. Check that the loss is connected to the "
+                                    "trained parameters, that labels match the outputs, and the LR")]
+    lr = run.get(run.roles.lr)
+    lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
+    if steady:
+        causes.insert(0, Cause("lr_too_low", 0.8 if lr_max is not None and lr_max <= float(params["max_low_lr"]) else 0.6,
+                               f"the loss falls steadily (Mann–Kendall τ = {tau:.2f}, p = {p:.2g}) but only {gain:.1%} "
+                               f"below {name} over {n:,} points"
+                               + (f" under an LR never above {lr_max:.3g}" if lr_max is not None else "")
+                               + ": the model does learn, with steps far too small to get anywhere — raise the LR (a "
+                                 "range test shows where the loss starts to fall)"))
+    return Finding(
+        rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
+        summary=f"'{s.tag}' barely leaves {_level_is(chance, name)}: from {start:.4g} to {end:.4g}, {gain:.1%} below "
+                f"it after {n:,} points",
+        stats={"kind": "barely_below_chance", "level": round(chance, 6), "start": round(start, 6),
+               "end": round(end, 6), "points": n, "gain_below_chance": round(gain, 5), "chance_level": name,
+               "lowest_twentieth": round(lowest, 6), "kendall_tau": round(tau, 4), "kendall_p": p,
+               "thresholds": {k: params[k] for k in ("max_gain_below_chance", "chance_tolerance",
+                                                     "steady_descent_p")}},
+        causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _steady_descent(v: np.ndarray, params: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(Kendall's τ, p) of the second half when the loss still falls there steadily (τ < 0, p < steady_descent_p),
+    else None. A too-low LR descends slowly all the way; a dead network's output bias reaches the prior early and the
+    loss then stays put (its descent over the whole run is significant too, so the whole run cannot tell them)."""
+    tau, p = mann_kendall(v[len(v) // 2:])
+    return (tau, p) if tau < 0 and p < float(params["steady_descent_p"]) else None
 
 
 def _train_learns(run: AlignedRun, tol: float, level: float, descent: float, levels) -> bool:
