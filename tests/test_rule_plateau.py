@@ -666,3 +666,17 @@ def test_a_tiny_lr_real_training_barely_leaves_ln_5(tmp_path):
     assert f.causes[0].cause == "lr_too_low"
     _, sane = run(0.05, "sane")
     assert sane == []
+
+
+def test_a_sparse_log_at_chance_after_two_window_means_is_pinned():
+    """Hugging Face logs a window mean every 25 steps: a network that sits at ln 5 from step ~70 shows its first
+    updates in two means above chance. At chance for 22 of 24 points, it never leaves chance: not a stall."""
+    ln5 = float(np.log(5))
+    s = np.arange(25, 625, 25)
+    y = noisy(np.r_[[1.77, 1.72], np.full(22, ln5 * 1.01)], 0.006, seed=2)
+    (f,) = by_rule(findings({"loss": (s, y)}, "PL001"), "PL001")
+    assert f.stats["kind"] == "pinned" and f.severity == "error" and f.stats["fraction_at_level"] >= 0.9
+    assert "from step 75 on (its first 2 points are above it)" in " ".join(c.evidence for c in f.causes)
+    # a third of the run spent elsewhere first is a stall it reached, PL002's, not PL001's "never leaves"
+    y = noisy(np.r_[np.linspace(2.4, 1.8, 8), np.full(16, ln5 * 1.01)], 0.006, seed=2)
+    assert [f for f in by_rule(findings({"loss": (s, y)}, "PL001"), "PL001") if f.stats["kind"] == "pinned"] == []

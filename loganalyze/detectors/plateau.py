@@ -284,9 +284,11 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         back = int(np.count_nonzero(at[low_i:]))
         if low < level * (1 - 3 * tol) and back >= max(2, n // 10):
             collapse = (low, low_i)
-        elif not at[: max(1 if is_train else 2, n // 10)].any():
+        elif near < float(params["error_fraction_at_chance"]) and not at[: max(1 if is_train else 2, n // 10)].any():
             # (a validation series starts after an epoch of training: one off first evaluation is not a stall)
-            # pinned later but not from the start and not after learning: that is a stall, PL002's
+            # pinned later but not from the start and not after learning: that is a stall, PL002's — unless it
+            # sits there for error_fraction_at_chance of the run: then the start elsewhere was a brief transient
+            # (a sparse log's first window means cover the first updates), and the run never leaves chance
             pinned = False
             if not flat:
                 return None
@@ -340,8 +342,12 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    + ": the model does learn, with steps far too small to get anywhere (a dead "
                                      "network does not descend at all) — raise the LR"))
         elif pinned:
+            first_at = int(np.argmax(at))
+            since = ("from its first points" if at[: max(1, n // 10)].any() else
+                     f"from step {int(step[first_at]):,} on (its first {first_at} points are "
+                     f"{'above' if v[0] > level else 'below'} it)")
             causes.insert(0, Cause("bad_initialization", 0.65,
-                                   f"the loss sits at {match} from its first points and never leaves it"
+                                   f"the loss sits at {match} {since} and never leaves it"
                                    + (f", under an LR of {lr_max:.3g}" if lr_max is not None else "")
                                    + ": the network starts predicting the prior and gets no gradient to leave it — "
                                      "dead ReLUs or saturated units at initialization, a zero or tiny init, a "
