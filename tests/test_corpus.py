@@ -46,6 +46,22 @@ def test_every_variant_is_named_and_split():
     assert 0.25 <= held / len(vs) <= 0.5
 
 
+def test_strength_sweeps_stay_on_the_tuning_side():
+    """tests/bench/sweep_strength.py trains grids around the corpus's settings to find where a rule's edge lies:
+    every preset is tuning seeds and tuning architectures only, known mechanisms, known writers."""
+    import corpus
+    import sweep_strength
+    from loganalyze.trainer.variants import MECHANISMS, Spec
+
+    for name, make in sweep_strength.SWEEPS.items():
+        vs = make(Spec)
+        assert vs, name
+        corpus._check_split(vs)
+        assert {v.split for v in vs} == {"tuning"}, name
+        assert {v.convention for v in vs} <= set(corpus._conventions()), name
+        assert {v.spec.mechanism for v in vs} <= set(MECHANISMS), name
+
+
 def test_tiny_cases_build_with_truth_and_read(tmp_path, monkeypatch):
     import corpus
 
