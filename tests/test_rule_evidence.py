@@ -561,7 +561,8 @@ def test_training_and_validation_at_one_chance_level_are_one_finding():
     """A dead 10-class model: training (2,000 steps) and validation (every 100 steps) both sit at ln 10
     (±0.3 %). One finding, on both tags, that carries validation's own level and share (recomputed: the
     median of its values, all of them within 2 %). With validation at ln 2 instead (another label set
-    than training's), the two are not one phenomenon: two findings."""
+    than training's), the two are not one phenomenon: two findings. (The training loss then starts above
+    ln 10, not at it: under a training loss that starts at ln 10, ln 2 is no chance level of the task.)"""
     s = np.arange(2000)
     rng = np.random.default_rng(17)
     train = np.log(10) * np.exp(0.003 * rng.standard_normal(2000))
@@ -571,7 +572,8 @@ def test_training_and_validation_at_one_chance_level_are_one_finding():
     assert f.tags == ("train/loss", "val/loss") and f.stats["chance_level"] == "ln 10 (uniform over 10 classes)"
     assert f.stats["val_level"] == round(float(np.median(val)), 6) and f.stats["val_fraction_at_level"] == 1.0
     assert f.summary.endswith(f"; validation ('val/loss') sits there too ({np.median(val):.4g}, 100%)")
-    found = findings({"train/loss": (s, train), "val/loss": (vs, val * np.log(2) / np.log(10))}, "PL001")
+    above = np.r_[np.full(3, 2.6), train[3:]]  # (2.6: no chance level)
+    found = findings({"train/loss": (s, above), "val/loss": (vs, val * np.log(2) / np.log(10))}, "PL001")
     assert sorted((g.tags, g.stats["chance_level"]) for g in found) == [
         (("train/loss",), "ln 10 (uniform over 10 classes)"), (("val/loss",), "ln 2 (uniform over 2 classes)")]
 

@@ -680,3 +680,20 @@ def test_a_sparse_log_at_chance_after_two_window_means_is_pinned():
     # a third of the run spent elsewhere first is a stall it reached, PL002's, not PL001's "never leaves"
     y = noisy(np.r_[np.linspace(2.4, 1.8, 8), np.full(16, ln5 * 1.01)], 0.006, seed=2)
     assert [f for f in by_rule(findings({"loss": (s, y)}, "PL001"), "PL001") if f.stats["kind"] == "pinned"] == []
+
+
+def test_a_cross_entropy_that_learns_down_to_one_is_not_at_the_mse_chance_level():
+    """A 5-class classifier starts at ln 5 and converges at 1.01 (a hard task with label noise), validation at
+    1.01-1.03: 1.0 is the MSE of predicting the mean of a standardized target, a chance level of another loss.
+    When the training loss starts at a chance level, no level clearly below it can be the task's. (Found on a
+    tuning sweep of the small-last-batch mechanism, where PL001 called this validation 'pinned at 1.0'.)"""
+    s = np.arange(306)
+    train = noisy(1.01 + (np.log(5) - 1.01) * np.exp(-s / 12), 0.03, seed=4)
+    ev = np.arange(50, 306, 51)
+    val = np.array([1.13, 1.023, 1.013, 1.016, 1.009, 1.003])
+    found = findings({"train_loss": (s, train), "val_loss": (ev, val), "epoch": (s, s // 51)}, "PL001")
+    assert [f.stats.get("chance_level") for f in found if f.stats.get("kind") == "pinned"] == []
+    # a regression that starts at the MSE level and stays there is still pinned at it
+    flat = noisy(np.full(306, 1.0), 0.01, seed=4)
+    found = findings({"train_loss": (s, flat), "val_loss": (ev, val), "epoch": (s, s // 51)}, "PL001")
+    assert any(f.stats.get("kind") == "pinned" and f.stats["chance_level"].startswith("1.0 ") for f in found)

@@ -229,7 +229,8 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     spread = mad(v) / scale
     level = float(np.median(v))
     tol = float(params["chance_tolerance"])
-    match = chance_match(level, tol, card_levels(params))
+    levels = _task_levels(run, params)
+    match = chance_match(level, tol, levels)
     # judged on a running median: per-batch noise of a few percent must not hide a pinned level
     sm = numstats.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
     at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
@@ -244,7 +245,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
         end_level = float(np.median(v[-k:]))
-        end_match = chance_match(end_level, tol, card_levels(params), above=float(params["chance_tolerance_above"]))
+        end_match = chance_match(end_level, tol, levels, above=float(params["chance_tolerance_above"]))
         if end_match is not None:
             run_len = _run_at_level(v, end_level, 3 * tol)
             # the level it fell from is one the loss held, judged on the same twentieths: one deep point of a
@@ -256,7 +257,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                 late = (n - run_len, end_level, end_match)
     if (late is not None or pinned) and not is_train and not term and \
             _train_learns(run, tol, late[1] if late is not None else level, float(params["explode_factor"]),
-                          card_levels(params)):
+                          levels):
         # a validation loss at (or climbing to) a chance level while training learns is a mismatch or
         # overfitting, not a dead model
         late, pinned = None, False
@@ -364,6 +365,26 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                "chance_level": match, "fraction_at_level": round(near, 4),
                "thresholds": {k: params[k] for k in ("min_improvement", "chance_tolerance", "min_fraction_at_chance")}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _task_levels(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The chance levels that can be this run's. When the training loss starts at one (its first three points), no
+    level clearly below it is: a 5-class cross-entropy that starts at ln 5 and learns down to 1.0 sits where a
+    model that learned something happens to be, not at the 1.0 of an MSE on standardized targets."""
+    levels = card_levels(params)
+    train = _series(run)
+    if train is None or len(train[2]) < int(params["min_points_at_chance"]):
+        return levels
+    v = train[2]
+    start = float(np.median(v[: max(1, min(3, len(v) // 3))]))  # (its first points: a tenth can hold the learning)
+    tol = float(params["chance_tolerance"])
+    name = chance_match(start, tol, levels)
+    if name is None:
+        return levels
+    # a collapse climbs back to the start's level or above it (a sparse log's first window mean may already be
+    # below the true start), never to a level clearly under where the untrained model began
+    start_level = dict(levels)[name]
+    return [(n, x) for n, x in levels if x >= start_level * (1 - 3 * tol)]
 
 
 def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, start: float, end: float,

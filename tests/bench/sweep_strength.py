@@ -81,7 +81,23 @@ def _corrupt(Spec):
             for conv in ("tensorboard", "lightning_csv")]
 
 
-SWEEPS = {"ringing": _ringing, "lowlr": _low_lr, "collapse": _collapse, "raised": _raised, "overfit": _overfit,
+def _last_batch(Spec):
+    """drop_last=False with a 1-8-sample last batch, 25-50 full batches, 6 or 12 epochs, per-step writers."""
+    return [Variant("periodicity", "small_last_batch", Spec("small_last_batch", "mlp", seed, epochs=epochs, knobs=(
+                ("full_batches", full), ("tail", tail))), conv)
+            for seed in (1, 2) for tail in (1, 2, 4, 8) for full in (25, 50) for epochs in (6, 12)
+            for conv in ("csv_epoch_col", "tensorboard")]
+
+
+def _fp16(Spec):
+    """GradScaler overflows: scale growth every 10-60 steps, SGD and Adam."""
+    return [Variant("nonfinite", "fp16_loss_scale", Spec("fp16_scale", arch, seed, optimizer=opt,
+                                                         knobs=(("growth", growth),)), conv)
+            for seed in (1, 2) for growth in (10, 25, 60) for opt, arch in (("adam", "mlp"), ("sgd", "cnn"))
+            for conv in ("tensorboard", "lightning_csv", "hf_trainer_state")]
+
+
+SWEEPS = {"lastbatch": _last_batch, "fp16": _fp16, "ringing": _ringing, "lowlr": _low_lr, "collapse": _collapse, "raised": _raised, "overfit": _overfit,
           "corrupt": _corrupt}
 
 
