@@ -10,6 +10,7 @@ labels by), and prints for each whether the analysis finds it:
     HIT    <variant id> <settings> <evidence> | <warnings and errors>
     MISS   ...                                  (the mechanism shows, nothing of its family found)
     NOSHOW ...                                  (too weak to show: no label, not scored)
+    UNSEEN ...                                  (shows in training, not in what the writer logs: no label)
 
     python tests/bench/sweep_strength.py ringing [--cache DIR] [--jobs 2]
 
@@ -113,6 +114,8 @@ def _line(var: Variant, built: tuple, cache: Path) -> str:
     if doc is None:
         return f"NOSHOW {vid} {settings} {note[:160]}"
     case = corpus._case_from_truth(corpus._case_dir(cache, var), doc)
+    if not case.labels:  # it shows in training, not in what this writer logs (an fp16 overflow's grads, unlogged)
+        return f"UNSEEN {vid} {settings} {json.dumps(doc['evidence'])[:160]}"
     found = [f for rr in analyze([case.path], Config(), jobs=1).runs for f in rr.findings]
     hit = any(matches(lab, f) for lab in case.labels for f in found)
     what = "; ".join(f"{f.rule} {f.severity} {f.summary[:90]}" for f in found if f.severity in ("warning", "error"))
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     kinds = [ln.split()[0] for ln in lines]
     print(f"\n{args.sweep}: {kinds.count('HIT')} found, {kinds.count('MISS')} missed, "
-          f"{kinds.count('NOSHOW')} too weak to show, of {len(lines)}")
+          f"{kinds.count('NOSHOW')} too weak to show, {kinds.count('UNSEEN')} not in what the writer logs, "
+          f"of {len(lines)}")
     return 0
 
 
