@@ -285,11 +285,11 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         back = int(np.count_nonzero(at[low_i:]))
         if low < level * (1 - 3 * tol) and back >= max(2, n // 10):
             collapse = (low, low_i)
-        elif near < float(params["error_fraction_at_chance"]) and not at[: max(1 if is_train else 2, n // 10)].any():
+        elif not at[: max(1 if is_train else 2, n // 10)].any() and abs(end - level) > tol * abs(level):
             # (a validation series starts after an epoch of training: one off first evaluation is not a stall)
-            # pinned later but not from the start and not after learning: that is a stall, PL002's — unless it
-            # sits there for error_fraction_at_chance of the run: then the start elsewhere was a brief transient
-            # (a sparse log's first window means cover the first updates), and the run never leaves chance
+            # pinned later but not from the start, and left again before the end: a stall the run learned out of,
+            # PL002's. One that stays at chance to the end never learned beyond the prior, however it got there
+            # (an explosion of its first updates that settled at chance; a sparse log's first window means)
             pinned = False
             if not flat:
                 return None

@@ -98,7 +98,31 @@ def _fp16(Spec):
             for conv in ("tensorboard", "lightning_csv", "hf_trainer_state")]
 
 
-SWEEPS = {"lastbatch": _last_batch, "fp16": _fp16, "ringing": _ringing, "lowlr": _low_lr, "collapse": _collapse, "raised": _raised, "overfit": _overfit,
+def _unshuffled(Spec):
+    """Class-sorted data, shuffle=False: LRs from a tenth to twice the sane one, batch 32-128, 4-8 epochs."""
+    return [Variant("periodicity", "unshuffled", Spec("unshuffled", arch, seed, optimizer=opt, lr=lr, batch=batch,
+                                                      epochs=epochs), conv)
+            for seed in (1, 2) for arch, opt, lr in (("mlp", "adam", 1e-4), ("mlp", "adam", 2e-3), ("mlp", "sgd", 0.1),
+                                                     ("cnn", "adam", 3e-4))
+            for batch in (32, 128) for epochs in (4, 8) for conv in ("tensorboard",)]
+
+
+def _eval_effect(Spec):
+    """model.eval() left on after a mid-epoch validation: dropout 0.2-0.7, one or four evaluations an epoch."""
+    return [Variant("periodicity", "eval_side_effect", Spec("eval_side_effect", arch, seed, evals=evals, lr=lr,
+                                                            knobs=(("dropout", drop),)), conv)
+            for seed in (1, 2) for arch, lr in (("mlp", None), ("cnn_bn", 3e-3)) for drop in (0.2, 0.5, 0.7)
+            for evals in (1, 4) for conv in ("tensorboard", "csv_epoch_col")]
+
+
+def _unnormalized(Spec):
+    """Features on scales 1e-3..1e4: SGD and Adam at LRs around the corpus's 1e-3, under four writers."""
+    return [Variant("plateau", "unnormalized_inputs", Spec("unnormalized", "mlp", seed, optimizer=opt, lr=lr), conv)
+            for seed in (1, 2) for opt, lr in (("sgd", 1e-4), ("sgd", 1e-3), ("sgd", 1e-2), ("adam", 1e-3))
+            for conv in ("tensorboard", "keras_csv", "hf_trainer_state", "detectron2_jsonl")]
+
+
+SWEEPS = {"unnormalized": _unnormalized, "lastbatch": _last_batch, "fp16": _fp16, "unshuffled": _unshuffled, "evaleffect": _eval_effect, "ringing": _ringing, "lowlr": _low_lr, "collapse": _collapse, "raised": _raised, "overfit": _overfit,
           "corrupt": _corrupt}
 
 
