@@ -51,6 +51,31 @@ def test_median_filter_falls_back_to_scipy_for_big_windows_and_nan():
                           equal_nan=True)
 
 
+def test_median_of_a_few_constant_stretches_is_scipys():
+    """A step schedule's LR: the rolling median read from its stretches, with ties between stretches, windows
+    of every width up to the series (odd and even) and both edge modes, is ndimage's element for element."""
+    rng = np.random.default_rng(11)
+    used = 0
+    for _ in range(600):
+        n = int(rng.integers(1, 600))
+        cuts = np.sort(rng.integers(0, n, int(rng.integers(0, 30))))
+        levels = rng.integers(0, 6, len(cuts) + 1) * 10.0 ** float(rng.integers(-6, 2))  # equal levels recur
+        x = np.repeat(levels, np.diff(np.concatenate([[0], cuts, [n]])))
+        size = int(rng.integers(1, n + 1))
+        for mode in ("nearest", "reflect"):
+            got = numstats._median_of_runs(x, size, mode)
+            if got is not None:
+                used += 1
+                assert np.array_equal(got, ndimage.median_filter(x, size=size, mode=mode)), (n, size, mode)
+    assert used > 1000
+    # too many stretches, or a non-finite value: left to the rank filter
+    assert numstats._median_of_runs(np.arange(200.0), 51, "nearest") is None
+    assert numstats._median_of_runs(np.array([1.0, np.nan, 1.0, 2.0]), 3, "nearest") is None
+    # the public filter takes this path for a wide window over a long step series, with the same answer
+    x = np.repeat([1e-3, 5e-4, 1e-3, 2.5e-4], [30_000, 20_000, 25_000, 25_000])
+    assert np.array_equal(numstats.median_filter(x, 12_501, "nearest"), ndimage.median_filter(x, size=12_501, mode="nearest"))
+
+
 def test_wide_median_filter_runs_ndimages_own_filter_without_importing_ndimage():
     # the compiled 1-D rank filter is loaded alone (importing scipy.ndimage costs ~0.25 s); what it gives is
     # what ndimage.median_filter gives, imported afterwards, for ties, NaN, inf, both modes, windows wider than the series
@@ -132,7 +157,8 @@ def test_theil_slopes_is_scipys():
 
 def test_unique_is_numpys():
     rng = np.random.default_rng(9)
-    for a in [rng.integers(-5, 50, 1000), np.arange(300)[::-1] * 7, rng.integers(0, 2, 10).astype(bool),
+    for a in [rng.integers(-5, 50, 1000), np.arange(300)[::-1] * 7, np.repeat(np.arange(-3, 40), 5),  # in order already
+              np.repeat(np.arange(6), 4).reshape(4, 6), rng.integers(0, 2, 10).astype(bool),
               np.array([], dtype=np.int64), np.array([3]), rng.standard_normal(50).round(1), np.array([1.0, np.nan, np.nan])]:
         want, got = np.unique(a), numstats.unique(a)
         assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=a.dtype.kind == "f")

