@@ -103,6 +103,17 @@ def median_filter(x, size: int, mode: str = "reflect") -> np.ndarray:
     return np.partition(windows, k, axis=1)[:, k].astype(x.dtype, copy=False)
 
 
+def median_filter_at(x, size: int, mode: str, at) -> np.ndarray:
+    """median_filter(x, size, mode)[at] for a finite 1-D series and size <= len(x), computed at those positions
+    only: the element of rank size // 2 of each of their windows, as the full filter (any of its paths) gives it."""
+    x = np.asarray(x)
+    size = int(size)
+    if size <= 1:
+        return x[at].copy()
+    windows = np.lib.stride_tricks.sliding_window_view(_extend(x, size, mode), size)[at]
+    return np.partition(windows, size // 2, axis=1)[:, size // 2].astype(x.dtype, copy=False)
+
+
 MAX_RUNS = 64  # constant stretches of a series whose rolling median is found from the stretches
 
 

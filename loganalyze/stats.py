@@ -40,6 +40,12 @@ def rolling_mad(x: np.ndarray, window: int, med: np.ndarray | None = None) -> np
     return 1.4826 * rolling_median(np.abs(x - med), window)
 
 
+def rolling_mad_at(x: np.ndarray, window: int, med: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """`rolling_mad(x, window, med)[at]` for a finite series at least `window` long, at those points only."""
+    window = max(1, int(window) | 1)
+    return 1.4826 * numstats.median_filter_at(np.abs(x - med), window, "reflect", at)
+
+
 def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[float, float]:
     """Robust slope and intercept; long series are thinned evenly (the slope is a median anyway)."""
     if len(x) > max_points:

@@ -51,6 +51,17 @@ def test_median_filter_falls_back_to_scipy_for_big_windows_and_nan():
                           equal_nan=True)
 
 
+@pytest.mark.parametrize("mode", ["nearest", "reflect"])
+def test_median_filter_at_some_positions_is_the_full_filter_there(mode):
+    for rng, x in _inputs(12):
+        size = int(rng.integers(1, len(x) + 1))
+        at = np.flatnonzero(rng.random(len(x)) < 0.3)
+        assert np.array_equal(numstats.median_filter_at(x, size, mode, at), numstats.median_filter(x, size, mode)[at])
+    x = np.random.default_rng(4).standard_normal(300_000)  # a long series: the full filter runs the rank filter
+    at = np.array([0, 1, 7, 150_000, 299_990, 299_999])
+    assert np.array_equal(numstats.median_filter_at(x, 31, mode, at), numstats.median_filter(x, 31, mode)[at])
+
+
 def test_median_of_a_few_constant_stretches_is_scipys():
     """A step schedule's LR: the rolling median read from its stretches, with ties between stretches, windows
     of every width up to the series (odd and even) and both edge modes, is ndimage's element for element."""

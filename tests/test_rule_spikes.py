@@ -411,3 +411,32 @@ def test_find_spikes_visits_hot_points_only_and_finds_what_the_point_by_point_lo
         got = find_spikes(y, *args)
         assert got == _find_spikes_point_by_point(y, *args)
         assert got or args[1] > 5  # the loose settings find some
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_rolling_spread_is_skipped_only_where_no_spike_can_be_found(seed):
+    """SP001 decides there is no spike from the points min_jump above their local median and their local spreads
+    (no full rolling MAD) only where find_spikes, with every spread, finds none; and it does decide so on
+    ordinary noise, where spikes are plainly absent."""
+    from loganalyze.detectors.spikes import _no_spike_possible, find_spikes, robust_z
+    from loganalyze.stats import rolling_mad, rolling_mad_at, rolling_median
+
+    rng = np.random.default_rng(100 + seed)
+    decided = 0
+    for trial in range(40):
+        n = int(rng.integers(200, 4000))
+        y = np.log(1 + np.exp(-np.arange(n) / (n / 4))) + float(rng.uniform(0.01, 0.2)) * rng.standard_normal(n)
+        if trial % 3:  # spikes of every height around the thresholds, some at the edges
+            for at in rng.integers(0, n, int(rng.integers(1, 8))):
+                y[at: at + int(rng.integers(1, 4))] += float(rng.uniform(0.1, 1.5))
+        if trial % 5 == 0:
+            y = np.round(y, 2)  # ties: local spreads of 0
+        window, min_z, min_jump = int(rng.choice([5, 31, 61])), float(rng.choice([3.0, 8.0])), float(np.log(1.5))
+        med = rolling_median(y, window)
+        at = np.flatnonzero(y - med >= min_jump)
+        assert np.array_equal(rolling_mad_at(y, window, med, at), rolling_mad(y, window, med)[at])
+        if _no_spike_possible(y, med, window, min_jump, min_z):
+            decided += 1
+            rz = robust_z(y, window, 0.25)
+            assert find_spikes(y, window, min_z, min_jump, 3, 20, 2.0, 0.25, rz) == []
+    assert decided >= 5

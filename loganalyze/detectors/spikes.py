@@ -8,20 +8,22 @@ import numpy as np
 
 from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, lr_raised, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
-from ..stats import rolling_mad, rolling_median
+from ..stats import rolling_mad, rolling_mad_at, rolling_median
 from . import detector
 from ._curves import scaled
 from .periodicity import is_epoch_locked
 
 
-def robust_z(y: np.ndarray, window: int, floor_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def robust_z(y: np.ndarray, window: int, floor_fraction: float,
+             med: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z, rolling median, rolling spread): distance from the local median in local spreads.
+    `med`: `rolling_median(y, window)` when the caller has it already.
 
     The spread is floored at `floor_fraction` of its typical value, so a locally flat stretch does
     not turn a small step into a huge z, and a stretch where most values repeat exactly (a loss
     printed with few decimals) still has a spread to measure a spike in.
     """
-    med = rolling_median(y, window)
+    med = rolling_median(y, window) if med is None else med
     spread = rolling_mad(y, window, med)
     floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
     spread = np.maximum(spread, floor_fraction * floor) if floor > 0 else spread
@@ -68,6 +70,22 @@ def find_spikes(y: np.ndarray, window: int, min_z: float, min_jump: float, max_w
             out.append((i, width, float(z[peak]), float(y[peak] - med[peak]), int(back[0]) + 1))
         h = bisect_right(hot_at, j, h)  # on from the first hot point after this excursion
     return out
+
+
+def _no_spike_possible(y: np.ndarray, med: np.ndarray, window: int, min_jump: float, min_z: float) -> bool:
+    """Whether no point can be a spike whatever the rolling spread elsewhere, read from the points `min_jump`
+    (> 0) above their local median alone: a spike is one of them, and its z is at least min_z. Its z divides
+    by its local spread floored from below, so the unfloored spread at those few points bounds it from above
+    (the floor is a median over every point: the full rolling MAD, a second filter over the run, is then
+    spared). With too many such points (or a zero spread among them) the answer is no: the caller computes."""
+    jump = y - med
+    at = np.flatnonzero(jump >= min_jump)
+    if len(at) == 0:
+        return True
+    if len(at) > len(y) // 64:
+        return False
+    spread = rolling_mad_at(y, window, med, at)
+    return bool(np.all(spread > 0)) and bool(np.all(jump[at] / spread < min_z))
 
 
 def find_coarse_spikes(y: np.ndarray, min_jump: float, min_noise_multiple: float,
@@ -182,7 +200,10 @@ def _spikes_on(run: AlignedRun, s, kind: str, params: Mapping[str, Any]) -> Find
         return _spike_finding(run, s, step, y, is_log, spikes, 0, params, "coarse")
     min_jump = float(np.log(params[ratio_param])) if is_log else 0.0
     floor = float(params["spread_floor_fraction"])
-    rz = robust_z(y, window, floor)  # once: the spikes, then the epoch lock below
+    med = rolling_median(y, window)
+    if min_jump > 0 and _no_spike_possible(y, med, window, min_jump, float(params["min_z"])):
+        return None
+    rz = robust_z(y, window, floor, med)  # once: the spikes, then the epoch lock below
     spikes = find_spikes(y, window, float(params["min_z"]), min_jump, int(params["max_width"]),
                          int(params["recovery_points"]), float(params["dip_ratio"]), floor, rz)
     if not spikes:
