@@ -158,7 +158,7 @@ def _irregularity(starts: np.ndarray) -> float:
     """Mean absolute deviation of the whole epochs' lengths from their median (the first epoch may start
     at the first log, so it is left out)."""
     lengths = np.diff(starts)[1:]
-    return float(np.mean(np.abs(lengths - np.median(lengths)))) if len(lengths) else 0.0
+    return float(np.mean(np.abs(lengths - numstats.median(lengths)))) if len(lengths) else 0.0
 
 
 def _logging_grid(steps: np.ndarray) -> tuple[int, int] | None:
@@ -197,7 +197,7 @@ def _epoch_from_index(tag: str, steps: np.ndarray, idx: np.ndarray) -> EpochAxis
                          "boundaries are exact)")
     gaps = steps[idx] - steps[idx - 1]
     once = len(numstats.unique(steps)) == len(idx) + 1  # one write per epoch (several at one step count as one)
-    period = int(np.median(np.diff(first_with))) if len(first_with) > 1 else 0
+    period = int(numstats.median(np.diff(first_with))) if len(first_with) > 1 else 0
     if once and period > 1 and abs(first + 1 - period) <= 1:
         # written once per epoch at its last step (Lightning's epoch-end rows alone, first at step N - 1)
         starts_a = numstats.unique(np.concatenate([[max(first - period + 1, 0)], after_last[1:]]).astype(np.int64))
@@ -228,7 +228,7 @@ def _epoch_from_index(tag: str, steps: np.ndarray, idx: np.ndarray) -> EpochAxis
         detail += (f"; {exact} boundaries follow an epoch-end write and are exact, the other {len(spans)} are "
                    f"exact to ±{int(np.max(spans))} steps")
     elif spans:
-        detail += (f"; logged every ~{int(np.median(spans))} steps, so boundaries are exact to "
+        detail += (f"; logged every ~{int(numstats.median(spans))} steps, so boundaries are exact to "
                    f"±{int(np.max(spans))} steps")
     elif exact and any(int(steps[i]) - int(steps[i - 1]) > 1 for i in idx):
         detail += "; each boundary follows an epoch-end write, so boundaries are exact"
@@ -248,7 +248,7 @@ def _epoch_from_tag(s: Series) -> EpochAxis | None:
     if hi <= lo:
         return None
     ustep = numstats.unique(steps)
-    res = int(np.median(np.diff(ustep))) if len(ustep) > 1 else 1
+    res = int(numstats.median(np.diff(ustep))) if len(ustep) > 1 else 1
     mono = np.maximum.accumulate(vals)
     idx = np.searchsorted(mono, np.arange(lo + 1, hi + 1), side="left")
     idx = idx[(idx > 0) & (idx < len(steps))]
@@ -295,7 +295,7 @@ def _cadence(steps: np.ndarray) -> tuple[float, int, int] | None:
     gaps = np.diff(numstats.unique(steps))
     if len(gaps) < 2:
         return None
-    med = float(np.median(gaps))
+    med = float(numstats.median(gaps))
     ok = np.abs(gaps - med) <= max(1.0, med // 20)
     if med < 1 or np.mean(ok) < 0.8:
         return None
@@ -339,13 +339,13 @@ def _cadence_within_cycle(axis: EpochAxis, train: Series | None, val: Series, lr
     cad = _cadence(numstats.unique(val.step))
     if cyc is None or cad is None or cyc.count < 3:
         return axis
-    period = float(np.median(np.diff(cyc.starts)))
+    period = float(numstats.median(np.diff(cyc.starts)))
     k = int(round(period / cad[0]))
     if k < 2 or abs(period / cad[0] - k) > CYCLE_EVALS_TOLERANCE * k:
         return axis
     ends = axis.starts[1:]  # the step after each evaluation
     # which of the k evaluations closes an epoch: the one whose steps fall nearest the cycle's own boundaries
-    miss = [np.median(np.min(np.abs(ends[r::k][:, None] - cyc.starts[None, 1:]), axis=1)) if len(ends[r::k]) else np.inf
+    miss = [numstats.median(np.min(np.abs(ends[r::k][:, None] - cyc.starts[None, 1:]), axis=1)) if len(ends[r::k]) else np.inf
             for r in range(k)]
     r = int(np.argmin(miss))
     starts = numstats.unique(np.concatenate([axis.starts[:1], ends[r::k]]).astype(np.int64))
@@ -388,7 +388,7 @@ def _keras_iterations(series: Mapping[str, Series]) -> tuple[float, Series, np.n
                     break
         epochs = twin if twin is not None else np.arange(len(its))
         per = its / (epochs + 1.0)
-        spe = float(np.median(per))
+        spe = float(numstats.median(per))
         if spe < 1 or np.mean(np.abs(per - spe) <= max(1.0, 0.02 * spe)) < 0.8:
             continue
         return spe, s, its, epochs
@@ -445,7 +445,7 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
 def _noise_scale(y: np.ndarray) -> float:
     """Robust step-to-step noise level (median absolute first difference, as a standard deviation)."""
     d = np.abs(np.diff(y))
-    s = 1.4826 * float(np.median(d)) / np.sqrt(2)
+    s = 1.4826 * float(numstats.median(d)) / np.sqrt(2)
     return s if s > 0 else float(np.mean(d)) / np.sqrt(2)
 
 
@@ -500,7 +500,7 @@ def _regular_log(s: Series) -> tuple[np.ndarray, np.ndarray, int] | None:
     if len(steps) < CYCLE_MIN_POINTS:
         return None
     gaps = np.diff(steps)
-    d = int(np.median(gaps))
+    d = int(numstats.median(gaps))
     if d < 1 or np.mean(gaps == d) < 0.9:
         return None
     return steps, vals, d
@@ -573,7 +573,7 @@ def _epoch_from_loss_cycle(train: Series | None, lr: Series | None, why: dict | 
             break
     near = _related(periods.astype(np.float64), float(best), nb / best)
     window = (periods >= best / 2) & (periods <= 2 * best) & ~near
-    background = float(np.median(scores[window])) if np.any(window) else 0.0
+    background = float(numstats.median(scores[window])) if np.any(window) else 0.0
     rival = float(scores[~near].max()) if np.any(~near) else 0.0
     few = nb / best < 8
     why.update(period_logs=best * k, score=top, background=background, rival=rival)
@@ -723,7 +723,7 @@ def _evals_per_epoch(axis: EpochAxis, val: Series, train: Series | None = None) 
     cad = _cadence(vsteps)
     if cad is not None and len(lengths):
         # a regular evaluation cadence: epochs are a whole number of evaluations long (62.5 steps in 250)
-        ratio = float(np.median(lengths)) / cad[0]
+        ratio = float(numstats.median(lengths)) / cad[0]
         if round(ratio) >= 1 and abs(ratio - round(ratio)) <= 0.02 * round(ratio):
             per_epoch = int(round(ratio))
     if per_epoch is None:
@@ -735,7 +735,7 @@ def _evals_per_epoch(axis: EpochAxis, val: Series, train: Series | None = None) 
         counts = np.bincount(ep)[int(ep.min()): axis.count - 1]
         if len(counts) < 2:
             return None  # one whole epoch with evaluations makes no cadence
-        med = int(np.median(counts))
+        med = int(numstats.median(counts))
         per_epoch = med if med >= 1 and np.mean(counts == med) >= 0.7 else None
     if per_epoch and train is not None and len(lengths):
         # evaluated more often than the train loss is logged: the val steps count something else

@@ -34,6 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import numstats
 from .model import SEVERITY_RANK, AlignedRun, Finding, Series
 
 STRETCH = 0.10  # the last stretch: this share of the points (at least STRETCH_MIN) gives the final level and the noise
@@ -128,13 +129,13 @@ def summarize(series: Series, higher_is_better: bool) -> Curve | None:
     k = min(n, max(STRETCH_MIN, math.ceil(n * STRETCH)))
     w = max(1, int(n * SMOOTH))
     smooth = _trailing_mean(value, w)
-    keep = np.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
+    keep = numstats.unique(np.linspace(0, n - 1, min(n, CURVE_POINTS)).round().astype(np.int64))
     noise, rho = _noise(step[-k:], value[-k:])
     return Curve(
         tag=series.tag,
         higher_is_better=higher_is_better,
         points=n,
-        final=float(np.median(value[-k:])),
+        final=float(numstats.median(value[-k:])),
         best=float(smooth.max() if higher_is_better else smooth.min()),
         noise=noise,
         autocorrelation=rho,
@@ -353,8 +354,8 @@ def curve_checks(new: Curve, base: Sequence[Curve], tolerance: float | None = No
     tag = new.tag
     finals = [b.final for b in base]
     bests = [b.best for b in base]
-    noise = float(np.median([b.noise for b in base]))
-    rho = float(np.median([b.autocorrelation for b in base]))
+    noise = float(numstats.median([b.noise for b in base]))
+    rho = float(numstats.median([b.autocorrelation for b in base]))
     stretch = independent(min(b.stretch for b in base), rho)
     window = independent(min(b.window for b in base), rho)
     floor = 1e-9 * max(1.0, max(abs(b.final) for b in base))
@@ -377,7 +378,7 @@ def curve_checks(new: Curve, base: Sequence[Curve], tolerance: float | None = No
         new_step = _first_at_level(new, new.step, new.value, level)
         # Seeds of one healthy run reach a level at steps up to ~40% apart (healthy_mlp, seeds 0-2), a
         # wander no single run's noise shows: without repeats the step may move by half of itself.
-        noise_steps = max(float(np.median([_crossing_tolerance(b, level, level_tol) for b in base])),
+        noise_steps = max(float(numstats.median([_crossing_tolerance(b, level, level_tol) for b in base])),
                           SEED_STEPS * ref_step if len(base) == 1 else 0.0)
         tol, src = _tol(noise_steps, reached, tolerance, ref_step)
         checks.append(Check(tag, "steps_to_level", ref_step, None if new_step is None else float(new_step),

@@ -19,7 +19,6 @@ Unknown keys and wrong types are errors: a typo must not silently turn a check o
 """
 from __future__ import annotations
 
-import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +193,8 @@ def check_roles(runs, config: Config) -> None:
         if any(tag in r.series for r in readable):
             continue
         tags = sorted({t for r in readable for t in r.series})
+        import difflib  # here: only a misspelt tag needs it
+
         near = difflib.get_close_matches(tag, tags, n=3, cutoff=0.5)
         lacking = ", ".join(r.name for r in readable[:5])
         lacking += f" and {len(readable) - 5} more" if len(readable) > 5 else ""

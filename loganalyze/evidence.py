@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import numstats
 from .derived import finite_sorted  # noqa: F401 — the rules import it from here
 from .model import AlignedRun, Series
 
@@ -97,7 +98,7 @@ def lr_raised(run: AlignedRun, step: int, factor: float) -> str | None:
     if len(before) < 3:
         return None
     at = float(lv[max(0, int(np.searchsorted(ls, step, side="right")) - 1)])
-    usual = float(np.median(before))
+    usual = float(numstats.median(before))
     if usual <= 0 or at < factor * usual:
         return None
     raised_at = int(ls[int(np.argmax(lv > factor * usual))])
@@ -147,7 +148,7 @@ def grad_burst(run: AlignedRun, lo: int, hi: int, min_ratio: float) -> GradBurst
         return None
     ok = np.isfinite(g.value)
     gs, gv = g.step[ok], g.value[ok]
-    typical = float(np.median(gv)) if len(gv) else 0.0
+    typical = float(numstats.median(gv)) if len(gv) else 0.0
     m = (gs >= lo) & (gs <= hi)
     if not np.any(m) or typical <= 0:
         # a non-finite gradient norm in the window is the largest burst there is
@@ -210,7 +211,7 @@ def no_transfer(run: AlignedRun, tolerance: float, min_fall: float) -> NoTransfe
     if len(tv) < 4 or len(vv) < 3:
         return None
     k = max(1, min(3, len(tv) // 3), len(tv) // 20)
-    start, end = float(np.median(tv[:k])), float(np.median(tv[-k:]))
+    start, end = float(numstats.median(tv[:k])), float(numstats.median(tv[-k:]))
     best = float(np.min(vv))
     if start <= 0 or end <= 0 or start / end < min_fall or best < start * (1 - tolerance):
         return None
@@ -253,7 +254,7 @@ def huge_from_the_start(run: AlignedRun, factor: float, levels: Sequence[tuple[s
     step, v = finite_sorted(s)
     if len(v) < 8 or int(step[0]) > 1 or int(step[1]) - int(step[0]) != 1:
         return None
-    settled = float(np.median(v[len(v) // 2:]))
+    settled = float(numstats.median(v[len(v) // 2:]))
     if settled <= 0 or v[0] < factor * settled or chance_match(settled, tolerance, levels) is None:
         return None
     return HugeStart(int(step[0]), float(v[0]), settled)

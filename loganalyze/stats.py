@@ -26,7 +26,7 @@ def mad(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     if len(x) == 0:
         return float("nan")
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+    return float(1.4826 * numstats.median(np.abs(x - numstats.median(x))))
 
 
 def rolling_median(x: np.ndarray, window: int) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -188,3 +189,22 @@ def test_the_cli_and_the_cards_do_not_import_numpy():
             "find_card('PD001').text(); print(sorted(m for m in ('numpy', 'scipy', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_median_is_numpys_bit_for_bit():
+    """np.median without its numpy.ma import: the same value and type on every kind of input the rules give it."""
+    rng = np.random.default_rng(13)
+    cases = [[3.0, 1.0, 2.0], [1, 2, 3, 4], np.array([True, False, True]), np.arange(10).reshape(2, 5) * 1.5,
+             np.array([1.0, np.nan, 3.0]), np.array([np.inf, -np.inf, 1.0, 2.0]), np.array([np.nan] * 4),
+             np.array([], dtype=float), np.float64(2.5), np.array([1.5, 2.5], dtype=np.float32), [7]]
+    for rng_, x in _inputs(14):
+        cases += [x, x.astype(np.float32), np.round(x).astype(np.int64), x[: len(x) // 2]]
+    cases += [rng.standard_normal(100_001), rng.standard_normal(100_000) * 1e-300, rng.integers(0, 3, 5000)]
+    for x in cases:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want, got = np.median(x), numstats.median(x)
+        assert type(got) is type(want) and np.array_equal(got, want, equal_nan=True), x
+    # its first call imports no numpy.ma (np.median's does)
+    code = "import sys, numpy as np; from loganalyze import numstats; numstats.median(np.array([1.0, 3.0, np.nan, 2.0])); print('numpy.ma' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import derived
+from .. import derived, numstats
 from ..model import AlignedRun, Series
 
 
@@ -57,11 +57,11 @@ def aggregate(run: AlignedRun, step: np.ndarray, y: np.ndarray, max_buckets: int
     if run.epochs.known and len(step):
         ep = run.epochs.epoch_of(step)
         ids, counts = np.unique(ep[ep >= 0], return_counts=True)
-        if len(ids) >= 4 and np.median(counts) >= 2:
+        if len(ids) >= 4 and numstats.median(counts) >= 2:
             # step is sorted, so each epoch is one slice of it
             first = np.searchsorted(ep, ids, side="left")
             xs = step[first]
-            ys = np.asarray([np.median(y[a:b]) for a, b in zip(first, first + counts)])
+            ys = np.asarray([numstats.median(y[a:b]) for a, b in zip(first, first + counts)])
             return xs, ys, "epoch"
     return aggregate_buckets(step, y, max_buckets)
 
@@ -73,5 +73,5 @@ def aggregate_buckets(step: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np
         return step, y, "point"
     edges = np.linspace(0, n, buckets + 1).astype(int)
     xs = np.asarray([step[a] for a in edges[:-1]])
-    ys = np.asarray([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    ys = np.asarray([numstats.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
     return xs, ys, "bucket"

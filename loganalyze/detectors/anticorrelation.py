@@ -38,7 +38,7 @@ def _train_at(train: Series, at_steps: np.ndarray) -> np.ndarray:
 
 def _detrend(y: np.ndarray) -> np.ndarray:
     x = np.arange(len(y), dtype=float)
-    return y - np.polyval(np.polyfit(x, y, 2), x) if len(y) >= 5 else y - np.median(y)
+    return y - np.polyval(np.polyfit(x, y, 2), x) if len(y) >= 5 else y - numstats.median(y)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def worsening(y: np.ndarray) -> Worsening:
     """The statistics AC001 decides on; PL003 asks the same question before it calls a flat stretch a stall."""
     best = int(np.argmin(y))
     after = len(y) - 1 - best
-    end = float(np.median(y[-min(3, after):])) if after else float(y[best])
+    end = float(numstats.median(y[-min(3, after):])) if after else float(y[best])
     scale = max(abs(float(y[best])), 1e-12)
     noise = mad(np.diff(y[: best + 1])) / np.sqrt(2) / scale if best >= 4 else mad(np.diff(y)) / np.sqrt(2) / scale
     tau = float(numstats.kendalltau(np.arange(after + 1), y[best:])[0]) if after >= 3 else 0.0
@@ -152,7 +152,7 @@ def _overfit_causes(params, pair: MetricPair, val: np.ndarray, train_series: Ser
         return [over]
     if ts[0] > best_step:
         return [over]  # training's first logged point comes after the best: it is no "start of the run"
-    start = float(np.median(tv[: max(1, len(tv) // 20)]))
+    start = float(numstats.median(tv[: max(1, len(tv) // 20)]))
     ratio = float(np.min(val)) / start
     if ratio >= float(params["mismatch_ratio"]):
         mismatch = Cause("train_val_mismatch", 0.65,
@@ -199,7 +199,7 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         # does the train metric shift right after each evaluation? Compared over a tenth of the interval on
         # either side, so the trend between evaluations does not count as a shift
         tsv, tvv = finite_sorted(train)
-        k = max(2, int(np.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
+        k = max(2, int(numstats.median(np.diff(steps))) // 10) if len(steps) > 1 else 2
         jumps = []
         for s in steps[:-1]:
             lo, mid, hi = np.searchsorted(tsv, [s - k, s, s + k], side="right")  # tsv is sorted
@@ -211,7 +211,7 @@ def train_val_anticorrelation(run: AlignedRun, params: Mapping[str, Any]) -> lis
         share = float(params["side_effect_min_share"])
         consistent = (len(jumps) >= int(params["side_effect_min_evaluations"])
                       and max(np.mean(jumps > 0), np.mean(jumps < 0)) >= share)
-        size = float(np.median(np.abs(jumps))) / spread if len(jumps) else 0.0
+        size = float(numstats.median(np.abs(jumps))) / spread if len(jumps) else 0.0
         causes = []
         if consistent and size >= float(params["side_effect_min_shift"]):
             direction = "up" if np.mean(jumps > 0) >= share else "down"

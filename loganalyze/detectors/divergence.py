@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import numstats
 from ..evidence import card_levels, chance_match, dies_at, grad_burst, lr_context
 from ..model import AlignedRun, Cause, Finding
 from ..stats import mad, mann_kendall, theil_sen
@@ -20,8 +21,8 @@ def unbounded_descent(value: np.ndarray, params: Mapping[str, Any]) -> dict | No
     if len(value) < int(params["min_points"]) or value[-1] >= 0:
         return None
     k = max(2, len(value) // 5)
-    start, end = float(np.median(value[:k])), float(np.median(value[-k:]))
-    scale = max(abs(start), float(np.median(np.abs(value))) * 1e-3, 1e-12)
+    start, end = float(numstats.median(value[:k])), float(numstats.median(value[-k:]))
+    scale = max(abs(start), float(numstats.median(np.abs(value))) * 1e-3, 1e-12)
     growth = abs(end) / scale if end < 0 else 0.0
     tau, p = mann_kendall(value)
     if growth < float(params["explode_factor"]) or tau > -float(params["min_tau"]) or p > float(params["max_p"]):
@@ -53,13 +54,13 @@ def explodes_into_nonfinite(s, params: Mapping[str, Any], died: int | None = Non
     order = np.argsort(s.step, kind="stable")
     step, v = s.step[order], s.value[order]
     ok = np.isfinite(v)
-    gap = float(np.median(np.diff(step))) if len(step) > 1 else 1.0
+    gap = float(numstats.median(np.diff(step))) if len(step) > 1 else 1.0
     window = float(params["explosion_window"]) * gap  # the last logging intervals before the NaN
     before = ok & (step < died - window)
     at = ok & (step >= died - window) & (step <= died)
     if before.sum() < int(params["explosion_min_points"]) or not at.any():
         return None
-    typical = float(np.median(np.abs(v[before][-max(10, int(before.sum()) // 5):])))
+    typical = float(numstats.median(np.abs(v[before][-max(10, int(before.sum()) // 5):])))
     i = int(np.argmax(np.where(at, np.abs(v), -np.inf)))
     peak = float(abs(v[i]))
     if typical <= 0 or peak < float(params["explode_factor"]) * typical:
@@ -125,7 +126,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     if len(seg_y) < max(4, int(params["min_rise_fraction"] * len(ys))):
         return None
     tau, p = mann_kendall(seg_y)
-    end_level = float(np.median(seg_y[-3:]))
+    end_level = float(numstats.median(seg_y[-3:]))
     rise = end_level - low
     noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
     if len(ys) < int(params["min_epochs_to_aggregate"]):
@@ -163,7 +164,7 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
         # still improves from epoch to epoch and the best was a moment inside one (the first block of
         # class-sorted data is one class, easy to fit), not a level it fell from
         held = ep == run.epochs.epoch_of(seg_x[:1])[0]
-        if held.any() and float(np.median(y[last])) < float(np.median(y[held])):
+        if held.any() and float(numstats.median(y[last])) < float(numstats.median(y[held])):
             return None
     # (a segment logged at one step only has no slope; scipy would warn)
     slope = theil_sen(seg_x.astype(float), seg_y)[0] if seg_x[0] != seg_x[-1] else float("nan")
@@ -289,7 +290,7 @@ def _short_run_buckets(y: np.ndarray, is_log: bool, params: Mapping[str, Any]) -
     that five-point buckets would average away; a noisy per-step log still gets wide buckets."""
     sigma = mad(np.diff(y)) / np.sqrt(2) if len(y) > 3 else 0.0
     rise = np.log(float(params["min_rise_factor"])) if is_log else (float(params["min_rise_factor"]) - 1) * \
-        max(abs(float(np.median(y))), 1e-12)
+        max(abs(float(numstats.median(y))), 1e-12)
     need = (1.25 * sigma * float(params["min_rise_noise"]) / rise) ** 2 if rise > 0 else 5.0
     k = int(min(5, max(2, np.ceil(need))))
     return min(60, max(6, len(y) // k))

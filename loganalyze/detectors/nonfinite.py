@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import numstats
 from ..evidence import zero_for_nan
 from ..model import AlignedRun, Cause, Finding, Series
 from . import detector
@@ -31,7 +32,7 @@ def _rise(values: np.ndarray) -> float:
     """How much the last few values exceed the median of the window before them (ratio)."""
     if len(values) < 6:
         return 1.0
-    base = np.median(np.abs(values[: len(values) // 2])) or 1e-12
+    base = numstats.median(np.abs(values[: len(values) // 2])) or 1e-12
     return float(np.max(np.abs(values[-3:])) / base)
 
 

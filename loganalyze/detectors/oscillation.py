@@ -43,7 +43,7 @@ def period_from_acf(acf: np.ndarray, trough_lag: int, n: int) -> int:
 def _epoch_locked_period(run: AlignedRun, period_steps: float, tolerance: float) -> bool:
     if not run.epochs.known or run.epochs.count < 3:
         return False
-    epoch_len = float(np.median(np.diff(run.epochs.starts)))
+    epoch_len = float(numstats.median(np.diff(run.epochs.starts)))
     return abs(period_steps - epoch_len) <= tolerance * epoch_len
 
 
@@ -74,7 +74,7 @@ def _stopped_improving(last_two_thirds: np.ndarray, swing: float, params: Mappin
     no monotonic trend (Mann–Kendall). Only asked of a validation zig-zag, so the test costs nothing on the
     per-step losses of long runs."""
     k = max(2, len(last_two_thirds) // 3)
-    late_progress = abs(float(np.median(last_two_thirds[:k]) - np.median(last_two_thirds[-k:])))
+    late_progress = abs(float(numstats.median(last_two_thirds[:k]) - numstats.median(last_two_thirds[-k:])))
     if late_progress >= float(params["max_late_progress"]) * swing:
         return False
     _, late_p = mann_kendall(last_two_thirds)
@@ -148,12 +148,12 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         trough = float(acf[lag - 1])
         bound = max(float(params["min_anticorrelation"]), 3.5 / np.sqrt(n))  # the minimum over many lags
         d = np.diff(y)
-        swing = float(np.median(np.abs(d)))
-        progress = abs(float(np.median(y[: max(2, n // 10)]) - np.median(y[-max(2, n // 10):]))) / n
+        swing = float(numstats.median(np.abs(d)))
+        progress = abs(float(numstats.median(y[: max(2, n // 10)]) - numstats.median(y[-max(2, n // 10):]))) / n
         third = max(2, n // 3)
-        early, late = np.median(np.abs(d[:third])), np.median(np.abs(d[-third:]))
+        early, late = numstats.median(np.abs(d[:third])), numstats.median(np.abs(d[-third:]))
         sustained = late >= float(params["min_sustain"]) * early if early > 0 else True
-        scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(np.median(y))), 1e-12)
+        scale_ok = swing >= float(params["min_swing"]) if is_log else swing >= float(params["min_swing"]) * max(abs(float(numstats.median(y))), 1e-12)
         periodic = trough <= -bound
         ring = max(float(params["ringing_anticorrelation"]), 3.5 / np.sqrt(n))  # never inside sampling noise
         if not periodic:
@@ -196,7 +196,7 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
             continue
         sign_changes = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1]))) if len(d) > 2 else 0.0
         period = period_from_acf(acf, lag, n) if periodic else 2
-        period_steps = period * float(np.median(np.diff(step)))
+        period_steps = period * float(numstats.median(np.diff(step)))
         if (_epoch_locked_period(run, period_steps, float(params["epoch_period_tolerance"]))
                 or _epoch_profile_explains(run, step, y, params) or _on_the_lr_cycle(run, period_steps, params)):
             # a cycle with the epoch's period, or swings that the epoch's own phase profile explains (the class
@@ -220,9 +220,9 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                 mid = 0.5 * (float(lr_at.min()) + float(lr_at.max()))
                 hi = np.abs(d)[lr_at > mid]
                 lo = np.abs(d)[lr_at <= mid]
-                if len(hi) > 3 and len(lo) > 3 and np.median(hi) > float(params["lr_swing_ratio"]) * np.median(lo):
+                if len(hi) > 3 and len(lo) > 3 and numstats.median(hi) > float(params["lr_swing_ratio"]) * numstats.median(lo):
                     causes[0] = Cause("lr_too_high", 0.8, causes[0].evidence + f"; swings at the higher LR are "
-                                      f"{np.median(hi) / np.median(lo):.1f}× those at the lower LR")
+                                      f"{numstats.median(hi) / numstats.median(lo):.1f}× those at the lower LR")
         if not periodic:
             # only validation zig-zags, irregularly: is the model unstable, or is the measurement noisy? A training loss that
             # moves far less from point to point says the weights change smoothly, so the evaluation is the noise

@@ -57,7 +57,7 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     if len(starts) < 3 or len(y) < 24:
         return None
     lengths = np.diff(starts)
-    typical = float(np.median(lengths))
+    typical = float(numstats.median(lengths))
     bounds = np.concatenate([starts, [starts[-1] + typical]])
     ep = np.searchsorted(bounds, step, side="right")
     ep -= 1  # (in place, here and below: at 2M points each temporary is 16 MB more at the peak)
@@ -65,8 +65,8 @@ def fold(step: np.ndarray, y: np.ndarray, epochs: EpochAxis, max_bins: int = 20)
     if not inside.all():  # (all inside: the arrays themselves, not copies)
         step, y, ep = step[inside], y[inside], ep[inside]
     counts = np.bincount(ep, minlength=len(starts))
-    full = counts >= max(4, 0.5 * np.median(counts[counts > 0])) if counts.any() else counts > 0
-    ppe = float(np.median(counts[full])) if full.any() else 0.0
+    full = counts >= max(4, 0.5 * numstats.median(counts[counts > 0])) if counts.any() else counts > 0
+    ppe = float(numstats.median(counts[full])) if full.any() else 0.0
     if full.sum() < 3 or ppe < 6:
         return None
     width = max(3, int(round(ppe)))
@@ -127,7 +127,7 @@ def is_epoch_locked(steps: np.ndarray, epochs: EpochAxis, tolerance: int = 1) ->
         return np.zeros(len(steps), dtype=bool)
     starts = epochs.starts
     ep = epochs.epoch_of(steps)
-    nxt = np.append(starts[1:], starts[-1] + int(np.median(np.diff(starts))))
+    nxt = np.append(starts[1:], starts[-1] + int(numstats.median(np.diff(starts))))
     from_end = nxt[np.maximum(ep, 0)] - steps
     from_start = steps - starts[np.maximum(ep, 0)]
     locked = np.zeros(len(steps), dtype=bool)
@@ -167,7 +167,7 @@ def last_point_outlier(f: Fold, p_from_z: float = 0.0) -> tuple[float, float, in
     chance = max(float(np.mean(np.abs(other) / spread > 3)), 0.05)  # the rest's own tail, at least 5%
     if outside == 0:
         p = 1.0  # P(X >= 0): what binom.sf(-1, ...) returns, without importing scipy for it
-    elif float(np.median(z)) < p_from_z:
+    elif float(numstats.median(z)) < p_from_z:
         p = float("nan")  # the caller decides on z first: no need to import scipy for this run
     else:
         from scipy import stats as sps  # on first use: importing it costs more than a small run
@@ -175,7 +175,7 @@ def last_point_outlier(f: Fold, p_from_z: float = 0.0) -> tuple[float, float, in
         p = float(sps.binom.sf(outside - 1, len(z), chance))
     up = float(np.mean(last_r > 0))
     direction = 1 if up >= 0.75 else -1 if up <= 0.25 else 0
-    return float(np.median(z)), outside / len(z), direction, p
+    return float(numstats.median(z)), outside / len(z), direction, p
 
 
 def last_point_rank_p(f: Fold) -> float:
@@ -228,8 +228,8 @@ def cumulative_mean_shape(f: Fold) -> tuple[float, float]:
     bound = d[~same]
     if len(early) < 3 or len(late) < 3 or len(bound) < 2:
         return 1.0, 1.0
-    late_m = float(np.median(late)) or 1e-12
-    return float(np.median(early) / late_m), float(np.median(bound) / late_m)
+    late_m = float(numstats.median(late)) or 1e-12
+    return float(numstats.median(early) / late_m), float(numstats.median(bound) / late_m)
 
 
 def _phase_means(per: np.ndarray) -> np.ndarray:
@@ -320,7 +320,7 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
     rest = np.delete(p, [bins - 1])
     last_batch, last_ev = small_last_batch(f, params)
     if last_batch:
-        flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - np.median(rest))
+        flat_rest = float(rest.max() - rest.min()) < 0.5 * abs(p[-1] - numstats.median(rest))
         causes.append(Cause("small_last_batch", 0.85 if flat_rest else 0.6,
                             last_ev + (" while the rest of the epoch is flat" if flat_rest else "")
                             + ": the final, smaller batch has a noisier (or differently weighted) loss"))
@@ -396,7 +396,7 @@ def _causes(run: AlignedRun, f: Fold, growth: float, lr_eta: float, params: Mapp
         jumps = np.asarray(jumps)
         if len(jumps) >= 3:
             # in standard errors of a difference of two k-point means
-            jz = float(np.median(jumps) / ((mad(np.diff(yy)) / np.sqrt(2) or 1e-12) * np.sqrt(2 / k)))
+            jz = float(numstats.median(jumps) / ((mad(np.diff(yy)) / np.sqrt(2) or 1e-12) * np.sqrt(2 / k)))
             share = float(max(np.mean(jumps > 0), np.mean(jumps < 0)))
             if abs(jz) >= float(params["eval_jump_se"]) and share >= float(params["eval_jump_share"]):
                 causes.append(Cause("eval_side_effect", 0.75,
@@ -439,7 +439,7 @@ def _profile_step_at(f: Fold, epochs: EpochAxis, ev_steps: np.ndarray, dominance
         return None
     starts = epochs.starts
     idx = np.clip(np.searchsorted(starts, ev_steps, side="right") - 1, 0, len(starts) - 1)
-    length = float(np.median(np.diff(starts))) if len(starts) > 1 else 0.0
+    length = float(numstats.median(np.diff(starts))) if len(starts) > 1 else 0.0
     if length <= 0:
         return None
     phases = (ev_steps - starts[idx]) / length
@@ -502,19 +502,19 @@ def _epoch_finding(run: AlignedRun, params: Mapping[str, Any]) -> Finding | None
     amp = float(f.profile.max() - f.profile.min())
     if not (significant or signature) or amp <= 0:
         return None
-    rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(np.median(s.value[np.isfinite(s.value)]))), 1e-12)
+    rel_amp = float(np.exp(amp) - 1) if is_log else amp / max(abs(float(numstats.median(s.value[np.isfinite(s.value)]))), 1e-12)
     if rel_amp < float(params["min_relative_amplitude"]) and not signature:
         return None
     growth, amps = _amplitude_growth(f.per_epoch, f.profile)
     lr_eta = _lr_locked(run, int(params["bins"]))
     causes = _causes(run, f, growth, lr_eta, params)
-    ppe = int(round(float(np.median(np.diff(run.epochs.starts)))))
+    ppe = int(round(float(numstats.median(np.diff(run.epochs.starts)))))
     lo, hi = int(np.argmin(f.profile)), int(np.argmax(f.profile))
     where = (f"lowest {lo / f.bins:.0%}–{(lo + 1) / f.bins:.0%} into the epoch, highest "
              f"{hi / f.bins:.0%}–{(hi + 1) / f.bins:.0%}")
     # the trend's change over one epoch, to compare the cycle against
     ep_means = _epoch_means(f)
-    trend_per_epoch = float(np.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
+    trend_per_epoch = float(numstats.median(np.abs(np.diff(ep_means)))) if len(ep_means) > 1 else 0.0
     if run.epochs.provenance == "loss_cycle":
         # the epoch was inferred from this very cycle: the causes rest on that reading, so they say so
         causes = [Cause(c.cause, round(max(0.1, c.confidence - 0.15), 3),
@@ -560,16 +560,16 @@ def _sparse_last_batch(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_l
     resid = y - rolling_median(y, int(params["sparse_median_window"]))
     spread = mad(resid[~at_end]) or 1e-12
     z = np.abs(resid) / spread
-    z_end = float(np.median(z[at_end]))
+    z_end = float(numstats.median(z[at_end]))
     p = rank_sum_greater(z[at_end], z[~at_end])
     if z_end < float(params["last_batch_rank_z"]) or p > float(params["last_batch_rank_p"]):
         return None
     below = float(np.mean(resid[at_end] < 0))
     side = "below" if below >= 0.75 else "above" if below <= 0.25 else "away from"
-    swing = float(np.median(np.abs(resid[at_end])))
+    swing = float(numstats.median(np.abs(resid[at_end])))
     rel = float(np.exp(swing) - 1) if is_log else swing  # on a log scale: the factor off, minus one
     ends = step[at_end]
-    ppe = int(round(float(np.median(np.diff(starts)))))
+    ppe = int(round(float(numstats.median(np.diff(starts)))))
     ev = (f"the {len(ends)} points logged at an epoch's final step ({', '.join(f'{int(t):,}' for t in ends[:5])}"
           f"{' …' if len(ends) > 5 else ''}) sit a median {z_end:.0f} spreads {side} the running median, farther "
           f"than the other points (rank-sum p = {p:.1e}): the final, smaller batch has a noisier (or differently "
@@ -682,7 +682,7 @@ def amplitude_consistency(f: Fold) -> float:
     amps = [float(np.nanmax(row) - np.nanmin(row)) for row in f.per_epoch if np.isfinite(row).sum() >= 3]
     if not amps or max(amps) <= 0:
         return 0.0
-    return float(np.median(amps) / max(amps))
+    return float(numstats.median(amps) / max(amps))
 
 
 def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
@@ -702,7 +702,7 @@ def dominant_period(y: np.ndarray, min_period: int = 4) -> tuple[int, float]:
         return 0, 0.0
     idx = np.nonzero(valid)[0]
     k = idx[int(np.argmax(spec[idx]))]
-    ratio = float(spec[k] / (np.median(spec[idx]) or 1e-300))
+    ratio = float(spec[k] / (numstats.median(spec[idx]) or 1e-300))
     return int(round(1.0 / freqs[k])), ratio
 
 
@@ -716,7 +716,7 @@ def lr_cycle_steps(run: AlignedRun, min_peak_ratio: float) -> float | None:
     lp, power = dominant_period(ly)
     if not lp or power < min_peak_ratio:
         return None
-    return lp * (float(np.median(np.diff(ls))) if len(ls) > 1 else 1.0)
+    return lp * (float(numstats.median(np.diff(ls))) if len(ls) > 1 else 1.0)
 
 
 @detector("PD002")
@@ -761,9 +761,12 @@ def _restart_locked(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log:
     ls, lv = finite_sorted(lr)
     if len(ls) < 4:
         return []
-    at = np.searchsorted(ls, step, side="right") - 1  # the LR in force at each loss point
-    ok = at >= 0
-    step, y, lr_at = step[ok], y[ok], lv[at[ok]]
+    if len(ls) == len(step) and np.array_equal(ls, step) and bool((ls[1:] > ls[:-1]).all()):
+        lr_at = lv  # logged at the loss's steps, each once: the LR in force at each loss point is the one logged there
+    else:
+        at = np.searchsorted(ls, step, side="right") - 1  # the LR in force at each loss point
+        ok = at >= 0
+        step, y, lr_at = step[ok], y[ok], lv[at[ok]]
     factor = float(params["restart_factor"])
     restarts = lr_restarts(lr_at, factor)
     if len(restarts) < int(params["min_restarts"]):
@@ -784,9 +787,9 @@ def _restart_locked(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log:
     p, jump, lag = min(1.0, 2 * best[0]), best[1], best[2]
     if not len(jump):
         return []
-    if p > float(params["max_restart_p"]) or np.median(jump) <= 0:
+    if p > float(params["max_restart_p"]) or numstats.median(jump) <= 0:
         return []
-    swing = float(np.median(np.exp(jump) - 1)) if is_log else float(np.median(jump))
+    swing = float(numstats.median(np.exp(jump) - 1)) if is_log else float(numstats.median(jump))
     where = ", ".join(f"{int(step[i]):,}" for i in restarts[:6]) + (" …" if len(restarts) > 6 else "")
     return [Finding(
         rule="", family="periodicity", severity="info", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
@@ -837,7 +840,7 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     if agreement < float(params["min_cycle_agreement"]) or consistency < float(params["min_amplitude_consistency"]):
         return []  # a few events (LR step-downs, a restart) that the fold lines up, not a cycle that repeats
     if run.epochs.known and run.epochs.count >= 2:
-        epoch_len = float(np.median(np.diff(run.epochs.starts)))
+        epoch_len = float(numstats.median(np.diff(run.epochs.starts)))
         ratio = period_steps / epoch_len
         if abs(ratio - round(ratio)) < 0.1 and round(ratio) == 1:
             return []  # the epoch's own period: PD001's
@@ -850,7 +853,7 @@ def _spectral(run: AlignedRun, s, step: np.ndarray, y: np.ndarray, is_log: bool,
     val = run.get(run.roles.val_loss)
     cadence = None
     if val is not None and val.points >= 3:
-        cadence = int(np.median(np.diff(numstats.unique(val.step))))
+        cadence = int(numstats.median(np.diff(numstats.unique(val.step))))
     matches_val = cadence is not None and abs(cadence - period_steps) <= 0.1 * period_steps
     causes = []
     if lr_match:

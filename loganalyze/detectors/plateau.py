@@ -174,7 +174,7 @@ def _at_floor(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mappi
     n = len(v)
     tol = float(params["floor_tolerance"])
     k = max(3, int(float(params["min_fraction_at_floor"]) * n))
-    end_level = float(np.median(v[-k:]))
+    end_level = float(numstats.median(v[-k:]))
     match = next(((c, lv) for c, lv in floor_levels(params["chance_classes"]) if abs(end_level - lv) <= tol * lv),
                  None)
     if match is None:
@@ -189,7 +189,7 @@ def _at_floor(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mappi
     held = v[i:]
     # a floor is a bound: nothing goes below it; and once every sample is saturated the batches all cost the
     # same, so the points there have (almost) no noise
-    if run_len < k or float(np.min(v)) < floor * (1 - tol) or float(np.median(np.abs(held - floor))) > tol * floor:
+    if run_len < k or float(np.min(v)) < floor * (1 - tol) or float(numstats.median(np.abs(held - floor))) > tol * floor:
         return None
     what = f"log(1 + {classes - 1}/e)"
     ev = (f"'{s.tag}' has sat at {floor:.4f} = {what} since step {int(step[i]):,} and never goes below it: the "
@@ -205,7 +205,7 @@ def _at_floor(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Mappi
         rule="", family="plateau", severity="warning", tags=(s.tag,), step_range=(int(step[i]), int(step[-1])),
         summary=(f"'{s.tag}' sits at {floor:.4f} = {what} from step {int(step[i]):,} ({run_len / n:.0%} of the "
                  f"run) and never below: the floor of a {classes}-class cross-entropy fed probabilities"),
-        stats={"kind": "floor", "level": round(float(np.median(held)), 6), "floor": round(floor, 6),
+        stats={"kind": "floor", "level": round(float(numstats.median(held)), 6), "floor": round(floor, 6),
                "classes": classes, "floor_start_step": int(step[i]), "fraction_at_floor": round(run_len / n, 4),
                "min": round(float(np.min(v)), 6),
                "thresholds": {k_: params[k_] for k_ in ("floor_tolerance", "min_fraction_at_floor",
@@ -223,11 +223,11 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         if floor is not None:
             return floor
     head = max(1, min(3, n // 3), n // 10)
-    start, end = float(np.median(v[:head])), float(np.median(v[-head:]))
+    start, end = float(numstats.median(v[:head])), float(numstats.median(v[-head:]))
     scale = max(abs(start), 1e-12)
     improvement = (start - end) / scale
     spread = mad(v) / scale
-    level = float(np.median(v))
+    level = float(numstats.median(v))
     tol = float(params["chance_tolerance"])
     levels = _task_levels(run, params)
     match = chance_match(level, tol, levels)
@@ -247,14 +247,14 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         # collapsed late: the last stretch sits at a chance level after the loss had been well below it (a raised
         # LR or a blow-up killed the network); the median over the whole run is not that level, so look at the end
         k = max(3, int(float(params["min_fraction_collapsed"]) * n))
-        end_level = float(np.median(v[-k:]))
+        end_level = float(numstats.median(v[-k:]))
         end_match = chance_match(end_level, tol, levels, above=float(params["chance_tolerance_above"]))
         if end_match is not None:
             run_len = _run_at_level(v, end_level, 3 * tol)
             # the level it fell from is one the loss held, judged on the same twentieths: one deep point of a
             # heavy-tailed noise is not a stretch of learning
             w = max(1, n // 20)
-            before = [float(np.median(v[i:i + w])) for i in range(0, n - run_len, w)]
+            before = [float(numstats.median(v[i:i + w])) for i in range(0, n - run_len, w)]
             if run_len >= k and before and min(before) < end_level * (1 - 3 * tol) and \
                     mad(v[n - run_len:]) / end_level <= float(params["max_pinned_noise"]):
                 late = (n - run_len, end_level, end_match)
@@ -282,7 +282,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
     if pinned:
         # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
         low_i = int(np.argmin(numstats.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
-        low = float(np.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
+        low = float(numstats.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
         # fell back: after its low the loss sits at the level again for a tenth of the run or more (a low at
         # the very end is learning that started late, not a collapse)
         back = int(np.count_nonzero(at[low_i:]))
@@ -379,7 +379,7 @@ def _task_levels(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, 
     if train is None or len(train[2]) < int(params["min_points_at_chance"]):
         return levels
     v = train[2]
-    start = float(np.median(v[: max(1, min(3, len(v) // 3))]))  # (its first points: a tenth can hold the learning)
+    start = float(numstats.median(v[: max(1, min(3, len(v) // 3))]))  # (its first points: a tenth can hold the learning)
     tol = float(params["chance_tolerance"])
     name = chance_match(start, tol, levels)
     if name is None:
@@ -405,7 +405,7 @@ def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, st
     gain = (chance - end) / chance
     n = len(v)
     w = max(1, n // 20)
-    lowest = min(float(np.median(v[i:i + w])) for i in range(0, n, w))
+    lowest = min(float(numstats.median(v[i:i + w])) for i in range(0, n, w))
     max_gain = float(params["max_gain_below_chance"])
     if gain >= max_gain or lowest < chance * (1 - max_gain):  # it learned, or it had learned and came back
         return None
@@ -458,7 +458,7 @@ def _train_learns(run: AlignedRun, tol: float, level: float, descent: float, lev
     k = max(1, len(tv) // 10)
     if len(tv) < 4:
         return False
-    end = float(np.median(tv[-k:]))
+    end = float(numstats.median(tv[-k:]))
     return bool(end < (1 - 3 * tol) * level) or bool(tv[0] >= tv.max() and tv[0] >= descent * max(end, 1e-12)
                                                      and chance_match(end, tol, levels) is None)
 
@@ -471,7 +471,7 @@ def _run_at_level(v: np.ndarray, level: float, band: float) -> int:
     w = max(1, n // 20)
     run = 0
     for end in range(n, 0, -w):
-        if abs(float(np.median(v[max(0, end - w):end])) - level) > band * abs(level):
+        if abs(float(numstats.median(v[max(0, end - w):end])) - level) > band * abs(level):
             break
         run += min(w, end)
     return run
@@ -568,7 +568,7 @@ def early_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]:
     y = np.log(np.maximum(v, float(params["log_floor"]) * v.max()))
     buckets = min(40, n)  # a short log (one row per epoch, a row every 25 steps) is read point by point
     edges = np.linspace(0, n, buckets + 1).astype(int)
-    med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    med = np.array([numstats.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
     best = float(med.min())
     noise = mad(np.diff(med)) / np.sqrt(2) + 1e-12
     gap = float(np.log(params["min_gap_factor"]))
@@ -661,7 +661,7 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
     if span <= 0 or stall < float(params["min_stall_fraction"]) * span or len(vv) - s0 < int(params["min_stall_evaluations"]):
         return []
     tail = vv[s0 + (len(vv) - s0) * 2 // 3:]
-    if float(np.median(tail)) > best * (1 + 2 * tol) and worsening(vv).clear(
+    if float(numstats.median(tail)) > best * (1 + 2 * tol) and worsening(vv).clear(
             float(params["defer_min_rise"]), float(params["defer_rise_noise"]), float(params["defer_min_tau"])):
         return []  # it rises, and clearly (AC001's own statistics): overfitting, AC001's
     m = ts >= vs[s0]
@@ -669,7 +669,7 @@ def validation_stall(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
         return []
     seg = tv[m]
     k = max(1, len(seg) // 10)
-    t_start, t_end = float(np.median(seg[:k])), float(np.median(seg[-k:]))
+    t_start, t_end = float(numstats.median(seg[:k])), float(numstats.median(seg[-k:]))
     if t_end <= 0 or t_start / t_end < float(params["min_train_gain"]):
         return []
     gain = t_start / t_end
@@ -711,7 +711,7 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         is_log = len(v) and v.min() > 0
         buckets = min(40, max(4, n // 5))  # medians of at least 5 points: one spike does not move a bucket
         edges = np.linspace(0, n, buckets + 1).astype(int)
-        med = np.array([np.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+        med = np.array([numstats.median(y[a:b]) for a, b in zip(edges[:-1], edges[1:])])
         final = med[-1]
         tol = float(np.log1p(params["flat_tolerance"])) if is_log else float(params["flat_tolerance"]) * abs(final)
         # a noisy curve's bucket medians wander by their own noise: "flat" widens to twice that, never past
@@ -737,7 +737,7 @@ def converged_early(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding]
         # fallen from where it started: the first points, not the first bucket (a wide bucket over a steep
         # start hides the descent in its median)
         head = max(1, min(3, n // 3), n // 10)
-        descent = float(max(med[0], np.median(y[:head])) - final)
+        descent = float(max(med[0], numstats.median(y[:head])) - final)
         if frac < float(params["min_flat_fraction"]) or descent < (np.log(params["min_descent"]) if is_log
                                                                    else (params["min_descent"] - 1) * abs(final)):
             continue

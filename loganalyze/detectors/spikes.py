@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import numstats
 from ..evidence import card_levels, chance_match, dies_at, finite_sorted, huge_from_the_start, lr_raised, share_at_high_lr
 from ..model import AlignedRun, Cause, Finding
 from ..stats import rolling_mad, rolling_mad_at, rolling_median
@@ -25,7 +26,7 @@ def robust_z(y: np.ndarray, window: int, floor_fraction: float,
     """
     med = rolling_median(y, window) if med is None else med
     spread = rolling_mad(y, window, med)
-    floor = np.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
+    floor = numstats.median(spread[spread > 0]) if np.any(spread > 0) else 0.0
     spread = np.maximum(spread, floor_fraction * floor) if floor > 0 else spread
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(spread > 0, (y - med) / spread, 0.0)
@@ -97,17 +98,17 @@ def find_coarse_spikes(y: np.ndarray, min_jump: float, min_noise_multiple: float
     if n < 4:
         return []
     moves = np.abs(np.diff(y))
-    typical = float(np.median(moves)) + 1e-12
+    typical = float(numstats.median(moves)) + 1e-12
     out = []
     for i in range(1, n - 1):
         before, after = y[max(0, i - neighbours): i], y[i + 1: i + 1 + neighbours]
-        base = float(np.median(np.concatenate([before, after])))
+        base = float(numstats.median(np.concatenate([before, after])))
         jump = float(y[i] - base)
         if jump < min_jump or jump < min_noise_multiple * typical:
             continue
         # above what comes before it as well as after: on a steep descent the later points pull the pooled
         # median down, and a point still on the way down would read as a spike above them
-        if float(y[i] - np.median(before)) < min_jump / 2:
+        if float(y[i] - numstats.median(before)) < min_jump / 2:
             continue
         # left at once: the next point is back at least half-way (in log space) to the neighbours
         if y[i + 1] > base + jump / 2 or y[i] <= max(y[i - 1], y[i + 1]):
@@ -155,7 +156,7 @@ def _validation_jumps(run: AlignedRun, params: Mapping[str, Any]) -> Finding | N
         return None
     t_at = np.exp(np.interp(vs, ts, np.log(tv)))
     r = np.log(vv / t_at)
-    usual = float(np.median(r))
+    usual = float(numstats.median(r))
     if usual > np.log(float(params["val_jump_max_usual_ratio"])):
         return None  # validation does not track training here (overfitting, a shift): the ratio says nothing
     factor = float(params["val_jump_factor"])
@@ -258,7 +259,7 @@ def _loss_setback(run: AlignedRun, at_steps: list[int], factor: float) -> str | 
     before, after = tv[max(0, i - w): i], tv[i: i + w]
     if len(before) < 5 or len(after) < 5:
         return None
-    b, a = float(np.median(before)), float(np.median(after))
+    b, a = float(numstats.median(before)), float(numstats.median(after))
     return f"median loss {b:.4g} before, {a:.4g} after" if b > 0 and a >= factor * b else None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import errno
-import gzip
 import io
 import os
 import shutil
@@ -152,6 +151,8 @@ class GzipContent(io.RawIOBase):
     def __init__(self, raw: RegularFile, path: str):
         self.source = raw
         self.raw = io.BufferedReader(raw, CHUNK)
+        import gzip  # here: most logs are not compressed, and the module costs every run its import
+
         self.gz = gzip.GzipFile(fileobj=self.raw, mode="rb")
         self.path = path
         self.problem: Problem | None = None
