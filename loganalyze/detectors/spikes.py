@@ -83,7 +83,7 @@ def _no_spike_possible(y: np.ndarray, med: np.ndarray, window: int, min_jump: fl
     at = np.flatnonzero(jump >= min_jump)
     if len(at) == 0:
         return True
-    if len(at) > len(y) // 64:
+    if len(at) > len(y) // 64 or len(at) * window > numstats.SLIDING_LIMIT:  # (each point's window is copied)
         return False
     spread = rolling_mad_at(y, window, med, at)
     return bool(np.all(spread > 0)) and bool(np.all(jump[at] / spread < min_z))
