@@ -23,7 +23,9 @@ def log_loss(value: np.ndarray) -> np.ndarray | None:
 
 def mad(x: np.ndarray) -> float:
     """Median absolute deviation scaled to σ for Gaussian noise."""
-    x = x[np.isfinite(x)]
+    ok = np.isfinite(x)
+    if not ok.all():  # (most series are finite throughout: no copy of them then)
+        x = x[ok]
     if len(x) == 0:
         return float("nan")
     return float(1.4826 * numstats.median(np.abs(x - numstats.median(x))))
