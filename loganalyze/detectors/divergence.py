@@ -264,7 +264,7 @@ def _noise_beside_the_climb(ys: np.ndarray, best: int) -> float:
     after it are trends, the jump is the event). Over a 6-point curve the whole curve's moves are mostly signal:
     0.93, 0.66, 0.62, then 1.08, 1.29, 1.56 under an LR raised 10× read as noise 3× the climb's own scatter."""
     sides = [np.diff(ys[: best + 1]), np.diff(ys[best + 1:])]
-    centred = np.concatenate([d - np.median(d) for d in sides if len(d) >= 2])
+    centred = np.concatenate([d - numstats.median(d) for d in sides if len(d) >= 2])
     return float(mad(centred)) / np.sqrt(2) if len(centred) >= 3 else float("inf")
 
 
