@@ -710,3 +710,18 @@ def test_a_cross_entropy_that_learns_down_to_one_is_not_at_the_mse_chance_level(
     flat = noisy(np.full(306, 1.0), 0.01, seed=4)
     found = findings({"train_loss": (s, flat), "val_loss": (ev, val), "epoch": (s, s // 51)}, "PL001")
     assert any(f.stats.get("kind") == "pinned" and f.stats["chance_level"].startswith("1.0 ") for f in found)
+
+
+def test_a_significant_but_invisible_trend_at_chance_names_no_lr():
+    """7,000 points pinned at ln 4 with 1% noise and a drift of 0.8% over the run (a contrastive loss term of a
+    real multi-modal run looked like this): Mann–Kendall calls the drift significant, but the loss moved less than
+    min_improvement from start to end — no evidence of learning with small steps."""
+    s = np.arange(7000)
+    y = noisy(np.log(4) * (1 - 0.008 * s / 6999), 0.01, seed=8)
+    (f,) = by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+    from loganalyze.stats import mann_kendall
+
+    tau, p = mann_kendall(y[3500:])
+    assert tau < 0 and p < 0.01  # the trend test alone would call it a steady descent
+    assert f.stats["kind"] == "pinned" and abs(f.stats["relative_improvement"]) < 0.01
+    assert f.causes[0].cause == "bad_initialization"

@@ -337,8 +337,9 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    f"the logged learning rate never exceeds {lr_max:.1g} and the loss never leaves "
                                    f"{start:.4g}: steps that small cannot move this model — raise the LR (a range test "
                                    "finds where the loss starts to fall)"))
-        elif pinned and _steady_descent(v, params) is not None:
-            tau, p = _steady_descent(v, params)
+        elif pinned and improvement >= float(params["min_improvement"]) and (trend := _steady_descent(v, params)):
+            # (a trend that moved the loss: over thousands of points a τ of −0.07 is significant and moves it 0.0%)
+            tau, p = trend
             causes.insert(0, Cause("lr_too_low", 0.65,
                                    f"the loss sits near {match} but falls steadily (Mann–Kendall τ = {tau:.2f}, p = "
                                    f"{p:.2g}; {improvement:+.1%} from start to end)"
