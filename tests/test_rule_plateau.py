@@ -603,9 +603,11 @@ def _tenth_medians(y):
 def test_a_loss_that_creeps_a_few_percent_below_chance_barely_learns(gain):
     s, y = creep(gain)
     (f,) = by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
-    start, end = _tenth_medians(y)
+    _, end = _tenth_medians(y)
     assert f.stats["kind"] == "barely_below_chance" and f.stats["chance_level"].startswith("ln 2 ")
-    assert f.stats["start"] == pytest.approx(start, abs=1e-6) and f.stats["end"] == pytest.approx(end, abs=1e-6)
+    assert f.severity == "info"  # a loss near ln C by coincidence that improves a few percent looks the same
+    assert f.stats["start"] == pytest.approx(float(np.median(y[:3])), abs=1e-6)
+    assert f.stats["end"] == pytest.approx(end, abs=1e-6)
     assert f.stats["gain_below_chance"] == pytest.approx((LN2 - end) / LN2, abs=1e-5)
     # the descent is steady: steps too small, named first, with the trend that says so
     assert f.causes[0].cause == "lr_too_low" and f.stats["kendall_tau"] < -0.3 and f.stats["kendall_p"] < 0.01
@@ -636,13 +638,23 @@ def test_a_loss_that_learned_and_came_back_near_chance_is_not_barely_learning():
 
 
 def test_barely_below_chance_with_no_trend_names_no_lr():
-    # noise around a level 3% below ln 2 from the first point: no steady descent, so no claim about the LR
+    # at ln 2 for its first 60 points, then 3% below it with noise and no trend: no steady descent, so no claim
+    # about the LR
     s = np.arange(600)
-    y = noisy(np.full(600, LN2 * 0.985), 0.04, seed=5)
-    found = [f for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
-             if f.stats["kind"] == "barely_below_chance"]
-    for f in found:
-        assert all(c.cause != "lr_too_low" for c in f.causes) and f.stats["kendall_p"] >= 0.01
+    y = noisy(np.r_[np.full(60, LN2), np.full(540, LN2 * 0.97)], 0.01, seed=5)
+    (f,) = [f for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+            if f.stats["kind"] == "barely_below_chance"]
+    assert all(c.cause != "lr_too_low" for c in f.causes) and f.stats["kendall_p"] >= 0.01
+
+
+def test_a_loss_that_falls_through_a_chance_level_does_not_barely_leave_it():
+    """2.55 → 1.55 (a 39% fall) ends 4% under ln 5: its first tenth's median sits near ln 5, but its first points
+    are far above it — it passed the level on its way down (a reviewer's probe)."""
+    rng = np.random.default_rng(0)
+    s = np.arange(1000)
+    y = (1.55 + 1.0 * np.exp(-s / 20)) * np.exp(0.025 * rng.standard_normal(1000))
+    assert [f for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+            if f.stats.get("kind") == "barely_below_chance"] == []
 
 
 def test_a_tiny_lr_real_training_barely_leaves_ln_5(tmp_path):
@@ -668,16 +680,19 @@ def test_a_tiny_lr_real_training_barely_leaves_ln_5(tmp_path):
     assert sane == []
 
 
-def test_a_sparse_log_at_chance_after_two_window_means_is_pinned():
-    """Hugging Face logs a window mean every 25 steps: a network that sits at ln 5 from step ~70 shows its first
-    updates in two means above chance. At chance for 22 of 24 points, it never leaves chance: not a stall."""
+def test_a_loss_that_converges_near_a_chance_level_is_not_pinned():
+    """A language model's fine-tune falls fast from 4.5 and converges at ~3.0 with a slow drift: 3.0 is ln 20, by
+    coincidence. Reached late and held, with no explosion before it, that is convergence (PL002/PL004 territory),
+    not a network that never learned. (A reviewer's probe: the first version of "held to the end" called it pinned
+    with bad_initialization; on 200 such curves, pinned went from 30 to 51.)"""
+    rng = np.random.default_rng(0)
+    s = np.arange(1000)
+    y = (3.0 * (1 - 0.02 * s / 1000) + 1.5 * np.exp(-s / 30)) * np.exp(0.015 * rng.standard_normal(1000))
+    assert [f.stats["kind"] for f in by_rule(findings({"train/loss": (s, y)}, "PL001"), "PL001")
+            if f.severity in ("warning", "error")] == []
+    # reached late and left again before the end: a stall the run learned out of, PL002's, not PL001's
     ln5 = float(np.log(5))
     s = np.arange(25, 625, 25)
-    y = noisy(np.r_[[1.77, 1.72], np.full(22, ln5 * 1.01)], 0.006, seed=2)
-    (f,) = by_rule(findings({"loss": (s, y)}, "PL001"), "PL001")
-    assert f.stats["kind"] == "pinned" and f.severity == "error" and f.stats["fraction_at_level"] >= 0.9
-    assert "from step 75 on (its first 2 points are above it)" in " ".join(c.evidence for c in f.causes)
-    # reached late and left again before the end: a stall the run learned out of, PL002's, not PL001's
     y = noisy(np.r_[[2.4, 2.2, 2.0], np.full(17, ln5 * 1.01), np.linspace(1.4, 1.0, 4)], 0.006, seed=2)
     assert [f for f in by_rule(findings({"loss": (s, y)}, "PL001"), "PL001") if f.stats["kind"] == "pinned"] == []
 

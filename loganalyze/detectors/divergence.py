@@ -129,7 +129,8 @@ def _divergence(run: AlignedRun, s, params: Mapping[str, Any]) -> Finding | None
     end_level = float(numstats.median(seg_y[-3:]))
     rise = end_level - low
     noise = mad(np.diff(ys)) / np.sqrt(2) if len(ys) > 3 else 0.0
-    if len(ys) < int(params["min_epochs_to_aggregate"]):
+    if len(ys) < int(params["min_epochs_to_aggregate"]) and np.all(np.diff(ys[best:]) > 0):
+        # (a climb that never comes back down: its moves are the trend; one that zig-zags keeps the whole noise)
         noise = min(noise, _noise_beside_the_climb(ys, best))
     min_rise = np.log(float(params["min_rise_factor"])) if is_log else float(params["min_rise_factor"] - 1) * abs(low)
     back_to_chance = _back_to_chance(low, end_level, is_log, params)

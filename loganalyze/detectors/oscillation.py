@@ -163,7 +163,9 @@ def loss_oscillation(run: AlignedRun, params: Mapping[str, Any]) -> list[Finding
                 periodic, (lag, trough) = True, blurred
         # a cycle on the moving average's own scale is what detrending red noise (a slow wander) makes of it: it
         # counts only well inside the window (the reads below look for shorter ones)
-        periodic = periodic and period_from_acf(acf, lag, n) <= window * float(params["max_period_in_window"])
+        # (a short curve's window is a few points wide: its cycles are read as they were)
+        periodic = periodic and (window < int(params["ringing_window"])
+                                 or period_from_acf(acf, lag, n) <= window * float(params["max_period_in_window"]))
         # a ringing of a few steps on top of a slow wander or swell: the wander lifts the residual's ACF above
         # zero at every short lag and hides the ringing's negative lobe, and a swell the moving average leaves
         # in puts the residual's deepest trough at half the swell's period; the point-to-point moves drop both

@@ -280,6 +280,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         return None
     collapse = None
     if pinned:
+        explode = float(params["explode_factor"])
         # it learned, then fell back to chance: the network died (dead ReLUs, saturated outputs)
         low_i = int(np.argmin(numstats.uniform_filter1d(v, size=max(3, n // 50), mode="nearest")))
         low = float(numstats.median(v[max(0, low_i - n // 100): low_i + n // 100 + 1]))
@@ -288,11 +289,13 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         back = int(np.count_nonzero(at[low_i:]))
         if low < level * (1 - 3 * tol) and back >= max(2, n // 10):
             collapse = (low, low_i)
-        elif not at[: max(1 if is_train else 2, n // 10)].any() and abs(end - level) > tol * abs(level):
+        elif not at[: max(1 if is_train else 2, n // 10)].any() and not (
+                abs(end - level) <= tol * abs(level) and float(np.max(v[: max(3, n // 10)])) >= explode * level):
             # (a validation series starts after an epoch of training: one off first evaluation is not a stall)
-            # pinned later but not from the start, and left again before the end: a stall the run learned out of,
-            # PL002's. One that stays at chance to the end never learned beyond the prior, however it got there
-            # (an explosion of its first updates that settled at chance; a sparse log's first window means)
+            # pinned later but not from the start: a stall, PL002's, or a run that converged near a level that
+            # happens to be a chance level (a language model's loss at 3.0 = ln 20). Unless its first updates
+            # exploded (explode_factor × the level) and it then sat at chance to the end: huge first updates killed
+            # the network, which never learned beyond the prior (the unnormalized-inputs cause below says so)
             pinned = False
             if not flat:
                 return None
@@ -372,23 +375,20 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
 
 
 def _task_levels(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, float]]:
-    """The chance levels that can be this run's. When the training loss starts at one (its first three points), no
-    level clearly below it is: a 5-class cross-entropy that starts at ln 5 and learns down to 1.0 sits where a
-    model that learned something happens to be, not at the 1.0 of an MSE on standardized targets."""
+    """The chance levels that can be this run's. When the training loss starts at an ln C (its first three points),
+    it is a cross-entropy and the MSE levels are not its: a 5-class classifier that starts at ln 5 and learns down
+    to 1.0 sits where a model that learned something happens to be, not at the 1.0 of an MSE on standardized
+    targets."""
     levels = card_levels(params)
     train = _series(run)
     if train is None or len(train[2]) < int(params["min_points_at_chance"]):
         return levels
     v = train[2]
     start = float(numstats.median(v[: max(1, min(3, len(v) // 3))]))  # (its first points: a tenth can hold the learning)
-    tol = float(params["chance_tolerance"])
-    name = chance_match(start, tol, levels)
-    if name is None:
-        return levels
-    # a collapse climbs back to the start's level or above it (a sparse log's first window mean may already be
-    # below the true start), never to a level clearly under where the untrained model began
-    start_level = dict(levels)[name]
-    return [(n, x) for n, x in levels if x >= start_level * (1 - 3 * tol)]
+    name = chance_match(start, float(params["chance_tolerance"]), levels)
+    # a cross-entropy's levels only: a start at ln C names the loss (a dead network may start at another ln C by
+    # coincidence of its initial logits and die at its own, so no ln C is dropped)
+    return [(n, x) for n, x in levels if n.startswith("ln ")] if name is not None and name.startswith("ln ") else levels
 
 
 def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, start: float, end: float,
@@ -398,38 +398,46 @@ def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, st
     chance level (a classifier that learns anything ends far below ln C); "flat" (under min_improvement) misses a
     loss that creeps 3% in a run. How it moves tells causes apart: a slow, steady descent is steps too small to
     move the model (a too-low LR); no descent at all, the dead network of the flat/pinned reads."""
-    levels = card_levels(params)
-    name = chance_match(start, float(params["chance_tolerance"]), levels, above=float(params["chance_tolerance_above"]))
+    levels = _task_levels(run, params)
+    tol = float(params["chance_tolerance"])
+    n = len(v)
+    # an untrained classifier starts at its chance level: its first points sit there, and nothing of the first tenth
+    # is above it (a loss that falls through a level on its way down only passes it)
+    first = float(numstats.median(v[: max(1, min(3, n // 3))]))
+    name = chance_match(first, tol, levels)
     if name is None or end > start:  # (a loss that got worse is DV001's)
         return None
     chance = dict(levels)[name]
+    if float(np.max(v[: max(1, n // 10)])) > chance * (1 + float(params["chance_tolerance_above"])):
+        return None
     gain = (chance - end) / chance
-    n = len(v)
     w = max(1, n // 20)
     lowest = min(float(numstats.median(v[i:i + w])) for i in range(0, n, w))
     max_gain = float(params["max_gain_below_chance"])
     if gain >= max_gain or lowest < chance * (1 - max_gain):  # it learned, or it had learned and came back
         return None
     trend = _steady_descent(v, params)
-    tau, p = trend if trend is not None else mann_kendall(v)
+    tau, p = trend if trend is not None else mann_kendall(v[n // 2:])  # (both: the second half's)
     steady = trend is not None
-    causes = [Cause("unknown", 0.5, f"the loss starts at {name} and ends {gain:.1%} below it: the model predicts "
-                                    "almost the same thing for every input. Check that the loss is connected to the "
-                                    "trained parameters, that labels match the outputs, and the LR")]
+    causes = [Cause("unknown", 0.5, f"the loss starts at {name} and ends {gain:.1%} below it after {n:,} points: "
+                                    "whatever a run learns takes its loss well below its chance level. Check that the "
+                                    "loss is connected to the trained parameters, that labels match the outputs, and "
+                                    "the LR (a loss near ln C by coincidence, e.g. a fine-tune's, can look like this)")]
     lr = run.get(run.roles.lr)
     lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
     if steady:
-        causes.insert(0, Cause("lr_too_low", 0.8 if lr_max is not None and lr_max <= float(params["max_low_lr"]) else 0.6,
-                               f"the loss falls steadily (Mann–Kendall τ = {tau:.2f}, p = {p:.2g}) but only {gain:.1%} "
-                               f"below {name} over {n:,} points"
+        causes.insert(0, Cause("lr_too_low", 0.6,
+                               f"the loss falls steadily (Mann–Kendall τ = {tau:.2f}, p = {p:.2g} over its second "
+                               f"half) but only {gain:.1%} below {name}"
                                + (f" under an LR never above {lr_max:.3g}" if lr_max is not None else "")
-                               + ": the model does learn, with steps far too small to get anywhere — raise the LR (a "
-                                 "range test shows where the loss starts to fall)"))
+                               + ": steps too small to get anywhere — an LR range test shows where the loss starts "
+                                 "to fall"))
+    # info: a loss near ln C by coincidence (a fine-tune's 2.3 = ln 10) that improves a few percent looks the same
     return Finding(
-        rule="", family="plateau", severity="", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
+        rule="", family="plateau", severity="info", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
         summary=f"'{s.tag}' barely leaves {_level_is(chance, name)}: from {start:.4g} to {end:.4g}, {gain:.1%} below "
                 f"it after {n:,} points",
-        stats={"kind": "barely_below_chance", "level": round(chance, 6), "start": round(start, 6),
+        stats={"kind": "barely_below_chance", "level": round(chance, 6), "start": round(first, 6),
                "end": round(end, 6), "points": n, "gain_below_chance": round(gain, 5), "chance_level": name,
                "lowest_twentieth": round(lowest, 6), "kendall_tau": round(tau, 4), "kendall_p": p,
                "thresholds": {k: params[k] for k in ("max_gain_below_chance", "chance_tolerance",
