@@ -1147,3 +1147,62 @@ def test_the_series_that_turned_nan_first_heads_the_finding():
     (f,) = findings({"train/loss": (s, loss), "grad_norm": (s, g), "weight_norm": (s, w)}, "NF001")
     assert f.tags == ("grad_norm", "weight_norm") and f.stats["first_nonfinite_step"] == 800
     assert [t["tag"] for t in f.stats["tags"]] == ["grad_norm", "weight_norm"]
+
+
+def test_overfitting_on_accuracies_reports_them_as_logged():
+    """Only accuracies are logged: training accuracy climbs to 0.99, validation accuracy (every 200 steps)
+    peaks near 0.8 around step 1,800 and sinks back towards 0.7. Higher is better here, so the best is the
+    highest evaluation; every value and gap the finding reports is the accuracy as logged (not the
+    negated or rescaled curve the rule works on), recomputed here like the loss case above."""
+    s = np.arange(1, 6001)
+    rng = np.random.default_rng(41)
+    train = 0.99 - 0.89 * np.exp(-s / 1200) + 0.003 * rng.standard_normal(len(s))
+    vs = np.arange(200, 6001, 200)
+    vv = (0.8 - 0.7 * np.exp(-vs / 400) - 0.1 * np.clip((vs - 1800) / 4200, 0, 1)
+          + 0.003 * rng.standard_normal(len(vs)))
+    (f,) = findings({"train/accuracy": (s, train), "val/accuracy": (vs, vv)}, "AC001")
+    b = int(np.argmax(vv))
+    after = len(vv) - 1 - b
+    end = np.median(vv[-3:])
+    tr = np.array([train[(s > lo) & (s <= hi)].mean() for lo, hi in zip(np.r_[0, vs[:-1]], vs)])
+    t_end = np.median(tr[-3:])
+    st = f.stats
+    assert st["higher_is_better"] is True and f.tags == ("val/accuracy", "train/accuracy")
+    assert (st["best_step"], st["evals_after_best"]) == (vs[b], after)
+    assert st["worse_than_best"] == int((vv[b + 1:] < vv[b]).sum())
+    assert st["best_value"] == vv[b] and st["end_value"] == end
+    assert st["val_change_since_best"] == round((vv[b] - end) / vv[b], 4)
+    assert st["train_improvement_since_best"] == round((t_end - tr[b]) / tr[b], 4)
+    assert st["gap_at_best"] == round(vv[b] - tr[b], 6) and st["gap_at_end"] == round(end - t_end, 6)
+    assert f"is best at step {vs[b]:,} ({vv[b]:.4g})" in f.summary
+    assert [c.cause for c in f.causes] == ["overfitting"]
+    assert "Training drops on what it memorizes" in f.causes[0].evidence
+
+
+def test_a_training_loss_logged_once_cannot_show_training_keeps_improving():
+    """Validation worsens after its best as in the loss case above, but the training loss was logged a
+    single time, at step 3,000 (after the best, before the last evaluations). One point has no trend:
+    there is no 'training keeps improving' to set against validation, so no overfitting finding (and no
+    NaN improvement in one). The same run with training logged every step is found."""
+    rng = np.random.default_rng(18)
+    vs = np.arange(200, 6001, 200)
+    vv = (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) \
+        * np.exp(0.02 * rng.standard_normal(len(vs)))
+    assert findings({"train/loss": (np.array([3000]), np.array([0.2])), "val/loss": (vs, vv)}, "AC001") == ()
+    s = np.arange(1, 6001)
+    assert len(findings({"train/loss": (s, 2.0 * np.exp(-s / 1500) + 0.05), "val/loss": (vs, vv)}, "AC001")) == 1
+
+
+def test_a_metric_with_no_spread_anywhere_has_no_spike_heights_to_report():
+    """A loss printed as exactly 2.30 at every step but three isolated glitches to 5.0: every local
+    window's spread (MAD) is 0, so a height in local spreads is undefined. SP001 measures spikes in
+    spreads and reports nothing here, rather than infinite heights; the same glitches on a curve with a
+    little noise are found, each at its step."""
+    s = np.arange(1000)
+    y = np.full(1000, 2.30)
+    y[[300, 550, 800]] = 5.0
+    assert findings({"train/loss": (s, y)}, "SP001") == ()
+    rng = np.random.default_rng(42)
+    noisy = y * np.exp(0.01 * rng.standard_normal(1000))
+    (f,) = findings({"train/loss": (s, noisy)}, "SP001")
+    assert f.stats["steps"] == [300, 550, 800] and np.isfinite(f.stats["heights"]).all()
