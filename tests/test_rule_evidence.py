@@ -1206,3 +1206,20 @@ def test_a_metric_with_no_spread_anywhere_has_no_spike_heights_to_report():
     noisy = y * np.exp(0.01 * rng.standard_normal(1000))
     (f,) = findings({"train/loss": (s, noisy)}, "SP001")
     assert f.stats["steps"] == [300, 550, 800] and np.isfinite(f.stats["heights"]).all()
+
+
+def test_a_nan_after_four_points_reports_no_rise_it_could_not_measure():
+    """The loss is logged four times (falling 2.0, 1.9, 1.8, 1.7) and is NaN from the fifth point on. A rise
+    is read as the last three values over the median of the earlier half, which needs 6 points: with 4 the
+    finding reports no rise (ratio 1.0, loss and gradient norm alike) and says there were too few points to
+    see one, rather than a ratio it did not measure."""
+    s = np.arange(0, 500, 10)
+    y = np.full(len(s), np.nan)
+    y[:4] = [2.0, 1.9, 1.8, 1.7]
+    g = np.full(len(s), np.nan)
+    g[:4] = [1.0, 1.1, 1.0, 1.2]
+    (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g)}, "NF001")
+    assert f.stats["first_nonfinite_step"] == 40 and f.stats["permanent"] is True
+    assert f.stats["loss_rise_before"] == 1.0 and f.stats["grad_norm_rise_before"] == 1.0
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unstable_loss", 0.6)]
+    assert "only 4 finite point(s) before step 40, too few to see a rise" in f.causes[0].evidence

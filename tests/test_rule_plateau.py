@@ -500,6 +500,22 @@ def test_validation_accuracy_at_chance_while_memorizing_is_not_learning():
     assert f.step_range == (59, 599) and f.causes[0].cause == "memorization"
 
 
+def test_an_accuracy_logged_in_percent_is_compared_with_chance_in_percent():
+    """The same run with 100 classes and the accuracy logged in percent, around 1 % (up to 1.5 %): 1/C is
+    1 % there, the accuracy is at chance, and the finding says so in the accuracy's own unit. Read as a
+    fraction, 1.5 would be far above any accuracy. An accuracy that reaches 30 % is not at chance."""
+    acc = [1.5, 1.2, 0.8, 1.0, 0.9, 1.1, 1.0, 0.7, 1.3, 1.0]
+    run = random_label_run(acc, classes=100)
+    (f,) = [f for f in findings(run, "PL001") if f.tags == ("val/acc",)]
+    classes = np.exp(run["val/loss"][1].min())  # the best validation loss is ln C
+    assert f.stats["kind"] == "accuracy_at_chance" and f.stats["max"] == 1.5
+    assert f.stats["classes_implied"] == round(classes, 1) and 80 < classes < 130
+    assert f.stats["chance_accuracy"] == round(100 / classes, 6)
+    assert f"1/C = {100 / classes:.3g} of the ≈{classes:.0f} classes" in f.summary
+    learns = [1.5, 1.2, 3.0, 6.0, 10.0, 15.0, 20.0, 25.0, 28.0, 30.0]
+    assert not [f for f in findings(random_label_run(learns, classes=100), "PL001") if f.tags == ("val/acc",)]
+
+
 def test_an_accuracy_that_learns_is_not_at_chance_even_if_the_val_loss_never_improves():
     # the last half's mean is well above 2/C: the accuracy moved, whatever the loss says
     acc = [0.0, 0.0, 0.001, 0.002, 0.004, 0.006, 0.01, 0.02, 0.03, 0.05]
