@@ -1223,3 +1223,53 @@ def test_a_nan_after_four_points_reports_no_rise_it_could_not_measure():
     assert f.stats["loss_rise_before"] == 1.0 and f.stats["grad_norm_rise_before"] == 1.0
     assert [(c.cause, c.confidence) for c in f.causes] == [("unstable_loss", 0.6)]
     assert "only 4 finite point(s) before step 40, too few to see a rise" in f.causes[0].evidence
+
+
+# --- the trend rules' scale: a loss printed with few decimals
+
+def test_the_decimal_step_of_a_printed_loss_is_claimed_only_when_every_value_is_a_multiple():
+    """`resolution` says to what decimal step a log rounded its values, so that the log of a loss printed
+    with 4 decimals is not read down to its last digit. Planted: a falling loss printed with 4 decimals
+    (Hugging Face), with 2, and with 1; the same loss unrounded (float32 noise on every value); one value
+    off the grid anywhere, first or past the first 65,536 values; and the span rule: a step is claimed only
+    when the largest value is at least 100 of it (1.00 at 2 decimals is, 0.99 is not), and only on 8
+    values or more (7 are too few to tell a rounding from chance)."""
+    from loganalyze.detectors._curves import resolution
+
+    x = np.linspace(0, 1, 400)
+    loss = 2.3 * np.exp(-6 * x) + 1e-3 * np.sin(37 * x)
+    assert resolution(np.round(loss, 4)) == 1e-4 and resolution(np.round(loss, 2)) == 1e-2
+    assert resolution(np.round(50 * loss, 1)) == 0.1
+    assert resolution(np.round(loss, 1)) is None  # 2.3 is only 23 steps of 0.1: no span to claim it on
+    assert resolution(loss.astype(np.float32).astype(float)) is None
+    assert resolution(np.round(20 * loss, 6) + 3e-7) is None  # off every grid by a third of the last digit
+    off = np.round(loss, 2)
+    off[0] = 0.0123456  # a value ~1e6 grid steps or fewer from 0: the grid test is exact there
+    assert resolution(off) is None
+    long = np.round(np.tile(loss, 200), 2)
+    assert resolution(long) == 1e-2
+    long[70_000] = 0.0123456
+    assert resolution(long) is None
+    span = np.round(np.linspace(1.0, 0.01, 8), 2)
+    assert resolution(span) == 1e-2 and resolution(span * 0.99 // 0.01 * 0.01) is None
+    assert resolution(span[:7]) is None
+    assert resolution(np.array([np.nan] * 5 + list(span))) == 1e-2  # non-finite values are not counted
+
+
+def test_a_printed_loss_is_logged_with_its_last_digits_floored_and_a_zero_is_not_logged():
+    """`scaled` takes the log of a positive loss (losses move by factors), flooring values within ten
+    rounding steps of 0 first: a loss printed with 4 decimals that reaches 0.0001 is logged as 0.001
+    there. A series that touches 0 (an accuracy, a loss printed as 0.0) stays on its own scale."""
+    from loganalyze.detectors._curves import scaled
+    from loganalyze.model import Series
+
+    v = np.round(2.3 * np.exp(-np.linspace(0, 12, 300)), 4)
+    v = np.maximum(v, 1e-4)
+    s = Series("train/loss", np.arange(300)[::-1].copy(), v[::-1].copy(), np.full(300, np.nan))
+    step, y, is_log = scaled(s)
+    assert is_log and (step == np.arange(300)).all()  # in step order
+    assert np.allclose(y, np.log(np.maximum(v, 1e-3)))
+    z = v.copy()
+    z[-1] = 0.0
+    step, y, is_log = scaled(Series("val/acc", np.arange(300), z, np.full(300, np.nan)))
+    assert not is_log and np.array_equal(y, z)
