@@ -945,6 +945,14 @@ def test_a_double_softmax_floor_reports_where_the_loss_reached_it_recomputed():
     assert f.summary == (f"'train/loss' sits at {floor:.4f} = log(1 + 9/e) from step {i:,} ({(3000 - i) / 3000:.0%} "
                          "of the run) and never below: the floor of a 10-class cross-entropy fed probabilities")
     assert [(c.cause, c.confidence) for c in f.causes] == [("probabilities_as_logits", 0.8)]
+    assert f.causes[0].evidence.endswith("or use NLLLoss on log-probabilities")
+    # a training accuracy already at 1.0 on the floor says so (every prediction right, the loss still 1.46);
+    # a validation accuracy at 1.0 is not the training batches', and is not quoted
+    acc = np.minimum(1.0, 0.1 + s / 1000)
+    (g,) = findings({"train/loss": (s, y), "train/acc": (s, acc), "val/acc": (s[::100], acc[::100])}, "PL001")
+    assert g.causes[0].evidence.endswith("on log-probabilities; 'train/acc' is already 1.0 there")
+    (h,) = findings({"train/loss": (s, y), "val/acc": (s[::100], acc[::100])}, "PL001")
+    assert h.causes[0].evidence == f.causes[0].evidence
 
 
 def test_a_short_zig_zagging_validation_reports_its_moves_recomputed():

@@ -148,6 +148,20 @@ def test_a_real_spike_is_still_reported_beside_the_last_batch_outliers():
     assert f.stats["epoch_locked_dropped"] >= 5  # the epoch-end outliers it saw and left to PD001
 
 
+def test_last_batch_outliers_a_step_or_two_off_the_epoch_end_are_still_left_to_pd001():
+    """The same run with 4× outliers at the end of each epoch, logged one or two steps before it in some
+    epochs (199, 398, 597, 799, …: the offset from the epoch's end cycles 1, 2, 3), and the 3× spike at
+    step 1,050. Offsets within a step of each other recur in every epoch: they are the epoch's, not spikes.
+    SP001 reports the one mid-epoch spike and counts the 9 outliers it left to PD001 (the 10th is the run's
+    final point, with nothing after it to come back to)."""
+    c = healthy("decay", seed=6, epochs=10)
+    y = c["train/loss"][1].copy()
+    y[np.arange(199, 2000, 200) - np.arange(10) % 3] *= 4.0
+    y[1050] *= 3.0
+    (f,) = findings(with_loss(c, y), "SP001")
+    assert f.stats["steps"] == [1050] and f.stats["epoch_locked_dropped"] == 9
+
+
 # --- healthy runs
 
 def test_false_positive_rate_on_healthy_runs():
