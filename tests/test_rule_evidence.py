@@ -134,6 +134,13 @@ def test_a_climb_under_a_raised_lr_names_the_lr_with_its_numbers():
     assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.75), ("unknown", 0.3)]
     assert f.causes[0].evidence.startswith(f"the rise starts at step {best:,} with the LR at 0.001 (peak 0.0012) "
                                            "and the LR does not come down while the loss climbs")
+    # a warm-up that ramps the LR from 1e-4 to 1e-3 over the first 1,000 steps and holds it: the climb starts
+    # with the LR at its peak after rising into it (more than 1.5× its first value), and the evidence says from what
+    ramp = np.minimum(1e-3, 1e-4 + 9e-4 * s / 1000)
+    (f,) = findings({"train/loss": (s, y), "lr": (s, ramp)}, "DV001")
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.75), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the rise starts at step {best:,} with the LR at 0.001 after rising "
+                                           "from 0.0001 (peak 0.001) and the LR does not come down")
     # a constant LR says nothing about being too high
     (f,) = findings({"train/loss": (s, y), "lr": (s, np.full(3000, 1e-3))}, "DV001")
     assert [(c.cause, c.confidence) for c in f.causes] == [("unknown", 0.4)]
