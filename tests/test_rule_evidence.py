@@ -1288,3 +1288,30 @@ def test_a_printed_loss_is_logged_with_its_last_digits_floored_and_a_zero_is_not
     z[-1] = 0.0
     step, y, is_log = scaled(Series("val/acc", np.arange(300), z, np.full(300, np.nan)))
     assert not is_log and np.array_equal(y, z)
+
+
+def test_overfitting_from_an_evaluation_before_training_logged_anything_is_measured_from_its_first_point():
+    """Validation every 8 steps is best at step 40 and climbs from there (1.0 → 1.6 by step 2,000, 1 %
+    noise); the training loss is logged every 50 steps from step 50, falling from 2.0 towards 0.05. At the
+    best evaluation training has logged nothing yet: its first logged point after the best stands in for
+    'training at the best' (the fall since the best is then, if anything, understated). Recomputed: the
+    training loss at each evaluation (the points in its interval averaged, else read off the curve), its
+    improvement from the first evaluation that has one, the gaps."""
+    rng = np.random.default_rng(43)
+    vs = np.arange(8, 2001, 8)
+    vv = np.where(vs <= 40, 1.0 + (40 - vs) / 40, 1.0 + 0.6 * (vs - 40) / 1960) * np.exp(0.01 * rng.standard_normal(len(vs)))
+    vv[4] = 0.98  # step 40: the best
+    ts = np.arange(50, 2001, 50)
+    tv = 2.0 * np.exp(-ts / 500) + 0.05
+    (f,) = findings({"train/loss": (ts, tv), "val/loss": (vs, vv)}, "AC001")
+    tr = np.array([tv[(ts > lo) & (ts <= hi)].mean() if ((ts > lo) & (ts <= hi)).any()
+                   else np.interp(hi, ts, tv) if hi >= ts[0] else np.nan for lo, hi in zip(np.r_[0, vs[:-1]], vs)])
+    b = 4
+    first = b + int(np.flatnonzero(np.isfinite(tr[b:]))[0])
+    assert vs[first] == 56 and tr[first] == tv[0]  # the interval (48, 56] holds training's first point
+    t_end = np.median(tr[-3:])
+    st = f.stats
+    assert st["best_step"] == 40 and st["evals_after_best"] == len(vs) - 5
+    assert st["train_improvement_since_best"] == round((tr[first] - t_end) / tr[first], 4)
+    assert st["gap_at_best"] == round(vv[b] - tr[first], 6) and st["gap_at_end"] == round(np.median(vv[-3:]) - t_end, 6)
+    assert [c.cause for c in f.causes] == ["overfitting"]
