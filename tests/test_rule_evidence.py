@@ -72,6 +72,11 @@ def test_an_epoch_locked_cycle_reports_the_fold_the_test_computes():
     assert c.cause == "memorization" and st["amplitude_growth"] == round(growth, 3)
     assert f"(phase bin 1 of 20) and rises through it (Spearman {rho:+.2f})" in c.evidence
     assert f"{growth:.2f}× from the first to the second half" in c.evidence
+    # how sure: 0.45, plus 0.2 × the rise's Spearman ρ, plus 0.2 when the amplitude grows by 1.2× or more
+    # (memorization deepens as training goes on); no validation loss here to say whether the gap widens
+    grows = growth >= 1.2
+    assert f"the amplitude {'grows' if grows else 'changes'} {growth:.2f}×" in c.evidence
+    assert abs(c.confidence - min(0.9, 0.45 + 0.2 * min(1.0, rho) + (0.2 if grows else 0.0))) < 1e-12
 
 
 # --- DV001: a climb measured on bucket medians
@@ -1315,3 +1320,22 @@ def test_overfitting_from_an_evaluation_before_training_logged_anything_is_measu
     assert st["train_improvement_since_best"] == round((tr[first] - t_end) / tr[first], 4)
     assert st["gap_at_best"] == round(vv[b] - tr[first], 6) and st["gap_at_end"] == round(np.median(vv[-3:]) - t_end, 6)
     assert [c.cause for c in f.causes] == ["overfitting"]
+
+
+def test_memorization_whose_swing_grows_through_training_is_surer():
+    """The epoch-locked rise of the first test, its amplitude growing from 10 % to 50 % of the loss over the
+    run (memorization deepens as training goes on): the later epochs' profiles over the earlier ones' is
+    1.2× or more, the evidence says the amplitude grows, and the confidence carries the 0.2 for it."""
+    L, E = 25, 16
+    s = np.arange(L * E)
+    phase = (s % L) / L
+    rng = np.random.default_rng(3)
+    a = 0.1 + 0.4 * s / len(s)
+    y = (1.5 * np.exp(-s / 3000) + 0.3) * (1 + a * phase) * np.exp(0.02 * rng.standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, s // L)}, "PD001")
+    c = f.causes[0]
+    growth = f.stats["amplitude_growth"]
+    rho = stats.spearmanr(np.arange(20), f.stats["phase_profile"])[0]
+    assert c.cause == "memorization" and growth >= 1.2
+    assert f"the amplitude grows {growth:.2f}× from the first to the second half" in c.evidence
+    assert abs(c.confidence - min(0.9, 0.65 + 0.2 * min(1.0, rho))) < 1e-3
