@@ -965,6 +965,8 @@ def test_a_double_softmax_floor_reports_where_the_loss_reached_it_recomputed():
     assert g.causes[0].evidence.endswith("on log-probabilities; 'train/acc' is already 1.0 there")
     (h,) = findings({"train/loss": (s, y), "val/acc": (s[::100], acc[::100])}, "PL001")
     assert h.causes[0].evidence == f.causes[0].evidence
+    (k,) = findings({"train/loss": (s, y), "train/acc": (s, 0.6 * acc)}, "PL001")  # 0.6 at the end: not perfect
+    assert k.causes[0].evidence == f.causes[0].evidence
 
 
 def test_a_short_zig_zagging_validation_reports_its_moves_recomputed():
