@@ -1341,3 +1341,35 @@ def test_memorization_whose_swing_grows_through_training_is_surer():
     assert c.cause == "memorization" and growth >= 1.2
     assert f"the amplitude grows {growth:.2f}× from the first to the second half" in c.evidence
     assert abs(c.confidence - min(0.9, 0.65 + 0.2 * min(1.0, rho))) < 1e-3
+
+
+def test_a_fold_of_short_epochs_has_a_bin_per_point_and_leaves_a_partial_epoch_out():
+    """12 logged points per epoch (fewer than the card's 20 bins: one phase bin per point), 14 full epochs
+    and a 15th cut off after 5 points (under half an epoch: too few to place in the profile); within each
+    epoch the loss rises 40 % from its start, 2 % noise. Recomputed as in the first test, with a 12-point
+    moving average, 12 bins and the partial epoch's points left out of the profile, the variance explained
+    and the odd/even split."""
+    L, E = 12, 14
+    s = np.arange(L * E + 5)
+    ep_of = s // L
+    phase = (s % L) / L
+    rng = np.random.default_rng(44)
+    y = (1.5 * np.exp(-s / 3000) + 0.3) * (1 + 0.4 * phase) * np.exp(0.02 * rng.standard_normal(len(s)))
+    (f,) = findings({"train/loss": (s, y), "epoch": (s, ep_of)}, "PD001")
+
+    ly = np.log(y)
+    resid = ly - ndimage.uniform_filter1d(ly, size=L, mode="nearest")
+    core = (s >= L // 2) & (s < len(s) - L // 2) & (ep_of < E)
+    r, b, ep = resid[core], (s % L)[core], ep_of[core]
+    profile = np.array([r[b == k].mean() for k in range(L)])
+    between = sum((b == k).sum() * (profile[k] - r.mean()) ** 2 for k in range(L))
+    eta2 = between / ((r - r.mean()) ** 2).sum()
+    per = np.array([[r[(ep == e) & (b == k)].mean() if ((ep == e) & (b == k)).any() else np.nan
+                     for k in range(L)] for e in range(E)])
+    split = np.corrcoef(np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0))[0, 1]
+    st = f.stats
+    assert st["period_steps"] == L and st["points_per_epoch"] == L
+    assert st["phase_profile"] == [round(float(v), 5) for v in profile]
+    assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
+    assert st["phase_of_min"] == round(0.5 / L, 3) and st["phase_of_max"] == round((L - 0.5) / L, 3)
+    assert f.causes[0].cause == "memorization"
