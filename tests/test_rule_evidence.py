@@ -417,7 +417,6 @@ def test_a_loss_pinned_at_chance_reports_its_level_and_share_recomputed():
 def test_a_second_detector_for_a_rule_is_refused_but_the_same_one_again_is_not():
     """Each rule has one detector: a second, different function registered under a rule id that has one
     is a programming error; registering the same function again (a module imported twice) is harmless."""
-    import pytest
     from loganalyze.detectors import _REGISTRY, all_detectors, detector
 
     fn = all_detectors()["DV001"]
@@ -1054,6 +1053,18 @@ def test_spikes_on_an_epoch_level_curve_are_measured_against_their_neighbours_re
     assert f.summary == (f"'val/loss' spikes 2 time(s), up to {max(jumps) / typical:.0f} typical point-to-point moves "
                          f"({np.exp(max(jumps)):.1f}× the local median), first at step 1,200, recovering within "
                          "1 point(s)")
+
+
+def test_on_an_epoch_level_curve_a_jump_that_is_not_left_at_once_is_no_spike():
+    """The same 30 evaluations with the 5× point at epoch 21 kept, and at epoch 12 a 4× jump whose next
+    evaluation is still 3.5× (a setback the model takes two epochs to recover from, not one bad
+    evaluation): a spike is left at once, the next point back at least half-way (in log space) to its
+    neighbours. Only epoch 21 is reported."""
+    e = np.arange(1, 31) * 100
+    y = (1.5 * np.exp(-e / 1000) + 0.3) * np.exp(0.03 * np.random.default_rng(28).standard_normal(30))
+    y[[11, 12, 20]] *= [4.0, 3.5, 5.0]
+    (f,) = findings({"val/loss": (e, y)}, "SP001")
+    assert (f.stats["mode"], f.stats["steps"]) == ("coarse", [2100])
 
 
 def test_a_metric_stuck_at_one_value_reports_how_often_recomputed():
