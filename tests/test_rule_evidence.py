@@ -479,6 +479,9 @@ def test_a_loss_that_improves_by_exactly_the_tolerance_has_not_improved():
     assert (f.stats["train_first"], f.stats["train_best_later"]) == (round(train[0], 6), round(train[1:].min(), 6))
     assert (f.stats["val_first"], f.stats["val_best_later"]) == (round(val[0], 6), round(val[7], 6))
     assert (f.stats["train_points"], f.stats["val_points"]) == (5, 20)
+    worse = [f"'{t}' from {v[0]:.4g} to {v[-1]:.4g} ({v[-1] / v[0] - 1:+.0%}; best later {v[1:].min():.4g})"
+             for t, v in (("train/loss", train), ("val/loss", val))]
+    assert f.summary == f"neither loss ever improves on its first logged value: {worse[0]}; {worse[1]} over 20 evaluations"
     val[7] = val[0] * (1 - 0.021)
     assert not [f for f in findings({"train/loss": (ts, train), "val/loss": (es, val)}, "PL001")
                 if f.stats["kind"] == "never_improved"]
@@ -937,6 +940,10 @@ def test_a_loss_running_off_to_minus_infinity_reports_its_growth_recomputed():
     assert f.summary == (f"'train/loss' runs off to minus infinity: from {start:.3g} to {end:.3g} "
                          f"({abs(end) / abs(start):.3g}× larger in magnitude, Mann–Kendall τ = {tau:.2f})")
     assert [(c.cause, c.confidence) for c in f.causes] == [("unbounded_loss", 0.7)]
+    # the same descent in units 1,000× smaller (from -0.0005 to -0.06, never below -1) is the same finding:
+    # only the sign and the growth of the magnitude count
+    (g,) = findings({"train/loss": (s, y / 1000)}, "DV001")
+    assert g.stats["shape"] == "unbounded_descent" and g.stats["magnitude_growth"] == st["magnitude_growth"]
 
 
 def test_a_double_softmax_floor_reports_where_the_loss_reached_it_recomputed():
