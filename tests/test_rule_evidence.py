@@ -1367,12 +1367,15 @@ def test_memorization_whose_swing_grows_through_training_is_surer():
 
 def test_a_fold_of_short_epochs_has_a_bin_per_point_and_leaves_a_partial_epoch_out():
     """12 logged points per epoch (fewer than the card's 20 bins: one phase bin per point), 14 full epochs
-    and a 15th cut off after 5 points (under half an epoch: too few to place in the profile); within each
-    epoch the loss rises 40 % from its start, 2 % noise. Recomputed as in the first test, with a 12-point
-    moving average, 12 bins and the partial epoch's points left out of the profile, the variance explained
-    and the odd/even split."""
+    and a 15th cut off after 5 points; in epoch 7 the log lost all but the first 5 points, in epoch 4 all but
+    the first 6. Under half an epoch is too few to place in the profile: epochs 7 and 15 are left out, epoch
+    4 (half) stays in. Within each epoch the loss
+    rises 40 % from its start, 2 % noise. Recomputed as in the first test, with a 12-point moving average
+    (over the points as logged), 12 bins and the short epochs' points left out of the profile, the variance
+    explained and the odd/even split."""
     L, E = 12, 14
     s = np.arange(L * E + 5)
+    s = s[((s // L != 7) | (s % L < 5)) & ((s // L != 4) | (s % L < 6))]
     ep_of = s // L
     phase = (s % L) / L
     rng = np.random.default_rng(44)
@@ -1381,7 +1384,8 @@ def test_a_fold_of_short_epochs_has_a_bin_per_point_and_leaves_a_partial_epoch_o
 
     ly = np.log(y)
     resid = ly - ndimage.uniform_filter1d(ly, size=L, mode="nearest")
-    core = (s >= L // 2) & (s < len(s) - L // 2) & (ep_of < E)
+    i = np.arange(len(s))
+    core = (i >= L // 2) & (i < len(s) - L // 2) & (ep_of < E) & (ep_of != 7)
     r, b, ep = resid[core], (s % L)[core], ep_of[core]
     profile = np.array([r[b == k].mean() for k in range(L)])
     between = sum((b == k).sum() * (profile[k] - r.mean()) ** 2 for k in range(L))
@@ -1390,7 +1394,7 @@ def test_a_fold_of_short_epochs_has_a_bin_per_point_and_leaves_a_partial_epoch_o
                      for k in range(L)] for e in range(E)])
     split = np.corrcoef(np.nanmean(per[1::2], axis=0), np.nanmean(per[0::2], axis=0))[0, 1]
     st = f.stats
-    assert st["period_steps"] == L and st["points_per_epoch"] == L
+    assert st["period_steps"] == L and st["points_per_epoch"] == L and st["epochs"] == E + 1
     assert st["phase_profile"] == [round(float(v), 5) for v in profile]
     assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
     assert st["phase_of_min"] == round(0.5 / L, 3) and st["phase_of_max"] == round((L - 0.5) / L, 3)
