@@ -236,6 +236,17 @@ def test_a_last_batch_seen_only_where_the_log_hits_an_epoch_end():
     assert [a for a, _ in f.ranges] == list(ends) and f.stats["rank_sum_p"] < 1e-6 and "below" in f.summary
 
 
+def test_three_points_on_epoch_ends_are_enough_to_judge_and_two_are_not():
+    """The same log cut after step 449 holds three points on an epoch's final step (129, 259, 389), each far
+    below the running median: reported, each end as a range. Cut after step 299 it holds two: too few to
+    set against the rest, nothing is reported."""
+    run, _ = _sparse(dips=True)
+    s, y = run["train/loss"]
+    (f,) = [f for f in findings({**run, "train/loss": (s[s <= 449], y[s <= 449])}, "PD") if f.rule == "PD001"]
+    assert f.ranges == ((129, 129), (259, 259), (389, 389)) and f.stats["points_at_epoch_end"] == 3
+    assert not [f for f in findings({**run, "train/loss": (s[s <= 299], y[s <= 299])}, "PD") if f.rule == "PD001"]
+
+
 def test_the_same_sparse_log_without_the_dips_is_quiet():
     run, _ = _sparse(dips=False)
     assert not [f for f in findings(run, "PD") if f.rule == "PD001"]
