@@ -1399,3 +1399,21 @@ def test_a_fold_of_short_epochs_has_a_bin_per_point_and_leaves_a_partial_epoch_o
     assert st["variance_explained"] == round(eta2, 4) and st["split_half_r"] == round(split, 4)
     assert st["phase_of_min"] == round(0.5 / L, 3) and st["phase_of_max"] == round((L - 0.5) / L, 3)
     assert f.causes[0].cause == "memorization"
+
+
+def test_a_short_burst_cut_by_the_end_counts_with_min_recovered_bursts_others():
+    """Two-point NaN bursts at steps 500 and 900 that recover, and a third in the last two points, which the
+    end of the log cuts off: after min_recovered_bursts (2) short bursts that recovered, the last is one
+    more of them (fp16 overflow skipped by a loss scaler), not a NaN that stuck. After only one recovered
+    burst the NaN at the end may have stuck: the finding calls it permanent."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(45)
+    y = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    y[[500, 501, 900, 901, 1998, 1999]] = np.nan
+    (f,) = findings({"train/loss": (s, y)}, "NF001")
+    assert (f.stats["bursts"], f.stats["permanent"], f.severity) == (3, False, "warning")
+    assert f.causes[0].cause == "fp16_overflow" and f.summary.endswith("in 3 burst(s) that recover (6 of 2,000 points non-finite)")
+    y[[900, 901]] = y[[899, 902]]
+    (g,) = findings({"train/loss": (s, y)}, "NF001")
+    assert (g.stats["bursts"], g.stats["permanent"], g.severity) == (2, True, "error")
+    assert "fp16_overflow" not in [c.cause for c in g.causes]
