@@ -180,6 +180,9 @@ def test_a_validation_stall_reports_where_it_starts_and_the_training_gain():
     assert f"since step {vs[s0]:,} ({len(vv) - s0} evaluations, {(6000 - vs[s0]) / 6000:.0%} of the run)" in f.summary
     assert f"fell {gain:.1f}× over the same stretch" in f.summary
     assert f.causes[0].cause == "overfitting" and f"early stopping at step {vs[s0]:,}" in f.causes[0].evidence
+    # validation did improve with training before it stalled (0.6 < 1.4 where training started): a stall
+    # after learning, overfitting at 0.5, nothing about memorization
+    assert [(c.cause, c.confidence) for c in f.causes] == [("overfitting", 0.5)]
 
 
 # --- OS001: the autocorrelation of the residual and the size of the swings

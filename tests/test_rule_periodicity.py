@@ -244,6 +244,7 @@ def test_three_points_on_epoch_ends_are_enough_to_judge_and_two_are_not():
     s, y = run["train/loss"]
     (f,) = [f for f in findings({**run, "train/loss": (s[s <= 449], y[s <= 449])}, "PD") if f.rule == "PD001"]
     assert f.ranges == ((129, 129), (259, 259), (389, 389)) and f.stats["points_at_epoch_end"] == 3
+    assert [(c.cause, c.confidence) for c in f.causes] == [("small_last_batch", 0.8)]
     assert not [f for f in findings({**run, "train/loss": (s[s <= 299], y[s <= 299])}, "PD") if f.rule == "PD001"]
 
 
@@ -279,6 +280,8 @@ def test_a_level_shift_at_the_mid_epoch_evaluation_names_the_evaluation(seed):
     # either each evaluation's own jump is significant, or (the noisier draws) the folded profile's step is
     ev = f.causes[0].evidence
     assert "right after" in ev or "50% into the epoch, where the mid-epoch evaluation runs" in ev
+    # the jumps themselves are the surer evidence (0.75); the folded profile's step, 0.7
+    assert f.causes[0].confidence == (0.75 if "right after" in ev else 0.7)
 
 
 def test_the_same_shift_without_a_mid_epoch_evaluation_is_not_the_evaluation():
@@ -304,7 +307,7 @@ def test_a_validation_loss_logged_per_batch_repeats_with_every_pass():
     (f,) = [x for x in findings(curves, "PD001") if "val_loss_step" in x.tags]
     assert f.severity == "info" and f.stats["points_per_pass"] == 12 and f.stats["passes"] == 10
     assert f.stats["variance_explained"] > 0.9 and f.stats["split_half_r"] > 0.9
-    assert f.causes[0].cause == "unshuffled_data"
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unshuffled_data", 0.7)]
     shuffled = np.concatenate([rng.permutation(hardness) * (1.0 - 0.02 * p) for p in range(passes)])
     curves["val_loss_step"] = (np.arange(len(shuffled)), shuffled)
     assert not [x for x in findings(curves, "PD001") if "val_loss_step" in x.tags]

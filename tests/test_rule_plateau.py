@@ -428,6 +428,9 @@ def test_a_validation_stall_ranks_memorization_only_when_nothing_transfers(val_l
     assert f.causes[0].cause == top
     if top == "memorization":
         assert "never got below" in f.causes[0].evidence and f.causes[1].cause == "overfitting"
+        assert [c.confidence for c in f.causes] == [0.6, 0.5]
+    else:
+        assert [(c.cause, c.confidence) for c in f.causes] == [("overfitting", 0.5)]
 
 
 def _after_best(later, seed=0, steep=True):
@@ -509,6 +512,7 @@ def test_an_accuracy_logged_in_percent_is_compared_with_chance_in_percent():
     (f,) = [f for f in findings(run, "PL001") if f.tags == ("val/acc",)]
     classes = np.exp(run["val/loss"][1].min())  # the best validation loss is ln C
     assert f.stats["kind"] == "accuracy_at_chance" and f.stats["max"] == 1.5
+    assert [(c.cause, c.confidence) for c in f.causes] == [("memorization", 0.65)]
     assert f.stats["classes_implied"] == round(classes, 1) and 80 < classes < 130
     assert f.stats["chance_accuracy"] == round(100 / classes, 6)
     assert f"1/C = {100 / classes:.3g} of the ≈{classes:.0f} classes" in f.summary
