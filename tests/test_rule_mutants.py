@@ -150,6 +150,7 @@ def test_a_shift_right_after_each_evaluation_is_measured_against_the_steps_just_
     assert "shifts down right after 100% of the evaluations" in f.causes[0].evidence
     (f,) = findings(shifted_after_each_eval(+1, falling=False), "AC002")
     assert f.causes[0].cause == "eval_side_effect" and "shifts up right after 100%" in f.causes[0].evidence
+    assert [(c.cause, c.confidence) for c in f.causes] == [("eval_side_effect", 0.7), ("unknown", 0.4)]
 
 
 def test_shifts_after_the_evaluations_that_go_either_way_do_not_blame_the_evaluation():
