@@ -1011,6 +1011,10 @@ def test_a_short_zig_zagging_validation_reports_its_moves_recomputed():
                                                            ("unknown", 0.3)]
     assert f.causes[0].evidence.startswith(f"the training loss jitters only ±{np.exp(t_swing) - 1:.0%} per point "
                                            f"against ±{np.exp(swing) - 1:.0%} for validation")
+    # without a training loss there is nothing to tell a noisy measurement from an unstable model: the same
+    # zig-zag, the LR first
+    (g,) = findings({"val_loss": (e, val), "epoch": (e, e)}, "OS001")
+    assert g.stats == f.stats and [(c.cause, c.confidence) for c in g.causes] == [("lr_too_high", 0.6), ("unknown", 0.3)]
 
 
 def test_a_loss_that_jumps_at_each_warm_restart_reports_the_restarts_recomputed():
