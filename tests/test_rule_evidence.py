@@ -1424,3 +1424,28 @@ def test_a_short_burst_cut_by_the_end_counts_with_min_recovered_bursts_others():
     (g,) = findings({"train/loss": (s, y)}, "NF001")
     assert (g.stats["bursts"], g.stats["permanent"], g.severity) == (2, True, "error")
     assert "fp16_overflow" not in [c.cause for c in g.causes]
+
+
+def test_spikes_in_the_first_steps_of_a_run_whose_first_batch_was_huge_blame_the_inputs():
+    """A 10-class run logged every step from step 0 whose first batch cost 132.7 (50× ln 10, before any
+    update: the inputs, not the LR) and that then sits at ln 10 (±2 %), with 4× spikes at steps 30 and 60:
+    spikes in the first tenth of a run that started that far above chance are the unnormalized inputs'
+    (0.75), ahead of what spikes out of a loss at chance otherwise say (updates too large for a network
+    that predicts the prior, 0.6). The same spikes at steps 1,500 and 1,700 are not tied to the start:
+    only the latter."""
+    s = np.arange(2000)
+    base = np.log(10) * np.exp(0.02 * np.random.default_rng(46).standard_normal(2000))
+    base[0] = 132.7
+    early, late = base.copy(), base.copy()
+    early[[30, 60]] *= 4.0
+    late[[1500, 1700]] *= 4.0
+    (f,) = findings({"train/loss": (s, early)}, "SP001")
+    assert f.stats["steps"] == [30, 60]
+    assert [(c.cause, c.confidence) for c in f.causes] == [("unnormalized_inputs", 0.75), ("lr_too_high", 0.6),
+                                                           ("unknown", 0.3)]
+    settled = np.median(early[1000:])
+    assert f.causes[0].evidence.startswith(f"'train/loss' is already 133 at step 0, before any update could act "
+                                           f"({132.7 / settled:.0f}× the chance level {settled:.2g} it settles at)")
+    (g,) = findings({"train/loss": (s, late)}, "SP001")
+    assert g.stats["steps"] == [1500, 1700]
+    assert [(c.cause, c.confidence) for c in g.causes] == [("lr_too_high", 0.6), ("unknown", 0.3)]
