@@ -1,6 +1,7 @@
 """DV001: a loss that climbs after its best, decided at epoch scale."""
 import pytest
 import numpy as np
+from scipy import stats
 
 from curves import false_positive_rate, findings
 
@@ -194,6 +195,14 @@ def test_a_gradient_norm_that_grows_with_the_climb_is_evidence_for_the_lr():
     g = np.where(s < 400, 1.0, 1.0 + (s - 400) / 100) * np.exp(0.1 * rng.standard_normal(1000))
     (f,) = findings({"train/loss": (s, y), "grad_norm": (s, g), "epoch": (s, s // 100)}, "DV001")
     assert f.causes[0].cause == "lr_too_high" and "gradient norm grows alongside" in f.causes[0].evidence
+    # (this climb ends at 1.08 = ln 3: back to a chance level, 0.75.) The same run at 0.8× ends at 0.86, no
+    # chance level: the growing gradient norm alone is the evidence, less sure (0.55); its Kendall τ from the
+    # best on, recomputed
+    (f,) = findings({"train/loss": (s, 0.8 * y), "grad_norm": (s, g), "epoch": (s, s // 100)}, "DV001")
+    tau = stats.kendalltau(np.arange(np.sum(s >= f.stats["best_step"])), g[s >= f.stats["best_step"]])[0]
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.55), ("unknown", 0.3)]
+    assert f.causes[0].evidence.startswith(f"the gradient norm grows alongside (Kendall τ = {tau:.2f}). Updates too "
+                                           "large for the curvature push the loss uphill.")
 
 
 def test_a_glitch_low_first_evaluation_is_no_best_to_explode_from():

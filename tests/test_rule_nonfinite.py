@@ -118,6 +118,8 @@ def test_a_gradient_spike_under_a_steady_lr_and_a_falling_loss_is_the_loss_itsel
     assert f.stats["grad_norm_rise_before"] >= 3 and f.stats["loss_rise_before"] < 3
     assert [c.cause for c in f.causes][:2] == ["unstable_loss", "lr_too_high"]
     assert "had not changed since the start" in f.causes[0].evidence
+    # the loss's own arithmetic (0.65) ahead of the LR, which the gradient rise alone leaves at 0.5
+    assert [c.confidence for c in f.causes][:2] == [0.65, 0.5]
 
 
 def test_the_same_spike_with_the_loss_climbing_first_blames_the_lr():
