@@ -1198,6 +1198,9 @@ def test_the_series_that_turned_nan_first_heads_the_finding():
     (f,) = findings({"train/loss": (s, loss), "grad_norm": (s, g), "weight_norm": (s, w)}, "NF001")
     assert f.tags == ("grad_norm", "weight_norm") and f.stats["first_nonfinite_step"] == 800
     assert [t["tag"] for t in f.stats["tags"]] == ["grad_norm", "weight_norm"]
+    # each series' own first bad step, how many of its points are bad, in how many bursts, and whether it ends bad
+    assert f.stats["tags"] == [{"tag": "grad_norm", "first_step": 800, "count": 1200, "bursts": 1, "permanent": True},
+                               {"tag": "weight_norm", "first_step": 1200, "count": 1, "bursts": 1, "permanent": False}]
 
 
 def test_overfitting_on_accuracies_reports_them_as_logged():
@@ -1449,3 +1452,26 @@ def test_spikes_in_the_first_steps_of_a_run_whose_first_batch_was_huge_blame_the
     (g,) = findings({"train/loss": (s, late)}, "SP001")
     assert g.stats["steps"] == [1500, 1700]
     assert [(c.cause, c.confidence) for c in g.causes] == [("lr_too_high", 0.6), ("unknown", 0.3)]
+
+
+def test_a_converged_early_loss_is_judged_from_min_points_on():
+    """20 points (the card's min_points), a loss that falls from 2.3 to 0.3 within the first five and sits
+    there (1 % noise): converged early, flat from the second bucket of five points (step 500) on. 19 points
+    are too few to judge."""
+    i = np.arange(20)
+    y = (2.0 * np.exp(-i) + 0.3) * np.exp(0.01 * np.random.default_rng(47).standard_normal(20))
+    (f,) = findings({"train/loss": (i * 100, y)}, "PL004")
+    assert f.stats["flat_start_step"] == 500 and f.stats["flat_fraction"] == round(1400 / 1900, 3)
+    assert findings({"train/loss": (i[:19] * 100, y[:19])}, "PL004") == ()
+
+
+@pytest.mark.parametrize("scale", [0.5, 5.0])
+def test_whether_a_loss_never_leaves_its_level_is_judged_relative_to_it(scale):
+    """A training loss that drifts down by 1.5 % over 2,000 steps has left its initial level (min_improvement
+    is 1 % of it); by 0.5 % it has not. The improvement is relative to the loss's own start: the same at 0.5
+    as at 5."""
+    s = np.arange(2000)
+    noise = np.exp(0.002 * np.random.default_rng(48).standard_normal(2000))
+    assert findings({"train/loss": (s, scale * (1 - 0.015 * s / 1999) * noise)}, "PL001") == ()
+    (f,) = findings({"train/loss": (s, scale * (1 - 0.005 * s / 1999) * noise)}, "PL001")
+    assert f.stats["kind"] == "flat"
