@@ -303,6 +303,8 @@ def test_a_late_dip_below_chance_that_falls_back_is_a_collapse_not_an_initializa
     (f,) = findings({"train/loss": (S, y), "lr": (S, np.full(N, 1e-3))}, "PL001")
     assert f.causes[0].cause == "lr_too_high" and "(step 1,3" in f.causes[0].evidence
     assert [c.confidence for c in f.causes] == sorted((c.confidence for c in f.causes), reverse=True)
+    # a collapse (it learned, then returned) is surer the LR's doing (0.7) than an unexplained level (0.6)
+    assert [(c.cause, c.confidence) for c in f.causes] == [("lr_too_high", 0.7), ("unknown", 0.6)]
 
 
 def test_a_raised_lr_that_kills_the_network_is_a_late_collapse_despite_batch_noise():
