@@ -1475,3 +1475,18 @@ def test_whether_a_loss_never_leaves_its_level_is_judged_relative_to_it(scale):
     assert findings({"train/loss": (s, scale * (1 - 0.015 * s / 1999) * noise)}, "PL001") == ()
     (f,) = findings({"train/loss": (s, scale * (1 - 0.005 * s / 1999) * noise)}, "PL001")
     assert f.stats["kind"] == "flat"
+
+
+def test_overfitting_with_training_logged_at_the_evaluations_reports_its_noisy_trend():
+    """The overfitting run of the loss case above with the training loss logged only at the evaluation
+    steps (every 200), 10 % noise: training still falls after the best, but not at every evaluation. Its
+    Kendall τ from the best on, recomputed, is what the finding reports (strongly negative, not −1)."""
+    rng = np.random.default_rng(18)
+    vs = np.arange(200, 6001, 200)
+    vv = (0.5 + 1.5 * np.exp(-vs / 400) + 0.4 * np.clip((vs - 1800) / 4200, 0, 1)) \
+        * np.exp(0.02 * rng.standard_normal(len(vs)))
+    tv = (2.0 * np.exp(-vs / 1500) + 0.05) * np.exp(0.1 * np.random.default_rng(49).standard_normal(len(vs)))
+    (f,) = findings({"train/loss": (vs, tv), "val/loss": (vs, vv)}, "AC001")
+    b = int(np.argmin(vv))
+    tau = stats.kendalltau(np.arange(len(vs) - b), tv[b:])[0]
+    assert -1 < tau < -0.5 and f.stats["train_kendall_tau_after_best"] == round(tau, 4)
