@@ -924,6 +924,20 @@ def test_validation_jumping_off_training_again_and_again_reports_its_ratios_reco
                                            f"{peak:.0f}×)")
 
 
+def test_validation_jumps_are_judged_from_val_jump_min_evaluations_on():
+    """Eight evaluations (the card's val_jump_min_evaluations), three of them 4–5× off the training loss
+    and each back at the next (val_jump_min_episodes, 3): reported. Seven evaluations, with the same three
+    jumps, are too few to tell a usual ratio from the jumps."""
+    s = np.arange(1, 3001)
+    train = 2.0 * np.exp(-s / 800) + 0.3
+    for n, found in ((8, True), (7, False)):
+        vs = np.linspace(300, 3000, n).astype(int)
+        vv = 1.1 * train[vs - 1] * np.exp(0.02 * np.random.default_rng(23).standard_normal(n))
+        vv[[1, 3, 5]] *= [4.0, 5.0, 4.5]
+        got = findings({"train/loss": (s, train), "val/loss": (vs, vv)}, "SP001")
+        assert [f.stats["steps"] for f in got] == ([list(vs[[1, 3, 5]])] if found else [])
+
+
 def test_a_loss_running_off_to_minus_infinity_reports_its_growth_recomputed():
     """A Gaussian negative log-likelihood whose predicted variance collapses: the loss goes negative and its
     magnitude keeps growing, from about -0.5 to about -60 over 3,000 steps (3 % noise). Recomputed here: the
