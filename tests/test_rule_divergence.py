@@ -367,3 +367,20 @@ def test_a_short_curve_that_zig_zags_after_its_best_keeps_its_whole_noise(loss):
     divergence by the first version)."""
     e = np.arange(1, len(loss) + 1)
     assert findings({"loss": (e, np.array(loss)), "epoch": (e, e)}, "DV001") == ()
+
+
+def test_terms_that_blow_up_as_the_total_turns_nan_are_one_explosion_named_by_the_largest():
+    """The total training loss turns NaN at step 1,500 without a climb of its own; just before, two of its
+    terms explode: 'loss_a' to 50 (about 300× its level) and 'loss_z' to 400 (about 1,300×). One explosion,
+    named by the term that blew up most, the other term listed after it (whatever their names' order)."""
+    s = np.arange(2000)
+    rng = np.random.default_rng(50)
+    total = (2.0 * np.exp(-s / 500) + 0.3) * np.exp(0.02 * rng.standard_normal(2000))
+    a = (1.0 * np.exp(-s / 500) + 0.1) * np.exp(0.02 * rng.standard_normal(2000))
+    z = (1.0 * np.exp(-s / 500) + 0.2) * np.exp(0.02 * rng.standard_normal(2000))
+    a[1498:1500], z[1498:1500] = [30.0, 50.0], [200.0, 400.0]
+    for y in (total, a, z):
+        y[1500:] = np.nan
+    (f,) = findings({"train/loss": (s, total), "train/loss_a": (s, a), "train/loss_z": (s, z)}, "DV001")
+    assert f.tags == ("train/loss_z", "train/loss_a") and f.stats["terms"] == ["train/loss_a", "train/loss_z"]
+    assert f.stats["shape"] == "explodes_into_nonfinite" and f.stats["peak"] == 400.0
