@@ -1504,3 +1504,17 @@ def test_overfitting_with_training_logged_at_the_evaluations_reports_its_noisy_t
     b = int(np.argmin(vv))
     tau = stats.kendalltau(np.arange(len(vs) - b), tv[b:])[0]
     assert -1 < tau < -0.5 and f.stats["train_kendall_tau_after_best"] == round(tau, 4)
+
+
+def test_a_short_run_that_collapses_reports_the_point_it_got_back_to_chance():
+    """30 evaluations (every 100 steps) of a 5-class loss: it learns from ln 5 to about 0.6, climbs back from
+    step 1,500 and is at ln 5 (±0.5 %) from step 2,100 (the 22nd point) to the end. On a run this short the
+    stretch at chance is judged point by point: the collapse is reported from step 2,100, where the loss
+    got back to ln 5, not a point later."""
+    ln5 = float(np.log(5))
+    i = np.arange(30)
+    base = np.where(i < 15, 0.6 + (ln5 - 0.6) * np.exp(-i / 3), ln5)
+    base[15:21] = np.linspace(0.62, ln5 * 0.8, 6)
+    y = base * np.exp(0.005 * np.random.default_rng(51).standard_normal(30))
+    (f,) = findings({"train/loss": (i * 100, y)}, "PL001")
+    assert f.stats["kind"] == "collapsed" and f.stats["collapse_step"] == 2100 and f.step_range == (2100, 2900)
