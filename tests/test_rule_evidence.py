@@ -1518,3 +1518,14 @@ def test_a_short_run_that_collapses_reports_the_point_it_got_back_to_chance():
     y = base * np.exp(0.005 * np.random.default_rng(51).standard_normal(30))
     (f,) = findings({"train/loss": (i * 100, y)}, "PL001")
     assert f.stats["kind"] == "collapsed" and f.stats["collapse_step"] == 2100 and f.step_range == (2100, 2900)
+
+
+def test_a_periodogram_needs_four_cycles_of_the_shortest_period_it_looks_for():
+    """`dominant_period` looks for periods of min_period (4) points or more and needs four of the shortest
+    cycles to call one: a 4-point cycle over 16 points is found at 4; over 15 nothing is claimed."""
+    from loganalyze.detectors.periodicity import dominant_period
+
+    y = np.sin(2 * np.pi * np.arange(16) / 4) + 0.01 * np.random.default_rng(52).standard_normal(16)
+    period, power = dominant_period(y)
+    assert period == 4 and power > 1
+    assert dominant_period(y[:15]) == (0, 0.0)
