@@ -1529,3 +1529,16 @@ def test_a_periodogram_needs_four_cycles_of_the_shortest_period_it_looks_for():
     period, power = dominant_period(y)
     assert period == 4 and power > 1
     assert dominant_period(y[:15]) == (0, 0.0)
+
+
+def test_an_lr_logged_twice_before_the_nan_is_enough_to_show_it_rose():
+    """The loss climbs from step 300 and is NaN from 350; the LR was logged twice before, 1e-3 at step 0 and
+    5e-3 at step 200 (a manual raise): two values are a rise of 5×, over lr_rise_ratio (2): the LR is named
+    at 0.75 with its ratio."""
+    s = np.arange(400)
+    y = 0.5 * np.exp(np.maximum(s - 300, 0) / 10.0)
+    y[350:] = np.nan
+    (f,) = findings({"train/loss": (s, y), "lr": (np.array([0, 200]), np.array([1e-3, 5e-3]))}, "NF001")
+    assert f.stats["lr_ratio_since_start"] == 5.0
+    assert (f.causes[0].cause, f.causes[0].confidence) == ("lr_too_high", 0.75)
+    assert "the learning rate had risen 5.0× since the start" in f.causes[0].evidence
