@@ -342,13 +342,8 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    "finds where the loss starts to fall)"))
         elif pinned and improvement >= float(params["min_improvement"]) and (trend := _steady_descent(v, params)):
             # (a trend that moved the loss: over thousands of points a τ of −0.07 is significant and moves it 0.0%)
-            tau, p = trend
-            causes.insert(0, Cause("lr_too_low", 0.65,
-                                   f"the loss sits near {match} but falls steadily (Mann–Kendall τ = {tau:.2f}, p = "
-                                   f"{p:.2g}; {improvement:+.1%} from start to end)"
-                                   + (f" under an LR of {lr_max:.3g}" if lr_max is not None else "")
-                                   + ": the model does learn, with steps far too small to get anywhere (a dead "
-                                     "network does not descend at all) — raise the LR"))
+            causes.insert(0, _small_steps(0.65, trend, f"the loss sits near {match} but falls steadily",
+                                          f"{improvement:+.1%} from start to end", lr_max))
         elif pinned:
             first_at = int(np.argmax(at))
             since = ("from its first points" if at[: max(1, n // 10)].any() else
@@ -426,12 +421,7 @@ def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, st
     lr = run.get(run.roles.lr)
     lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
     if steady:
-        causes.insert(0, Cause("lr_too_low", 0.6,
-                               f"the loss falls steadily (Mann–Kendall τ = {tau:.2f}, p = {p:.2g} over its second "
-                               f"half) but only {gain:.1%} below {name}"
-                               + (f" under an LR never above {lr_max:.3g}" if lr_max is not None else "")
-                               + ": steps too small to get anywhere — an LR range test shows where the loss starts "
-                                 "to fall"))
+        causes.insert(0, _small_steps(0.6, trend, "the loss falls steadily", f"only {gain:.1%} below {name}", lr_max))
     # info: a loss near ln C by coincidence (a fine-tune's 2.3 = ln 10) that improves a few percent looks the same
     return Finding(
         rule="", family="plateau", severity="info", tags=(s.tag,), step_range=(int(step[0]), int(step[-1])),
@@ -443,6 +433,16 @@ def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, st
                "thresholds": {k: params[k] for k in ("max_gain_below_chance", "chance_tolerance",
                                                      "steady_descent_p")}},
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
+
+
+def _small_steps(confidence: float, trend: tuple[float, float], falls: str, moved: str, lr_max: float | None) -> Cause:
+    """lr_too_low from a slow, steady descent (`_steady_descent`'s τ and p over the second half)."""
+    tau, p = trend
+    return Cause("lr_too_low", confidence,
+                 f"{falls} (Mann–Kendall τ = {tau:.2f}, p = {p:.2g} over its second half; {moved})"
+                 + (f" under an LR never above {lr_max:.3g}" if lr_max is not None else "")
+                 + ": the model does learn, with steps far too small to get anywhere (a dead network does not descend "
+                   "at all) — raise the LR; a range test shows where the loss starts to fall")
 
 
 def _steady_descent(v: np.ndarray, params: Mapping[str, Any]) -> tuple[float, float] | None:
