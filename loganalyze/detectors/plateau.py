@@ -273,7 +273,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         quiet = float(mad(v[at] - sm[at]) / max(abs(level), 1e-12))
         pinned = quiet <= float(params["max_pinned_noise"])
     if not (flat or pinned):
-        return _barely_below_chance(run, s, step, v, start, end, params) if is_train and late is None else None
+        return _barely_below_chance(run, s, step, v, start, end, levels, params) if is_train and late is None else None
     # a loss that started low because it resumed from a good checkpoint is not "not learning": only judge
     # runs that are flat from a level they could have left (chance level, or no movement at all)
     if not pinned and spread > float(params["max_flat_spread"]):
@@ -328,8 +328,7 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
                                    f"{hv[peak_i] / level:.0f}× the chance level) and then settled at {match}: huge "
                                    "first updates killed the network — typical of unnormalized input features "
                                    "(scales far from 1), or of an LR far too high for the first steps"))
-    lr = run.get(run.roles.lr)
-    lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
+    lr_max = _lr_max(run)
     if lr_max is not None and lr_max <= float(params["max_dead_lr"]):
         causes.insert(0, Cause("unknown", 0.8, f"the logged learning rate never exceeds {lr_max:.1g}"))
     elif collapse is None and len(causes) == 1 and (pinned or flat):
@@ -369,6 +368,18 @@ def _judge_loss(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, params: Map
         causes=tuple(sorted(causes, key=lambda c: -c.confidence)))
 
 
+def _first_points(v: np.ndarray) -> float:
+    """The median of a loss's first three points (fewer on a tiny log): where the model started, which a first
+    tenth would mix with the learning of a fast model."""
+    return float(numstats.median(v[: max(1, min(3, len(v) // 3))]))
+
+
+def _lr_max(run: AlignedRun) -> float | None:
+    """The highest finite LR logged, or None."""
+    lr = run.get(run.roles.lr)
+    return float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
+
+
 def _task_levels(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, float]]:
     """The chance levels that can be this run's. When the training loss starts at an ln C (its first three points),
     it is a cross-entropy and the MSE levels are not its: a 5-class classifier that starts at ln 5 and learns down
@@ -379,26 +390,24 @@ def _task_levels(run: AlignedRun, params: Mapping[str, Any]) -> list[tuple[str, 
     if train is None or len(train[2]) < int(params["min_points_at_chance"]):
         return levels
     v = train[2]
-    start = float(numstats.median(v[: max(1, min(3, len(v) // 3))]))  # (its first points: a tenth can hold the learning)
-    name = chance_match(start, float(params["chance_tolerance"]), levels)
+    name = chance_match(_first_points(v), float(params["chance_tolerance"]), levels)
     # a cross-entropy's levels only: a start at ln C names the loss (a dead network may start at another ln C by
     # coincidence of its initial logits and die at its own, so no ln C is dropped)
     return [(n, x) for n, x in levels if n.startswith("ln ")] if name is not None and name.startswith("ln ") else levels
 
 
 def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, start: float, end: float,
-                         params: Mapping[str, Any]) -> Finding | None:
+                         levels: list[tuple[str, float]], params: Mapping[str, Any]) -> Finding | None:
     """A training loss that starts at a chance level and ends barely below it, never having been lower: over the
     whole run the model learned almost nothing of its inputs. Whatever a run learns takes its loss well below the
     chance level (a classifier that learns anything ends far below ln C); "flat" (under min_improvement) misses a
     loss that creeps 3% in a run. How it moves tells causes apart: a slow, steady descent is steps too small to
     move the model (a too-low LR); no descent at all, the dead network of the flat/pinned reads."""
-    levels = _task_levels(run, params)
     tol = float(params["chance_tolerance"])
     n = len(v)
     # an untrained classifier starts at its chance level: its first points sit there, and nothing of the first tenth
     # is above it (a loss that falls through a level on its way down only passes it)
-    first = float(numstats.median(v[: max(1, min(3, n // 3))]))
+    first = _first_points(v)
     name = chance_match(first, tol, levels)
     if name is None or end > start:  # (a loss that got worse is DV001's)
         return None
@@ -418,8 +427,7 @@ def _barely_below_chance(run: AlignedRun, s, step: np.ndarray, v: np.ndarray, st
                                     "whatever a run learns takes its loss well below its chance level. Check that the "
                                     "loss is connected to the trained parameters, that labels match the outputs, and "
                                     "the LR (a loss near ln C by coincidence, e.g. a fine-tune's, can look like this)")]
-    lr = run.get(run.roles.lr)
-    lr_max = float(np.nanmax(lr.value)) if lr is not None and lr.points and np.isfinite(lr.value).any() else None
+    lr_max = _lr_max(run)
     if steady:
         causes.insert(0, _small_steps(0.6, trend, "the loss falls steadily", f"only {gain:.1%} below {name}", lr_max))
     # info: a loss near ln C by coincidence (a fine-tune's 2.3 = ln 10) that improves a few percent looks the same
